@@ -1,0 +1,44 @@
+import type { BlockStore } from './block-store.js';
+
+/**
+ * How one logical file's blocks live on a store: the seam between PagedFile (bytes
+ * ↔ blocks) and an on-store layout. The direct layout overwrites block objects in
+ * place; the atomic layout (later) writes immutable blocks plus a commit record.
+ * PagedFile buffers changes and hands them over in one `commit`.
+ */
+export interface FileFormat {
+  readonly store: BlockStore;
+  /** The file's name on the store (the prefix of its objects). */
+  readonly name: string;
+  readonly blockSize: number;
+  /** The committed file size in bytes. */
+  readonly size: number;
+  /**
+   * Whether PagedFile may commit part of a transaction before SQLite syncs (to bound
+   * memory). True for layouts where SQLite's own journal makes partial writes safe.
+   */
+  readonly flushesEarly: boolean;
+  /** Block `index` as last committed, or undefined when absent (read as zeros). */
+  readBlock(index: number): Promise<Uint8Array | undefined>;
+  /**
+   * Makes the changed blocks and the new size durable. `blocks` holds whole-block
+   * buffers (`blockSize` bytes); the format trims the last one to `size`. Blocks at
+   * or past `size` are dropped.
+   */
+  commit(change: FileChange): Promise<void>;
+}
+
+export interface FileChange {
+  size: number;
+  blocks: ReadonlyMap<number, Uint8Array>;
+}
+
+/** The number of blocks a file of `size` bytes occupies. */
+export function blockCount(size: number, blockSize: number): number {
+  return Math.ceil(size / blockSize);
+}
+
+/** The stored length of block `index` in a file of `size` bytes (0 past the end). */
+export function blockLength(index: number, size: number, blockSize: number): number {
+  return Math.max(0, Math.min(blockSize, size - index * blockSize));
+}

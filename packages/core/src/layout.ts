@@ -1,0 +1,36 @@
+import type { BlockStore } from './block-store.js';
+import { DirectFormat } from './direct-format.js';
+import { BlockVfsError } from './errors.js';
+import { PagedFile, type PagedFileOptions } from './paged-file.js';
+
+/**
+ * The on-store layouts. `direct` is sqlite-s3vfs's (one object per block, rewritten
+ * in place, journal on the store). The atomic layout will join this list; each
+ * layout is a FileFormat behind the same PagedFile.
+ */
+export type Layout = 'direct';
+export const LAYOUTS: readonly Layout[] = ['direct'];
+export const DEFAULT_BLOCK_SIZE = 4096;
+
+export interface OpenPagedFileOptions extends PagedFileOptions {
+  layout?: Layout;
+  /** Block size for a new file (default 4096); an existing file keeps its own. */
+  blockSize?: number;
+  /** Skip listing the store: the caller knows the size (single-writer use only). */
+  knownSize?: number;
+}
+
+export function checkLayout(layout: string): Layout {
+  if ((LAYOUTS as readonly string[]).includes(layout)) return layout as Layout;
+  throw new BlockVfsError('invalid', `unknown layout "${layout}"; known layouts: ${LAYOUTS.join(', ')}`, { source: '@blockvfs/core' });
+}
+
+/** Opens (or starts) file `name` on `store` as a PagedFile. */
+export async function openPagedFile(store: BlockStore, name: string, options: OpenPagedFileOptions = {}): Promise<PagedFile> {
+  checkLayout(options.layout ?? 'direct');
+  const format = await DirectFormat.open(store, name, {
+    blockSize: options.blockSize ?? DEFAULT_BLOCK_SIZE,
+    ...(options.knownSize === undefined ? {} : { knownSize: options.knownSize }),
+  });
+  return new PagedFile(format, options);
+}

@@ -1,0 +1,190 @@
+import { BlockVfsError } from './errors.js';
+import { blockCount, type FileFormat } from './file-format.js';
+
+const SOURCE = '@blockvfs/core';
+
+export interface PagedFileOptions {
+  /**
+   * When the changed blocks held in memory exceed this many bytes, they are committed
+   * before the next sync, if the format allows it (the direct layout does). Default 64 MiB.
+   */
+  maxDirtyBytes?: number;
+}
+
+/**
+ * A file of any size over fixed-size blocks: reads and writes at any offset and
+ * length, partial blocks, block sizes unrelated to SQLite's page size. Changes are
+ * buffered as whole dirty blocks and handed to the format in one commit at `sync`
+ * (uploaded in parallel there), which is also when SQLite expects them durable.
+ *
+ * The size is tracked here, not asked of the store on every call. Calls must not
+ * overlap: the VFS serialises them.
+ */
+export class PagedFile {
+  readonly #format: FileFormat;
+  readonly #maxDirtyBytes: number;
+  readonly #dirty = new Map<number, Uint8Array>();
+  #size: number;
+  #sizeChanged = false;
+
+  constructor(format: FileFormat, options: PagedFileOptions = {}) {
+    this.#format = format;
+    this.#size = format.size;
+    this.#maxDirtyBytes = options.maxDirtyBytes ?? 64 * 1024 * 1024;
+  }
+
+  get name(): string {
+    return this.#format.name;
+  }
+
+  get blockSize(): number {
+    return this.#format.blockSize;
+  }
+
+  /** The file size including changes not yet synced. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Whether there are changes that `sync` would commit. */
+  get dirty(): boolean {
+    return this.#dirty.size > 0 || this.#sizeChanged;
+  }
+
+  /**
+   * Reads `target.length` bytes at `offset` into `target`. Returns how many bytes
+   * came from the file; the rest of `target` (past the end of the file) is zeroed.
+   */
+  async read(target: Uint8Array, offset: number): Promise<number> {
+    checkRange(offset, target.length);
+    const end = Math.min(offset + target.length, this.#size);
+    const available = Math.max(0, end - offset);
+    target.fill(0, available);
+    if (available === 0) return 0;
+    const bs = this.blockSize;
+    const first = Math.floor(offset / bs);
+    const last = Math.floor((end - 1) / bs);
+    const reads: Promise<void>[] = [];
+    for (let index = first; index <= last; index++) {
+      reads.push(
+        this.#block(index).then((block) => {
+          const blockStart = index * bs;
+          const from = Math.max(offset, blockStart);
+          const to = Math.min(end, blockStart + bs);
+          const dest = target.subarray(from - offset, to - offset);
+          if (block === undefined) {
+            dest.fill(0);
+            return;
+          }
+          const src = block.subarray(from - blockStart, Math.min(to - blockStart, block.length));
+          dest.set(src);
+          dest.fill(0, src.length); // a stored block shorter than expected reads as zeros
+        }),
+      );
+    }
+    await Promise.all(reads);
+    return available;
+  }
+
+  /** Writes `data` at `offset`, growing the file if it ends past the current size. */
+  async write(data: Uint8Array, offset: number): Promise<void> {
+    checkRange(offset, data.length);
+    if (data.length === 0) return;
+    const bs = this.blockSize;
+    const end = offset + data.length;
+    if (offset > this.#size) await this.#grow(offset);
+    const first = Math.floor(offset / bs);
+    const last = Math.floor((end - 1) / bs);
+    const oldSize = this.#size;
+    await Promise.all(
+      range(first, last).map(async (index) => {
+        const blockStart = index * bs;
+        const from = Math.max(offset, blockStart);
+        const to = Math.min(end, blockStart + bs);
+        const coversOldBytes = blockStart < oldSize && (from > blockStart || to < Math.min(blockStart + bs, oldSize));
+        const buffer = coversOldBytes ? await this.#dirtyBlock(index) : (this.#dirty.get(index) ?? new Uint8Array(bs));
+        buffer.set(data.subarray(from - offset, to - offset), from - blockStart);
+        this.#dirty.set(index, buffer);
+      }),
+    );
+    if (end > this.#size) this.#setSize(end);
+    await this.#flushIfLarge();
+  }
+
+  /** Sets the file size: drops blocks past it, or grows the file with zeros. */
+  async truncate(size: number): Promise<void> {
+    checkRange(size, 0);
+    if (size > this.#size) {
+      await this.#grow(size);
+      this.#setSize(size);
+      return;
+    }
+    if (size === this.#size) return;
+    const bs = this.blockSize;
+    const count = blockCount(size, bs);
+    for (const index of this.#dirty.keys()) if (index >= count) this.#dirty.delete(index);
+    if (size % bs !== 0) {
+      // The new last block is rewritten shorter, and its tail zeroed so that a later growth reads zeros.
+      const last = await this.#dirtyBlock(count - 1);
+      last.fill(0, size % bs);
+    }
+    this.#setSize(size);
+  }
+
+  /** Commits every buffered change to the store. On failure the changes stay buffered. */
+  async sync(): Promise<void> {
+    if (!this.dirty) return;
+    await this.#format.commit({ size: this.#size, blocks: this.#dirty });
+    this.#dirty.clear();
+    this.#sizeChanged = false;
+  }
+
+  /** Zero-fills from the current size up to `size`: the blocks in between must exist on the store. */
+  async #grow(size: number): Promise<void> {
+    const bs = this.blockSize;
+    const oldSize = this.#size;
+    if (oldSize % bs !== 0) await this.#dirtyBlock(Math.floor(oldSize / bs)); // rewritten longer
+    for (let index = blockCount(oldSize, bs); index * bs < size; index++) {
+      if (!this.#dirty.has(index)) this.#dirty.set(index, new Uint8Array(bs));
+    }
+    this.#setSize(size);
+  }
+
+  #setSize(size: number): void {
+    this.#size = size;
+    this.#sizeChanged = true;
+  }
+
+  /** The current contents of block `index`: the buffered copy, or the committed one. */
+  async #block(index: number): Promise<Uint8Array | undefined> {
+    return this.#dirty.get(index) ?? this.#format.readBlock(index);
+  }
+
+  /** Block `index` as a whole-block buffer held in the dirty set, loaded from the store if needed. */
+  async #dirtyBlock(index: number): Promise<Uint8Array> {
+    const held = this.#dirty.get(index);
+    if (held) return held;
+    const buffer = new Uint8Array(this.blockSize);
+    const stored = await this.#format.readBlock(index);
+    if (stored) buffer.set(stored.subarray(0, this.blockSize));
+    // Another call may have buffered the block while we read it; theirs is newer.
+    const raced = this.#dirty.get(index);
+    if (raced) return raced;
+    this.#dirty.set(index, buffer);
+    return buffer;
+  }
+
+  async #flushIfLarge(): Promise<void> {
+    if (this.#format.flushesEarly && this.#dirty.size * this.blockSize > this.#maxDirtyBytes) await this.sync();
+  }
+}
+
+function checkRange(offset: number, length: number): void {
+  if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
+    throw new BlockVfsError('invalid', `bad file range: offset ${offset}, length ${length}`, { source: SOURCE });
+  }
+}
+
+function range(first: number, last: number): number[] {
+  return Array.from({ length: last - first + 1 }, (_, i) => first + i);
+}

@@ -1,0 +1,89 @@
+import { createHash } from 'node:crypto';
+import {
+  BlockVfsError,
+  type BlockStore,
+  type ByteRange,
+  type ListEntry,
+  type ListOptions,
+  type PutCondition,
+  type PutResult,
+  type StoreCapabilities,
+} from '@blockvfs/core';
+
+const SOURCE = '@blockvfs/store-memory';
+
+interface StoredObject {
+  data: Uint8Array;
+  etag: string;
+}
+
+export interface MemoryStoreOptions {
+  /** Name used in error messages (default `memory`). */
+  name?: string;
+}
+
+/**
+ * A BlockStore in this process's memory: for tests, examples and throwaway
+ * databases. Objects are copied in and out, so callers may reuse their buffers.
+ * Conditions are checked and applied in one synchronous step, hence atomic.
+ */
+export class MemoryStore implements BlockStore {
+  readonly name: string;
+  readonly capabilities: StoreCapabilities = { conditionalPut: true, rangeGet: true, maxDeleteBatch: Number.MAX_SAFE_INTEGER };
+  readonly #objects = new Map<string, StoredObject>();
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.name = options.name ?? 'memory';
+  }
+
+  async get(key: string, range?: ByteRange): Promise<Uint8Array | undefined> {
+    checkKey(key, this.name);
+    const object = this.#objects.get(key);
+    if (!object) return undefined;
+    if (!range) return object.data.slice();
+    checkRange(range, this.name);
+    const end = range.length === undefined ? object.data.length : range.offset + range.length;
+    return object.data.slice(range.offset, end);
+  }
+
+  async put(key: string, data: Uint8Array, condition?: PutCondition): Promise<PutResult> {
+    checkKey(key, this.name);
+    const current = this.#objects.get(key);
+    if (condition && 'ifNoneMatch' in condition && current) {
+      throw new BlockVfsError('precondition-failed', `"${key}" already exists`, { source: SOURCE, store: this.name });
+    }
+    if (condition && 'ifMatch' in condition && current?.etag !== condition.ifMatch) {
+      const why = current ? `its etag is ${current.etag}, not ${condition.ifMatch}` : 'it does not exist';
+      throw new BlockVfsError('precondition-failed', `"${key}" was not replaced: ${why}`, { source: SOURCE, store: this.name });
+    }
+    const etag = createHash('md5').update(data).digest('hex');
+    this.#objects.set(key, { data: data.slice(), etag });
+    return { etag };
+  }
+
+  async delete(keys: readonly string[]): Promise<void> {
+    for (const key of keys) checkKey(key, this.name);
+    for (const key of keys) this.#objects.delete(key);
+  }
+
+  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ListEntry> {
+    const keys = [...this.#objects.keys()]
+      .filter((key) => key.startsWith(prefix) && (options.startAfter === undefined || key > options.startAfter))
+      .sort();
+    for (const key of keys) {
+      const object = this.#objects.get(key);
+      if (object) yield { key, size: object.data.length, etag: object.etag }; // skip keys deleted while listing
+    }
+  }
+}
+
+function checkKey(key: string, store: string): void {
+  if (typeof key !== 'string' || key.length === 0) {
+    throw new BlockVfsError('invalid', `a key must be a non-empty string, got ${JSON.stringify(key)}`, { source: SOURCE, store });
+  }
+}
+
+function checkRange(range: ByteRange, store: string): void {
+  const ok = Number.isSafeInteger(range.offset) && range.offset >= 0 && (range.length === undefined || (Number.isSafeInteger(range.length) && range.length >= 0));
+  if (!ok) throw new BlockVfsError('invalid', `bad range ${JSON.stringify(range)}`, { source: SOURCE, store });
+}
