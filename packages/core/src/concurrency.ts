@@ -4,7 +4,10 @@
  * have settled (so no request is left running behind the caller's back).
  */
 export async function forEachLimit<T>(items: Iterable<T>, limit: number, task: (item: T) => Promise<void>): Promise<void> {
-  const iterator = items[Symbol.iterator]();
+  const list = Array.isArray(items) ? (items as readonly T[]) : [...items];
+  // No more workers than items; a limit below 1 (or NaN) still makes progress, one at a time.
+  const workers = Math.min(list.length, Number.isNaN(limit) ? 1 : Math.max(1, Math.floor(limit)));
+  const iterator = list[Symbol.iterator]();
   let failure: { error: unknown } | undefined;
   const worker = async (): Promise<void> => {
     for (let next = iterator.next(); !next.done && !failure; next = iterator.next()) {
@@ -15,6 +18,6 @@ export async function forEachLimit<T>(items: Iterable<T>, limit: number, task: (
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, limit) }, worker));
+  await Promise.all(Array.from({ length: workers }, worker));
   if (failure) throw failure.error;
 }

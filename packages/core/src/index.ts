@@ -5,3 +5,7 @@ export { blockCount, blockLength, type FileChange, type FileFormat } from './fil
 export { DirectFormat, directBlockKey, type DirectFormatOptions } from './direct-format.js';
 export { PagedFile, type PagedFileOptions } from './paged-file.js';
 export { DEFAULT_BLOCK_SIZE, LAYOUTS, checkLayout, openPagedFile, type Layout, type OpenPagedFileOptions } from './layout.js';
+export { withCache, type CacheOptions, type CacheStats, type CachedStore } from './layers/cache.js';
+export { withMetrics, type MeteredStore, type StoreMetrics } from './layers/metrics.js';
+export { withLatency, type LatencyOptions } from './layers/latency.js';
+export { withFaults, type FaultControl, type FaultMode, type FaultOp, type FaultOptions, type FaultyStore } from './layers/faults.js';

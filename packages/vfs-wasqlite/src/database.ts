@@ -1,0 +1,422 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { BlockVfsError, checkLayout, isBlockVfsError, type BlockStore, type Layout } from '@blockvfs/core';
+import { WAL_UNSUPPORTED } from './block-vfs.js';
+import { acquireVfs, sqliteModule, sqliteQueue, type VfsLease } from './runtime.js';
+import { SQLITE_IOERR_CLOSE, SQLITE_ROW, codeName } from './sqlite-codes.js';
+import { SqliteError } from './sqlite-error.js';
+import { bindParams, columnNames, readRow, safeNumber, type Params, type Row } from './values.js';
+import { BUILDS, waSqliteErrorCode, type Build, type WaSqlite } from './wa-sqlite-adapter.js';
+
+const SOURCE = '@blockvfs/vfs-wasqlite';
+const OPEN_READONLY = 0x1;
+const OPEN_READWRITE = 0x2;
+const OPEN_CREATE = 0x4;
+
+/** Defaults, and why. */
+export const DEFAULT_PAGE_SIZE = 4096;
+/**
+ * Page cache per connection, in KiB (SQLite's own default is 2 MiB). Every page
+ * missing from the cache costs a store request, so a larger cache pays off more than
+ * on a local disk; 16 MiB stays modest in wasm memory (which tops out at 2 GiB).
+ * Change it with `PRAGMA cache_size`.
+ */
+export const DEFAULT_CACHE_KIB = 16 * 1024;
+
+export interface OpenDatabaseOptions {
+  /** Where the database lives. */
+  store: BlockStore;
+  /** The database's name on the store: its blocks are `<name>/0000000000`, …, its journal `<name>-journal/…`. */
+  name: string;
+  /** On-store layout (default `direct`, the only one so far). */
+  layout?: Layout;
+  /** Block size for a new database file (default: the page size). Reopen an existing database with the block size it was written with. */
+  blockSize?: number;
+  /** SQLite page size for a new database (default 4096; a power of two from 512 to 65536). Ignored for an existing database. */
+  pageSize?: number;
+  /** Open read-only: writes fail with SQLITE_READONLY, and a missing database is a 'not-found' error. */
+  readOnly?: boolean;
+  /** Which wa-sqlite build runs SQLite (default `asyncify`; `jspi` needs WebAssembly.Suspending). */
+  build?: Build;
+}
+
+export interface RunResult {
+  /** Rows changed by the statement (INSERT, UPDATE, DELETE). */
+  changes: number;
+  /** Rowid of the connection's last successful INSERT: a number, or a bigint beyond the safe integer range. */
+  lastInsertRowid: number | bigint;
+}
+
+/** Opens (or creates) a database on a store. */
+export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
+  const { store, name } = checkOptions(options);
+  const layout = checkLayout(options.layout ?? 'direct');
+  const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
+  const blockSize = options.blockSize ?? pageSize;
+  const readOnly = options.readOnly ?? false;
+  const sqlite = await sqliteModule(options.build ?? 'asyncify');
+
+  const database = await sqliteQueue.run(async () => {
+    const lease = acquireVfs(sqlite, store, layout, blockSize);
+    const flags = readOnly ? OPEN_READONLY : OPEN_READWRITE | OPEN_CREATE;
+    lease.vfs.takeLastError();
+    try {
+      const db = await sqlite.api.open_v2(name, flags, lease.vfs.name);
+      sqlite.enableExtendedResultCodes(db);
+      return new Database(sqlite, lease, db, name);
+    } catch (error) {
+      lease.release();
+      throw toError(error, lease);
+    }
+  });
+  try {
+    // page_size only takes effect before the database's first write; for an existing database it does nothing.
+    const pragmas = [`PRAGMA cache_size = -${DEFAULT_CACHE_KIB}`, 'PRAGMA temp_store = MEMORY'];
+    if (!readOnly) pragmas.unshift(`PRAGMA page_size = ${pageSize}`);
+    await database.exec(pragmas.join('; '));
+  } catch (error) {
+    await database.close().catch(() => undefined);
+    throw error;
+  }
+  return database;
+}
+
+function checkOptions(options: OpenDatabaseOptions): { store: BlockStore; name: string } {
+  const invalid = (message: string) => new BlockVfsError('invalid', message, { source: SOURCE });
+  if (!options || typeof options !== 'object') throw invalid('openDatabase needs an options object');
+  const { store, name, pageSize, blockSize, build } = options;
+  if (!store || typeof store.get !== 'function' || typeof store.put !== 'function' || typeof store.list !== 'function') {
+    throw invalid('"store" must be a BlockStore');
+  }
+  if (typeof name !== 'string' || name.length === 0) throw invalid('"name" must be a non-empty string');
+  if (name === ':memory:' || name.startsWith('file:')) {
+    throw invalid(`"name" ${JSON.stringify(name)} has a special meaning to SQLite; use a plain name such as "app.db"`);
+  }
+  if (name.includes('\0')) throw invalid('"name" must not contain NUL characters');
+  if (pageSize !== undefined && !(Number.isInteger(pageSize) && pageSize >= 512 && pageSize <= 65536 && (pageSize & (pageSize - 1)) === 0)) {
+    throw invalid(`"pageSize" must be a power of two from 512 to 65536, got ${pageSize}`);
+  }
+  if (blockSize !== undefined && !(Number.isInteger(blockSize) && blockSize >= 1)) {
+    throw invalid(`"blockSize" must be a positive integer, got ${blockSize}`);
+  }
+  if (build !== undefined && !BUILDS.includes(build)) throw invalid(`"build" must be one of ${BUILDS.join(', ')}, got ${String(build)}`);
+  return { store, name };
+}
+
+/**
+ * Turns what the wa-sqlite API threw into the error the caller sees: an SqliteError
+ * whose message and cause carry the store failure that caused it, or the VFS's own
+ * BlockVfsError when it explains the failure fully (WAL refused, database missing).
+ */
+function toError(error: unknown, lease: VfsLease): Error {
+  const cause = lease.vfs.takeLastError();
+  const code = waSqliteErrorCode(error);
+  if (code === undefined) return error instanceof Error ? error : new Error(String(error));
+  if (isBlockVfsError(cause, 'not-found') || (isBlockVfsError(cause, 'invalid') && cause.message.includes(WAL_UNSUPPORTED))) return cause;
+  let message = `${(error as Error).message} (${codeName(code)})`;
+  if (cause !== undefined) message += `: ${cause instanceof Error ? cause.message : String(cause)}`;
+  return new SqliteError(message, code, cause === undefined ? undefined : { cause });
+}
+
+/** Marks the async work of one top-level `transaction()` call, to tell its statements from others. */
+interface TransactionScope {
+  readonly database: Database;
+}
+
+/**
+ * A connection to one database. Every method is async and runs in turn with all
+ * other calls into SQLite in this process. Statements are prepared, run and
+ * finalised within each call (or, for `iterate`, when the loop ends).
+ *
+ * While `transaction(fn)` runs, calls made from within `fn` (directly or through
+ * functions it awaits) are part of the transaction; calls on the same Database
+ * from elsewhere wait until it has committed or rolled back.
+ */
+export class Database {
+  readonly name: string;
+  readonly #sqlite: WaSqlite;
+  readonly #lease: VfsLease;
+  readonly #db: number;
+  /** Prepared statements not yet finalised: finalised before close. */
+  readonly #live = new Set<number>();
+  readonly #scope = new AsyncLocalStorage<TransactionScope>();
+  #transaction: { scope: TransactionScope; done: Promise<void> } | undefined;
+  #savepoints = 0;
+  #closed = false;
+
+  /** @internal Use openDatabase(). */
+  constructor(sqlite: WaSqlite, lease: VfsLease, db: number, name: string) {
+    this.#sqlite = sqlite;
+    this.#lease = lease;
+    this.#db = db;
+    this.name = name;
+  }
+
+  /** Whether close() has been called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Runs one or more SQL statements, separated by semicolons; returns nothing. */
+  async exec(sql: string): Promise<void> {
+    checkSql(sql);
+    return this.#call(() => this.#execNow(sql));
+  }
+
+  /** Runs one statement; returns the number of changed rows and the last inserted rowid. */
+  async run(sql: string, params?: Params): Promise<RunResult> {
+    checkSql(sql);
+    return this.#call(async () => {
+      const stmt = await this.#prepare(sql, params);
+      try {
+        while ((await this.#sqlite.api.step(stmt)) === SQLITE_ROW);
+      } finally {
+        await this.#finalize(stmt);
+      }
+      return { changes: this.#sqlite.api.changes(this.#db), lastInsertRowid: safeNumber(this.#sqlite.lastInsertRowid(this.#db)) };
+    });
+  }
+
+  /** Runs one statement; returns every row. */
+  async all<T extends Row = Row>(sql: string, params?: Params): Promise<T[]> {
+    checkSql(sql);
+    return this.#call(async () => {
+      const stmt = await this.#prepare(sql, params);
+      const rows: T[] = [];
+      try {
+        const columns = columnNames(this.#sqlite.api, stmt);
+        while ((await this.#sqlite.api.step(stmt)) === SQLITE_ROW) rows.push(readRow(this.#sqlite.api, stmt, columns) as T);
+      } finally {
+        await this.#finalize(stmt);
+      }
+      return rows;
+    });
+  }
+
+  /** Runs one statement; returns its first row, or undefined when there is none. */
+  async get<T extends Row = Row>(sql: string, params?: Params): Promise<T | undefined> {
+    checkSql(sql);
+    return this.#call(async () => {
+      const stmt = await this.#prepare(sql, params);
+      try {
+        if ((await this.#sqlite.api.step(stmt)) !== SQLITE_ROW) return undefined;
+        return readRow(this.#sqlite.api, stmt, columnNames(this.#sqlite.api, stmt)) as T;
+      } finally {
+        await this.#finalize(stmt);
+      }
+    });
+  }
+
+  /**
+   * Runs one statement and yields its rows one at a time, each step taking its turn
+   * with other calls. Leaving the loop early (break, return, throw) finalises the
+   * statement; so does close().
+   */
+  iterate<T extends Row = Row>(sql: string, params?: Params): AsyncIterableIterator<T> {
+    let stmt: number | undefined;
+    let columns: string[] = [];
+    let finished = false;
+    const finish = async (): Promise<void> => {
+      if (finished) return;
+      finished = true;
+      const held = stmt;
+      if (held === undefined || this.#closed) return;
+      await this.#call(() => this.#finalize(held));
+    };
+    const iterator: AsyncIterableIterator<T> = {
+      next: async () => {
+        if (finished) return { done: true, value: undefined };
+        try {
+          const row = await this.#call(async () => {
+            if (stmt === undefined) {
+              checkSql(sql);
+              stmt = await this.#prepare(sql, params);
+              columns = columnNames(this.#sqlite.api, stmt);
+            }
+            if (!this.#live.has(stmt)) return undefined;
+            if ((await this.#sqlite.api.step(stmt)) !== SQLITE_ROW) return undefined;
+            return readRow(this.#sqlite.api, stmt, columns) as T;
+          });
+          if (row !== undefined) return { done: false, value: row };
+        } catch (error) {
+          await finish().catch(() => undefined);
+          throw error;
+        }
+        await finish();
+        return { done: true, value: undefined };
+      },
+      return: async () => {
+        await finish();
+        return { done: true, value: undefined };
+      },
+      [Symbol.asyncIterator]() {
+        return iterator;
+      },
+    };
+    return iterator;
+  }
+
+  /**
+   * Runs `fn` in a transaction: BEGIN, then COMMIT if `fn` resolves (returning its
+   * result) or ROLLBACK if it throws (rethrowing). Nested calls (from within `fn`)
+   * become SAVEPOINTs, rolled back on their own if their `fn` throws.
+   */
+  async transaction<T>(fn: () => Promise<T> | T): Promise<T> {
+    if (typeof fn !== 'function') throw new BlockVfsError('invalid', 'transaction() needs a function', { source: SOURCE });
+    if (this.#inTransactionScope()) return this.#savepoint(fn);
+    // Wait for another caller's transaction on this connection; check and claim with no await in between.
+    while (this.#transaction) await this.#transaction.done;
+    this.#checkOpen();
+    let finished!: () => void;
+    const scope: TransactionScope = { database: this };
+    this.#transaction = { scope, done: new Promise<void>((resolve) => (finished = resolve)) };
+    try {
+      return await this.#scope.run(scope, async () => {
+        await this.exec('BEGIN');
+        let result: T;
+        try {
+          result = await fn();
+        } catch (error) {
+          await this.#rollbackIfActive();
+          throw error;
+        }
+        try {
+          await this.exec('COMMIT');
+        } catch (error) {
+          // A COMMIT that failed (SQLITE_BUSY: readers still present, or an I/O error) may leave the transaction open.
+          await this.#rollbackIfActive();
+          throw error;
+        }
+        return result;
+      });
+    } finally {
+      this.#transaction = undefined;
+      finished();
+    }
+  }
+
+  /** Finalises every statement and closes the connection; later calls reject. Closing twice is harmless. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    if (!this.#inTransactionScope()) while (this.#transaction) await this.#transaction.done;
+    await sqliteQueue.run(() => this.#closeNow());
+  }
+
+  async #closeNow(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const { api } = this.#sqlite;
+    for (const stmt of this.#live) await api.finalize(stmt);
+    this.#live.clear();
+    this.#lease.vfs.takeLastError();
+    try {
+      await api.close(this.#db);
+    } catch (error) {
+      throw toError(error, this.#lease);
+    } finally {
+      this.#lease.release();
+    }
+    // SQLite ignores a failure to close a file, yet that close may have been the write of buffered changes.
+    const lost = this.#lease.vfs.takeLastError();
+    if (lost !== undefined) {
+      const reason = lost instanceof Error ? lost.message : String(lost);
+      throw new SqliteError(`closing "${this.name}" failed to write buffered changes (SQLITE_IOERR_CLOSE): ${reason}`, SQLITE_IOERR_CLOSE, { cause: lost });
+    }
+  }
+
+  async #execNow(sql: string): Promise<void> {
+    const { api } = this.#sqlite;
+    for await (const stmt of api.statements(this.#db, sql, { unscoped: true })) {
+      this.#live.add(stmt);
+      try {
+        while ((await api.step(stmt)) === SQLITE_ROW);
+      } finally {
+        await this.#finalize(stmt);
+      }
+    }
+  }
+
+  #inTransactionScope(): boolean {
+    const scope = this.#scope.getStore();
+    return scope !== undefined && scope === this.#transaction?.scope;
+  }
+
+  async #savepoint<T>(fn: () => Promise<T> | T): Promise<T> {
+    this.#savepoints += 1;
+    const name = `blockvfs_savepoint_${this.#savepoints}`;
+    await this.exec(`SAVEPOINT ${name}`);
+    let result: T;
+    try {
+      result = await fn();
+    } catch (error) {
+      if (this.#sqlite.api.get_autocommit(this.#db) === 0) await this.exec(`ROLLBACK TO ${name}; RELEASE ${name}`);
+      throw error;
+    }
+    await this.exec(`RELEASE ${name}`);
+    return result;
+  }
+
+  async #rollbackIfActive(): Promise<void> {
+    if (this.#closed) return;
+    // SQLite rolls back by itself after some errors; a ROLLBACK then would fail.
+    if (this.#sqlite.api.get_autocommit(this.#db) !== 0) return;
+    await this.exec('ROLLBACK').catch(() => undefined);
+  }
+
+  /** Waits for its turn (after another caller's transaction, after earlier calls), then runs `task`. */
+  async #call<T>(task: () => Promise<T>): Promise<T> {
+    this.#checkOpen();
+    if (!this.#inTransactionScope()) while (this.#transaction) await this.#transaction.done;
+    return this.#guard(task);
+  }
+
+  #guard<T>(task: () => Promise<T>): Promise<T> {
+    return sqliteQueue.run(async () => {
+      this.#checkOpen();
+      this.#lease.vfs.takeLastError(); // errors of earlier calls are not ours
+      try {
+        return await task();
+      } catch (error) {
+        throw isBlockVfsError(error) ? error : toError(error, this.#lease);
+      }
+    });
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new BlockVfsError('invalid', `database "${this.name}" is closed`, { source: SOURCE });
+  }
+
+  /** Prepares exactly one statement and binds `params`; finalises it on any failure. */
+  async #prepare(sql: string, params: Params | undefined): Promise<number> {
+    const { api } = this.#sqlite;
+    const statements = api.statements(this.#db, sql, { unscoped: true });
+    let stmt: number | undefined;
+    try {
+      const first = await statements.next();
+      if (first.done) throw new BlockVfsError('invalid', `no SQL statement in ${JSON.stringify(sql)}`, { source: SOURCE });
+      stmt = first.value;
+      this.#live.add(stmt);
+      const second = await statements.next();
+      if (!second.done) {
+        this.#live.add(second.value);
+        await this.#finalize(second.value);
+        throw new BlockVfsError('invalid', 'the SQL holds more than one statement; use exec() for several', { source: SOURCE });
+      }
+      bindParams(this.#sqlite, stmt, params);
+      return stmt;
+    } catch (error) {
+      if (stmt !== undefined) await this.#finalize(stmt);
+      throw error;
+    } finally {
+      await statements.return(undefined);
+    }
+  }
+
+  async #finalize(stmt: number): Promise<void> {
+    if (!this.#live.delete(stmt)) return;
+    await this.#sqlite.api.finalize(stmt);
+  }
+}
+
+function checkSql(sql: unknown): void {
+  if (typeof sql !== 'string') throw new BlockVfsError('invalid', `SQL must be a string, got ${typeof sql}`, { source: SOURCE });
+}

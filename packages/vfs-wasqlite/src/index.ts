@@ -1,0 +1,23 @@
+export { openDatabase, Database, DEFAULT_PAGE_SIZE, DEFAULT_CACHE_KIB, type OpenDatabaseOptions, type RunResult } from './database.js';
+export type { BindValue, Params, Row, SqlValue } from './values.js';
+export { SqliteError, isBusyError } from './sqlite-error.js';
+export {
+  SQLITE_BUSY,
+  SQLITE_CANTOPEN,
+  SQLITE_CONSTRAINT,
+  SQLITE_CORRUPT,
+  SQLITE_ERROR,
+  SQLITE_IOERR,
+  SQLITE_READONLY,
+  codeName,
+} from './sqlite-codes.js';
+export { BlockVFS, WAL_UNSUPPORTED, type BlockVfsOptions } from './block-vfs.js';
+export {
+  loadWaSqlite,
+  jspiSupported,
+  BUILDS,
+  type Build,
+  type WaSqlite,
+  type SqliteApi,
+  type WasmModule,
+} from './wa-sqlite-adapter.js';

@@ -1,0 +1,162 @@
+import { DirectFormat, openPagedFile, type BlockStore, type Layout, type PagedFile } from '@blockvfs/core';
+import { FileLock } from './lock-table.js';
+
+/**
+ * What this process knows about the files it uses on one store: which are open (one
+ * PagedFile per file, shared by every connection, as an operating system shares its
+ * page cache), their sizes, and SQLite's locks on them.
+ *
+ * Knowing the journal's size lets the VFS answer "is there a hot journal?" (asked at
+ * the start of every transaction) and delete the journal (at the end of every
+ * transaction in DELETE mode) without listing the store. That knowledge is only
+ * valid while this process is the single writer of the database, which the direct
+ * layout requires anyway. It starts empty (unknown) for every store object, and any
+ * failed request on a file forgets what was known about it, so that the next use asks
+ * the store again.
+ */
+interface FileEntry {
+  /** The open file, or one kept after close because its size is known. */
+  file: PagedFile | undefined;
+  /** Without a file: the size on the store, when known (0: the file does not exist). */
+  knownSize: number | undefined;
+  /** Open handles on the file. */
+  opens: number;
+  /** False once a request on the file failed: its size on the store is then uncertain. */
+  trusted: boolean;
+  /** Keep the entry after the last close (journals); main files are re-listed at each open. */
+  keep: boolean;
+}
+
+export interface OpenStoreFileOptions {
+  layout: Layout;
+  blockSize: number;
+  /** Remember the file's size after it is closed (for journals, checked every transaction). */
+  keep: boolean;
+}
+
+export class StoreFiles {
+  readonly #store: BlockStore;
+  readonly #entries = new Map<string, FileEntry>();
+  readonly #locks = new Map<string, FileLock>();
+
+  constructor(store: BlockStore) {
+    this.#store = store;
+  }
+
+  /** The lock table entry of file `name`. */
+  lock(name: string): FileLock {
+    let lock = this.#locks.get(name);
+    if (!lock) {
+      lock = new FileLock();
+      this.#locks.set(name, lock);
+    }
+    return lock;
+  }
+
+  /** Opens file `name`, sharing the PagedFile with other handles; lists the store only if its size is unknown. */
+  async open(name: string, options: OpenStoreFileOptions): Promise<PagedFile> {
+    const entry = this.#entries.get(name);
+    if (entry?.file && (entry.opens > 0 || entry.trusted)) {
+      entry.opens += 1;
+      return entry.file;
+    }
+    const knownSize = entry?.trusted ? entry.knownSize : undefined;
+    let file: PagedFile;
+    try {
+      file = await openPagedFile(this.#store, name, {
+        layout: options.layout,
+        blockSize: options.blockSize,
+        ...(knownSize === undefined ? {} : { knownSize }),
+      });
+    } catch (error) {
+      this.#entries.delete(name);
+      throw error;
+    }
+    this.#entries.set(name, { file, knownSize: undefined, opens: 1, trusted: true, keep: options.keep });
+    return file;
+  }
+
+  /** Releases one handle on `name`, first syncing buffered writes so that nothing is lost at close. */
+  async close(name: string): Promise<void> {
+    const entry = this.#entries.get(name);
+    if (!entry) return;
+    entry.opens = Math.max(0, entry.opens - 1);
+    try {
+      await entry.file?.sync();
+    } catch (error) {
+      entry.trusted = false;
+      throw error;
+    } finally {
+      if (entry.opens === 0 && (!entry.keep || !entry.trusted)) this.#entries.delete(name);
+    }
+  }
+
+  /** Syncs `name`; a failure makes its size on the store unknown. */
+  async sync(name: string, file: PagedFile): Promise<void> {
+    await this.#tracked(name, () => file.sync());
+  }
+
+  /** Runs a request on file `name`; if it fails, what was known about the file is forgotten. */
+  async #tracked<T>(name: string, request: () => Promise<T>): Promise<T> {
+    try {
+      return await request();
+    } catch (error) {
+      this.markUncertain(name);
+      throw error;
+    }
+  }
+
+  /** Forgets the known size of `name` (after a failed request on it). */
+  markUncertain(name: string): void {
+    const entry = this.#entries.get(name);
+    if (!entry) return;
+    entry.trusted = false;
+    if (entry.opens === 0) this.#entries.delete(name);
+  }
+
+  /** Whether file `name` has any bytes: from what this process knows, else one small ranged GET. */
+  async exists(name: string): Promise<boolean> {
+    const size = this.#knownSize(name);
+    if (size !== undefined) return size > 0;
+    const exists = await DirectFormat.exists(this.#store, name);
+    if (!exists) this.#entries.set(name, { file: undefined, knownSize: 0, opens: 0, trusted: true, keep: true });
+    return exists;
+  }
+
+  /** Deletes every block of `name`: without listing when its size is known. */
+  async delete(name: string, blockSize: number): Promise<void> {
+    const entry = this.#entries.get(name);
+    const open = entry !== undefined && entry.opens > 0;
+    const size = open ? undefined : this.#knownSize(name);
+    const fileBlockSize = entry?.file?.blockSize ?? blockSize;
+    try {
+      if (size !== 0) await DirectFormat.delete(this.#store, name, size, size === undefined ? undefined : fileBlockSize);
+    } catch (error) {
+      this.markUncertain(name);
+      throw error;
+    }
+    if (open) {
+      entry.trusted = false; // the open handle's view no longer matches the store
+      return;
+    }
+    this.#entries.set(name, { file: undefined, knownSize: 0, opens: 0, trusted: true, keep: true });
+  }
+
+  #knownSize(name: string): number | undefined {
+    const entry = this.#entries.get(name);
+    if (!entry?.trusted) return undefined;
+    return entry.file ? entry.file.size : entry.knownSize;
+  }
+}
+
+const byStore = new WeakMap<BlockStore, StoreFiles>();
+
+/** The process-wide state of `store` (one per store object: another object over the same bucket is another "process"). */
+export function storeFiles(store: BlockStore): StoreFiles {
+  let files = byStore.get(store);
+  if (!files) {
+    files = new StoreFiles(store);
+    byStore.set(store, files);
+  }
+  return files;
+}

@@ -1,0 +1,191 @@
+/**
+ * The only file that imports @journeyapps/wa-sqlite. Everything else sees the narrow
+ * interfaces below, so another build or fork of wa-sqlite can be swapped in here.
+ *
+ * Loading: in Node the Emscripten loader would try `fetch` for the .wasm file and
+ * fail, so the bytes are read with node:fs and passed as `wasmBinary`.
+ *
+ * Importing the package sets `BigInt.prototype.toJSON` (to a decimal string) when it
+ * is not already defined: harmless, but visible to the whole process.
+ */
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { FacadeVFS as FacadeVFSImpl } from '@journeyapps/wa-sqlite/src/FacadeVFS.js';
+import { Factory } from '@journeyapps/wa-sqlite/src/sqlite-api.js';
+import { BlockVfsError } from '@blockvfs/core';
+
+const SOURCE = '@blockvfs/vfs-wasqlite';
+
+/** Which WebAssembly build runs SQLite. Both suspend SQLite while a VFS method awaits. */
+export type Build = 'asyncify' | 'jspi';
+export const BUILDS: readonly Build[] = ['asyncify', 'jspi'];
+
+/** The Emscripten module: only the members this package uses. */
+export interface WasmModule {
+  readonly HEAPU8: Uint8Array;
+  UTF8ToString(pointer: number): string;
+  getTempRet0(): number;
+  ccall(name: string, returnType: 'number' | 'string' | null, argTypes: string[], args: unknown[]): unknown;
+  deleteCallback(key: number): void;
+  _sqlite3_malloc(bytes: number): number;
+  _sqlite3_free(pointer: number): void;
+  _sqlite3_extended_result_codes(db: number, on: number): number;
+  _sqlite3_last_insert_rowid(db: number): number;
+  _sqlite3_vfs_unregister(vfs: number): number;
+  _sqlite3_bind_zeroblob(stmt: number, index: number, length: number): number;
+}
+
+/**
+ * The subset of wa-sqlite's JavaScript API (`Factory(module)`) used here. Calls that
+ * may do I/O are async (open_v2, close, statements, step, reset, finalize); the rest
+ * touch only memory. Failing calls throw an error with a numeric `code`.
+ */
+export interface SqliteApi {
+  open_v2(filename: string, flags: number, vfsName: string): Promise<number>;
+  close(db: number): Promise<number>;
+  /** Prepares `sql` one statement at a time; with `unscoped` the caller finalises each. */
+  statements(db: number, sql: string, options: { unscoped: boolean }): AsyncGenerator<number, void, unknown>;
+  step(stmt: number): Promise<number>;
+  finalize(stmt: number): Promise<number>;
+  changes(db: number): number;
+  get_autocommit(db: number): number;
+  bind_parameter_count(stmt: number): number;
+  bind_parameter_name(stmt: number, index: number): string | null;
+  bind_int(stmt: number, index: number, value: number): number;
+  bind_int64(stmt: number, index: number, value: bigint): number;
+  bind_double(stmt: number, index: number, value: number): number;
+  bind_text(stmt: number, index: number, value: string): number;
+  bind_blob(stmt: number, index: number, value: Uint8Array): number;
+  bind_null(stmt: number, index: number): number;
+  column_count(stmt: number): number;
+  column_name(stmt: number, index: number): string;
+  column_type(stmt: number, index: number): number;
+  column_int64(stmt: number, index: number): bigint;
+  column_double(stmt: number, index: number): number;
+  column_text(stmt: number, index: number): string;
+  /** A view into wasm memory, valid until the next call: copy it. */
+  column_blob(stmt: number, index: number): Uint8Array;
+  vfs_register(vfs: FacadeVfsBase, makeDefault: boolean): number;
+  libversion(): string;
+}
+
+/**
+ * wa-sqlite's FacadeVFS: turns SQLite's pointer-level xMethods into j-methods with
+ * JavaScript arguments. A j-method counts as asynchronous only if it is a native
+ * `async function` (checked once, at registration); buffers and out-pointers are
+ * proxies over wasm memory (`Uint8Array`- and `DataView`-like), valid only during the call.
+ */
+export interface FacadeVfsBase {
+  readonly name: string;
+  mxPathname: number;
+  close(): void | Promise<void>;
+  isReady(): boolean | Promise<boolean>;
+  hasAsyncMethod(methodName: string): boolean;
+  jOpen(filename: string | null, fileId: number, flags: number, pOutFlags: DataView): number | Promise<number>;
+  jDelete(filename: string, syncDir: number): number | Promise<number>;
+  jAccess(filename: string, flags: number, pResOut: DataView): number | Promise<number>;
+  jFullPathname(filename: string, zOut: Uint8Array): number | Promise<number>;
+  jGetLastError(zBuf: Uint8Array): number | Promise<number>;
+  jClose(fileId: number): number | Promise<number>;
+  jRead(fileId: number, pData: Uint8Array, offset: number): number | Promise<number>;
+  jWrite(fileId: number, pData: Uint8Array, offset: number): number | Promise<number>;
+  jTruncate(fileId: number, size: number): number | Promise<number>;
+  jSync(fileId: number, flags: number): number | Promise<number>;
+  jFileSize(fileId: number, pSize: DataView): number | Promise<number>;
+  jLock(fileId: number, lockType: number): number | Promise<number>;
+  jUnlock(fileId: number, lockType: number): number | Promise<number>;
+  jCheckReservedLock(fileId: number, pResOut: DataView): number | Promise<number>;
+  jFileControl(fileId: number, op: number, pArg: DataView): number | Promise<number>;
+  jSectorSize(fileId: number): number | Promise<number>;
+  jDeviceCharacteristics(fileId: number): number | Promise<number>;
+}
+
+export type FacadeVfsConstructor = abstract new (name: string, module: WasmModule) => FacadeVfsBase;
+
+/** The base class to subclass for a VFS. */
+export const FacadeVFS = FacadeVFSImpl as FacadeVfsConstructor;
+
+/** A loaded SQLite module and its API. */
+export interface WaSqlite {
+  readonly build: Build;
+  readonly module: WasmModule;
+  readonly api: SqliteApi;
+  /** Registers `vfs` under `vfs.name` (not as the default VFS). */
+  registerVfs(vfs: FacadeVfsBase): void;
+  /** Removes a VFS registered by `registerVfs`, so that it (and the store it holds) can be collected. */
+  unregisterVfs(name: string): void;
+  /** The full 64-bit rowid of the last insert on `db` (the wrapper's own function keeps only 32 bits). */
+  lastInsertRowid(db: number): bigint;
+  /** Turns extended result codes on for `db` (the wrapper has no function for it). */
+  enableExtendedResultCodes(db: number): void;
+  /** Binds a zero-length blob (the wrapper's bind_blob binds NULL for one: sqlite3_malloc(0) is NULL). */
+  bindEmptyBlob(stmt: number, index: number): number;
+}
+
+/** The numeric SQLite result code carried by an error the wa-sqlite API threw, if it is one. */
+export function waSqliteErrorCode(error: unknown): number | undefined {
+  const code = error instanceof Error ? (error as Error & { code?: unknown }).code : undefined;
+  return typeof code === 'number' ? code : undefined;
+}
+
+/** Whether this Node can run the JSPI build (WebAssembly JavaScript Promise Integration). */
+export function jspiSupported(): boolean {
+  // (No DOM lib in this project's TypeScript settings, hence the lookup through globalThis.)
+  const wasm = (globalThis as { WebAssembly?: { Suspending?: unknown } }).WebAssembly;
+  return typeof wasm?.Suspending === 'function';
+}
+
+type ModuleFactory = (options: { wasmBinary: Uint8Array }) => Promise<WasmModule>;
+
+/** Loads a fresh SQLite module of the given build. Each module is independent (about 17 MiB). */
+export async function loadWaSqlite(build: Build = 'asyncify'): Promise<WaSqlite> {
+  if (!BUILDS.includes(build)) {
+    throw new BlockVfsError('invalid', `unknown wa-sqlite build "${String(build)}"; known builds: ${BUILDS.join(', ')}`, { source: SOURCE });
+  }
+  if (build === 'jspi' && !jspiSupported()) {
+    throw new BlockVfsError(
+      'invalid',
+      `the JSPI build needs WebAssembly.Suspending, which Node ${process.versions.node} lacks ` +
+        '(it is on by default from Node 24.20, behind --experimental-wasm-jspi from 23.11); use build "asyncify"',
+      { source: SOURCE },
+    );
+  }
+  const file = build === 'jspi' ? 'wa-sqlite-jspi' : 'wa-sqlite-async';
+  const packageDir = dirname(createRequire(import.meta.url).resolve('@journeyapps/wa-sqlite/package.json'));
+  const [factoryModule, wasmBinary] = await Promise.all([
+    build === 'jspi' ? import('@journeyapps/wa-sqlite/dist/wa-sqlite-jspi.mjs') : import('@journeyapps/wa-sqlite/dist/wa-sqlite-async.mjs'),
+    readFile(join(packageDir, 'dist', `${file}.wasm`)),
+  ]);
+  const factory = factoryModule.default as ModuleFactory;
+  const module = await factory({ wasmBinary: new Uint8Array(wasmBinary.buffer, wasmBinary.byteOffset, wasmBinary.byteLength) });
+  const api = (Factory as (module: WasmModule) => SqliteApi)(module);
+
+  return {
+    build,
+    module,
+    api,
+    registerVfs(vfs) {
+      api.vfs_register(vfs, false);
+    },
+    unregisterVfs(name) {
+      const pointer = module.ccall('sqlite3_vfs_find', 'number', ['string'], [name]) as number;
+      if (!pointer) return;
+      module._sqlite3_vfs_unregister(pointer);
+      // The glue keys its JavaScript callbacks by the sqlite3_vfs pointer.
+      module.deleteCallback(pointer);
+    },
+    lastInsertRowid(db) {
+      // 64-bit results come back split: the low 32 bits returned, the high ones in tempRet0.
+      const low = module._sqlite3_last_insert_rowid(db);
+      const high = module.getTempRet0();
+      return (BigInt(high) << 32n) | (BigInt(low) & 0xffffffffn);
+    },
+    enableExtendedResultCodes(db) {
+      module._sqlite3_extended_result_codes(db, 1);
+    },
+    bindEmptyBlob(stmt, index) {
+      return module._sqlite3_bind_zeroblob(stmt, index, 0);
+    },
+  };
+}

@@ -1,0 +1,53 @@
+import { withMetrics } from '@blockvfs/core';
+import { MemoryStore } from '@blockvfs/store-memory';
+import { expect, test } from 'vitest';
+import { openDatabase } from '@blockvfs/vfs-wasqlite';
+
+/**
+ * Store requests per single-row transaction, per journal mode (page 4096 = block
+ * 4096, a warm connection). Exact counts: a change here is a change in cost.
+ */
+const EXPECTED = {
+  // GET: the change counter (block 0) at BEGIN, and the journal's first block again, to
+  // rewrite its header after the records were synced. PUT: 3 journal blocks, the header
+  // block again, 2 database pages. DELETE: the journal's 3 blocks, one request. No LIST.
+  DELETE: { get: 2, put: 6, delete: 1, list: 0 },
+  // Truncating the journal to 0 deletes its blocks: the same requests.
+  TRUNCATE: { get: 2, put: 6, delete: 1, list: 0 },
+  // The kept journal costs a GET to check its header at BEGIN and read-before-write of its blocks.
+  PERSIST: { get: 7, put: 7, delete: 0, list: 0 },
+  // No journal on the store: not crash-safe.
+  MEMORY: { get: 1, put: 2, delete: 0, list: 0 },
+  OFF: { get: 1, put: 2, delete: 0, list: 0 },
+};
+
+test.each(Object.entries(EXPECTED))('one-row transaction in %s journal mode', async (mode, expected) => {
+  const store = withMetrics(new MemoryStore());
+  const db = await openDatabase({ store, name: 'count.db', pageSize: 4096, blockSize: 4096 });
+  await db.exec(`PRAGMA journal_mode = ${mode}; CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)`);
+  await db.run('INSERT INTO t (v) VALUES (?)', ['warm-up']);
+  store.resetMetrics();
+  await db.run('INSERT INTO t (v) VALUES (?)', ['one row']);
+  const { get, put, delete: del, list } = store.metrics;
+  expect({ get, put, delete: del, list }).toEqual(expected);
+  // A read-only statement: only the change-counter check at the start of its transaction.
+  store.resetMetrics();
+  expect(await db.get('SELECT count(*) AS n FROM t')).toEqual({ n: 2 });
+  expect(store.metrics.list).toBe(0);
+  expect(store.metrics.put + store.metrics.delete).toBe(0);
+  await db.close();
+});
+
+test('opening an existing database lists it once; closing makes no request', async () => {
+  const store = withMetrics(new MemoryStore());
+  const db = await openDatabase({ store, name: 'count.db' });
+  await db.exec('CREATE TABLE t (x); INSERT INTO t VALUES (1)');
+  store.resetMetrics();
+  await db.close();
+  expect(store.metrics).toMatchObject({ get: 0, put: 0, delete: 0, list: 0 });
+  const again = await openDatabase({ store, name: 'count.db' });
+  // One LIST of the main file; the journal is probed with one ranged GET (never listed); the header read.
+  expect(store.metrics.list).toBe(1);
+  expect(await again.get('SELECT x FROM t')).toEqual({ x: 1 });
+  await again.close();
+});
