@@ -89,9 +89,6 @@ function checkBlockSizes(store: BlockStore, name: string, blockSize: number, inf
   if (irregular) {
     fail('permanent', `file "${name}" is not a direct-layout file: block ${irregular.key} has ${irregular.size} bytes, but its other blocks have ${fullBlockSize}`);
   }
-  if (fullBlockSize !== undefined && fullBlockSize !== blockSize) {
-    fail('invalid', `file "${name}" was written with block size ${fullBlockSize}, but block size ${blockSize} was asked for`);
-  }
   if (last.size > blockSize) {
     const what = fullBlockSize === undefined ? `a block size of at least ${last.size}` : `blocks of ${fullBlockSize} bytes but a last block of ${last.size}`;
     fail(fullBlockSize === undefined ? 'invalid' : 'permanent', `file "${name}" was written with ${what}, but block size ${blockSize} was asked for`);
@@ -117,12 +114,13 @@ export class DirectFormat implements FileFormat {
 
   /** Opens file `name`, listing its blocks once to learn its size (unless `knownSize` is given). */
   static async open(store: BlockStore, name: string, options: DirectFormatOptions): Promise<DirectFormat> {
-    const { blockSize } = options;
-    if (!Number.isInteger(blockSize) || blockSize < 1) {
-      throw new BlockVfsError('invalid', `block size must be a positive integer, got ${blockSize}`, { source: SOURCE, store: store.name });
+    if (!Number.isInteger(options.blockSize) || options.blockSize < 1) {
+      throw new BlockVfsError('invalid', `block size must be a positive integer, got ${options.blockSize}`, { source: SOURCE, store: store.name });
     }
-    if (options.knownSize !== undefined) return new DirectFormat(store, name, blockSize, options.knownSize);
+    if (options.knownSize !== undefined) return new DirectFormat(store, name, options.blockSize, options.knownSize);
     const info = await listBlocks(store, name);
+    // A file of two or more blocks shows the block size it was written with, and keeps it.
+    const blockSize = info.fullBlockSize ?? options.blockSize;
     checkBlockSizes(store, name, blockSize, info);
     // The file ends where its last block ends; on a file without gaps that is the sum of the object sizes.
     const size = info.last ? info.last.index * blockSize + info.last.size : 0;

@@ -57,14 +57,18 @@ describe('DirectFormat', () => {
     expect((await openFile(store, 'db', 4096)).size).toBe(5000);
   });
 
-  it('refuses to open a file with a block size other than the one it was written with', async () => {
+  it('keeps the block size an existing file was written with, whatever size was asked for', async () => {
     const store = new MemoryStore({ name: 'mem-bs' });
-    await writeLikeS3vfs(store, 'db', pattern(3 * 4096 + 1, 5), 4096);
-    const error = await DirectFormat.open(store, 'db', { blockSize: 512 }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(BlockVfsError);
-    expect(error).toMatchObject({ kind: 'invalid', store: 'mem-bs' });
-    expect((error as Error).message).toBe('@blockvfs/core (mem-bs): file "db" was written with block size 4096, but block size 512 was asked for');
-    await expect(DirectFormat.open(store, 'db', { blockSize: 8192 })).rejects.toThrow(/block size 4096/);
+    const bytes = pattern(3 * 4096 + 1, 5);
+    await writeLikeS3vfs(store, 'db', bytes, 4096);
+    for (const asked of [512, 8192]) {
+      const format = await DirectFormat.open(store, 'db', { blockSize: asked });
+      expect(format.blockSize).toBe(4096);
+      const file = new PagedFile(format);
+      const read = new Uint8Array(bytes.length);
+      expect(await file.read(read, 0)).toBe(bytes.length);
+      expect(read).toEqual(bytes);
+    }
   });
 
   it('refuses a one-block file whose block is larger than the block size asked for', async () => {
