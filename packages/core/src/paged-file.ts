@@ -24,6 +24,12 @@ export class PagedFile {
   readonly #format: FileFormat;
   readonly #maxDirtyBytes: number;
   readonly #dirty = new Map<number, Uint8Array>();
+  /**
+   * The blocks the latest sync committed, kept while they are few: SQLite reads some of
+   * them again right away (the journal header it rewrites, the change counter on page 1
+   * at the next transaction), and a copy here saves those GETs.
+   */
+  #recent = new Map<number, Uint8Array>();
   #size: number;
   #sizeChanged = false;
 
@@ -123,6 +129,7 @@ export class PagedFile {
     const bs = this.blockSize;
     const count = blockCount(size, bs);
     for (const index of this.#dirty.keys()) if (index >= count) this.#dirty.delete(index);
+    for (const index of this.#recent.keys()) if (index >= count) this.#recent.delete(index);
     if (size % bs !== 0) {
       // The new last block is rewritten shorter, and its tail zeroed so that a later growth reads zeros.
       const last = await this.#dirtyBlock(count - 1);
@@ -135,6 +142,7 @@ export class PagedFile {
   async sync(): Promise<void> {
     if (!this.dirty) return;
     await this.#format.commit({ size: this.#size, blocks: this.#dirty });
+    this.#recent = this.#dirty.size * this.blockSize <= RECENT_BLOCKS_MAX_BYTES ? new Map(this.#dirty) : new Map();
     this.#dirty.clear();
     this.#sizeChanged = false;
   }
@@ -157,7 +165,7 @@ export class PagedFile {
 
   /** The current contents of block `index`: the buffered copy, or the committed one. */
   async #block(index: number): Promise<Uint8Array | undefined> {
-    return this.#dirty.get(index) ?? this.#format.readBlock(index);
+    return this.#dirty.get(index) ?? this.#recent.get(index) ?? this.#format.readBlock(index);
   }
 
   /** Block `index` as a whole-block buffer held in the dirty set, loaded from the store if needed. */
@@ -165,8 +173,8 @@ export class PagedFile {
     const held = this.#dirty.get(index);
     if (held) return held;
     const buffer = new Uint8Array(this.blockSize);
-    const stored = await this.#format.readBlock(index);
-    if (stored) buffer.set(stored.subarray(0, this.blockSize));
+    const stored = this.#recent.get(index) ?? (await this.#format.readBlock(index));
+    if (stored) buffer.set(stored.subarray(0, this.blockSize)); // a copy: recent blocks are never changed in place
     // Another call may have buffered the block while we read it; theirs is newer.
     const raced = this.#dirty.get(index);
     if (raced) return raced;
@@ -178,6 +186,9 @@ export class PagedFile {
     if (this.#format.flushesEarly && this.#dirty.size * this.blockSize > this.#maxDirtyBytes) await this.sync();
   }
 }
+
+/** The most bytes of just-committed blocks a PagedFile keeps (see `#recent`). */
+const RECENT_BLOCKS_MAX_BYTES = 4 * 1024 * 1024;
 
 function checkRange(offset: number, length: number): void {
   if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {

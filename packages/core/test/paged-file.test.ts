@@ -161,14 +161,39 @@ describe('PagedFile', () => {
 
   it('commits one put per changed block, without reading blocks it overwrites whole', async () => {
     const store = withMetrics(new MemoryStore());
-    const file = await open(store, 4096);
-    await file.write(pattern(4 * 4096, 1), 0);
-    await file.sync();
+    const first = await open(store, 4096);
+    await first.write(pattern(4 * 4096, 1), 0);
+    await first.sync();
+    const file = await open(store, 4096); // a new file object: nothing held from the first
     store.resetMetrics();
     await file.write(pattern(4096, 2), 4096); // whole block: no read
     await file.write(pattern(10, 3), 3 * 4096 + 5); // part of a block: one read
     await file.sync();
     expect(store.metrics).toMatchObject({ get: 1, put: 2, delete: 0 });
+  });
+
+  it('keeps the blocks the latest sync committed, so reading them again costs no request', async () => {
+    const store = withMetrics(new MemoryStore());
+    const file = await open(store, 4096);
+    await file.write(pattern(3 * 4096, 1), 0);
+    await file.sync();
+    await file.write(pattern(100, 2), 5000);
+    await file.sync();
+    store.resetMetrics();
+    const read = new Uint8Array(200);
+    await file.read(read, 4950); // block 1: committed by the latest sync
+    await file.write(pattern(10, 3), 4096 + 7); // part of block 1: no read-before-write either
+    expect(store.metrics).toMatchObject({ get: 0 });
+    await file.read(read, 0); // block 0: committed by an earlier sync, read from the store
+    expect(store.metrics).toMatchObject({ get: 1 });
+    const expected = pattern(3 * 4096, 1);
+    expected.set(pattern(100, 2), 5000);
+    expected.set(pattern(10, 3), 4096 + 7);
+    await file.sync();
+    const again = await open(store, 4096);
+    const all = new Uint8Array(3 * 4096);
+    await again.read(all, 0);
+    expectSameBytes(all, expected);
   });
 
   it('refuses a negative or fractional range', async () => {

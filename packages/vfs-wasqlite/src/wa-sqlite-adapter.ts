@@ -8,6 +8,7 @@
  * Importing the package sets `BigInt.prototype.toJSON` (to a decimal string) when it
  * is not already defined: harmless, but visible to the whole process.
  */
+/// <reference path="./wa-sqlite-modules.d.ts" />
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
