@@ -1,0 +1,118 @@
+import { blockCount, checkLayout, DirectFormat, isBlockVfsError, openPagedFile, type BlockStore, type Layout } from '@blockvfs/core';
+import { serializeError } from './errors.js';
+import { spoolSource, type ChunkSource } from './spool-source.js';
+import { checkWholeFile } from './sqlite-header.js';
+import { deleteBlocksFrom, journalName } from './stored-file.js';
+import { TempSpool } from './temp-spool.js';
+
+export interface DeserializeProgress {
+  /** `reading`: the source is being read and checked; `writing`: blocks are going to the store. */
+  phase: 'reading' | 'writing';
+  /** Bytes read from the source, or written to the store, so far. */
+  bytes: number;
+  /** The database's size, once known (while writing). */
+  totalBytes?: number;
+}
+
+export interface DeserializeOptions {
+  store: BlockStore;
+  /** The database's name on the store; an existing database of that name is replaced. */
+  name: string;
+  /** A plain SQLite database file, in chunks of any sizes. */
+  source: ChunkSource;
+  /** Block size on the store; default the database's page size. */
+  blockSize?: number;
+  /** Default `direct`. */
+  layout?: Layout;
+  onProgress?: (progress: DeserializeProgress) => void;
+}
+
+export interface DeserializeResult {
+  bytes: number;
+  pages: number;
+  pageSize: number;
+}
+
+/** Bytes read from the temp file and committed to the store per step: bounds memory, keeps uploads parallel. */
+const WRITE_STEP = 8 * 1024 * 1024;
+
+/**
+ * Stores a plain SQLite database file as database `name` on `store`, replacing any
+ * database there. The whole source is read into a temporary file and checked first
+ * (header, page size, whole pages, not cut short), so bad input — or a source that
+ * fails — leaves the store exactly as it was. Only then is the store written: the old
+ * hot journal deleted, the new blocks written, the old file's extra blocks deleted.
+ *
+ * In the direct layout that write phase is not atomic: a store failure during it can
+ * leave pages of the old and the new database under `name`. The error then says so;
+ * import again to repair it. When no database existed under `name`, the partial one
+ * is deleted (best effort).
+ */
+export async function deserialize(options: DeserializeOptions): Promise<DeserializeResult> {
+  const { store, name, source, onProgress } = options;
+  const layout = checkLayout(options.layout ?? 'direct');
+  checkOptions(options);
+  const what = `the database imported as "${name}"`;
+  const spool = await TempSpool.create();
+  try {
+    const spooled = await spoolSource(source, spool, what, (bytes) => onProgress?.({ phase: 'reading', bytes }));
+    const { pageSize } = spooled.header;
+    const pages = checkWholeFile(spooled.header, spooled.bytes, what);
+    await writeToStore(store, name, spool, spooled.bytes, { layout, blockSize: options.blockSize ?? pageSize, onProgress });
+    return { bytes: spooled.bytes, pages, pageSize };
+  } finally {
+    await spool.remove();
+  }
+}
+
+function checkOptions(options: DeserializeOptions): void {
+  const { store, name, blockSize, onProgress } = options;
+  if (typeof name !== 'string' || name.length === 0) {
+    throw serializeError('invalid', `name must be a non-empty string, got ${JSON.stringify(name)}`, store?.name);
+  }
+  if (blockSize !== undefined && (!Number.isSafeInteger(blockSize) || blockSize < 1)) {
+    throw serializeError('invalid', `blockSize must be a positive integer, got ${blockSize}`, store?.name);
+  }
+  if (onProgress !== undefined && typeof onProgress !== 'function') {
+    throw serializeError('invalid', 'onProgress must be a function', store?.name);
+  }
+}
+
+interface WriteOptions {
+  layout: Layout;
+  blockSize: number;
+  onProgress: ((progress: DeserializeProgress) => void) | undefined;
+}
+
+/** Replaces file `name` on the store with the `total` bytes held in `spool`. */
+async function writeToStore(store: BlockStore, name: string, spool: TempSpool, total: number, options: WriteOptions): Promise<void> {
+  const { layout, blockSize, onProgress } = options;
+  const existed = await DirectFormat.exists(store, name);
+  let written = 0;
+  try {
+    // The journal first: SQLite would play a stale hot journal back onto the new
+    // pages at the next open, corrupting them. So it goes before any new block is
+    // written; a crash in between only loses the rollback of a database that is
+    // being replaced anyway.
+    await DirectFormat.delete(store, journalName(name));
+    // knownSize 0: the new file is written from scratch whatever was there; nothing is read.
+    const file = await openPagedFile(store, name, { layout, blockSize, knownSize: 0 });
+    const step = blockSize * Math.max(1, Math.floor(WRITE_STEP / blockSize)); // whole blocks, so none is read back
+    for (let offset = 0; offset < total; offset += step) {
+      const data = new Uint8Array(Math.min(step, total - offset));
+      await spool.read(data, offset);
+      await file.write(data, offset);
+      await file.sync();
+      written = offset + data.length;
+      onProgress?.({ phase: 'writing', bytes: written, totalBytes: total });
+    }
+    await deleteBlocksFrom(store, name, blockCount(total, blockSize));
+  } catch (error) {
+    if (!existed) await deleteBlocksFrom(store, name, 0).catch(() => undefined);
+    const detail = error instanceof Error ? error.message : String(error);
+    const state = existed
+      ? `the stored file may now mix pages of the old and the new database (the direct layout writes blocks in place); import it again`
+      : 'what was written has been deleted, as far as the store allowed';
+    throw serializeError(isBlockVfsError(error) ? error.kind : 'permanent', `writing database "${name}" failed after ${written} of ${total} bytes: ${detail}; ${state}`, store.name, error);
+  }
+}

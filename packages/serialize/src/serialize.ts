@@ -1,0 +1,86 @@
+import { checkLayout, type BlockStore, type Layout, type PagedFile } from '@blockvfs/core';
+import { serializeError } from './errors.js';
+import { checkWholeFile, HEADER_SIZE, parseHeader } from './sqlite-header.js';
+import { hasHotJournal, journalName, openStoredFile } from './stored-file.js';
+
+export interface SerializeOptions {
+  store: BlockStore;
+  /** The database's name on the store (its file name, as given to openDatabase). */
+  name: string;
+  /** Default `direct`. */
+  layout?: Layout;
+}
+
+/**
+ * Blocks read ahead of the consumer: enough to overlap a few round trips with the
+ * consumer's own work, few enough that memory stays a handful of blocks.
+ */
+const READ_AHEAD = 4;
+
+/**
+ * The database `name` on `store` as a plain SQLite database file, in chunks of one
+ * block each (the last one shorter when the file ends mid-block). Each chunk is a
+ * fresh array the consumer may keep. The store is checked before the first chunk:
+ * a missing database rejects with 'not-found', bytes that are not a whole SQLite
+ * database with 'invalid', and a hot journal (a writer crashed mid-commit) with
+ * 'invalid' too, since the blocks then hold a half-written transaction.
+ *
+ * Not a snapshot: in the direct layout, a process writing the database meanwhile
+ * can leave the stream with pages from before and after its commit.
+ */
+export async function* serialize(options: SerializeOptions): AsyncGenerator<Uint8Array, void, undefined> {
+  const { store, name } = options;
+  const layout = checkLayout(options.layout ?? 'direct');
+  const file = await openDatabaseFile(store, name, layout);
+  yield* readBlocks(file);
+}
+
+async function openDatabaseFile(store: BlockStore, name: string, layout: Layout): Promise<PagedFile> {
+  const what = `database "${name}"`;
+  const stored = await openStoredFile(store, name, layout);
+  if (!stored) throw serializeError('not-found', `there is no ${what} on this store`, store.name);
+  if (await hasHotJournal(store, name)) {
+    throw serializeError(
+      'invalid',
+      `${what} has a hot journal ("${journalName(name)}"): the last writer stopped in the middle of a commit, so the stored ` +
+        `pages may hold half of a transaction. Open the database once (with openDatabase; that rolls the transaction back) and export it again.`,
+      store.name,
+    );
+  }
+  const { file, firstBlock } = stored;
+  let header = firstBlock.subarray(0, HEADER_SIZE);
+  if (header.length < HEADER_SIZE && file.size > header.length) {
+    header = new Uint8Array(Math.min(HEADER_SIZE, file.size)); // blocks smaller than the header
+    await file.read(header, 0);
+  }
+  checkWholeFile(parseHeader(header, `the stored ${what}`, store.name), file.size, `the stored ${what}`, store.name);
+  return file;
+}
+
+/**
+ * Yields the file block by block, keeping up to READ_AHEAD reads in flight. Reads may
+ * run side by side: a PagedFile opened for reading has no buffered changes, so its
+ * reads only fetch blocks and change nothing.
+ */
+async function* readBlocks(file: PagedFile): AsyncGenerator<Uint8Array, void, undefined> {
+  const { size, blockSize } = file;
+  const pending: Promise<Uint8Array>[] = [];
+  let next = 0; // offset of the next block to request
+  const request = (): void => {
+    const chunk = new Uint8Array(Math.min(blockSize, size - next));
+    const offset = next;
+    pending.push(file.read(chunk, offset).then(() => chunk));
+    next += chunk.length;
+  };
+  try {
+    while (next < size || pending.length > 0) {
+      while (next < size && pending.length < READ_AHEAD) request();
+      const chunk = pending.shift();
+      if (chunk) yield await chunk;
+    }
+  } finally {
+    // The consumer stopped early or a read failed: the reads still in flight must not
+    // become unhandled rejections.
+    await Promise.allSettled(pending);
+  }
+}

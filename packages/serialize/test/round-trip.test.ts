@@ -1,0 +1,82 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BlockStore } from '@blockvfs/core';
+import { FsStore } from '@blockvfs/store-fs';
+import { MemoryStore } from '@blockvfs/store-memory';
+import { openDatabase } from '@blockvfs/vfs-wasqlite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deserialize, serialize } from '@blockvfs/serialize';
+import { blockSizes, CHECK_QUERIES, chunks, concat, makeShellDatabase, sha256, shellRows } from './helpers.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'blockvfs-serialize-test-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const STORES: [string, () => BlockStore][] = [
+  ['MemoryStore', () => new MemoryStore()],
+  ['FsStore', () => new FsStore({ root: mkdtempSync(join(dir, 'fs-store-')) })],
+];
+
+describe.each([512, 4096, 65536])('a database made by the sqlite3 shell, page size %i', (pageSize) => {
+  const path = join(dir, `shell-${pageSize}.sqlite`);
+  let original: Uint8Array;
+  let expected: Record<string, unknown>[][];
+  beforeAll(() => {
+    original = makeShellDatabase(path, pageSize);
+    expected = CHECK_QUERIES.map((sql) => shellRows(path, sql));
+  });
+
+  it.each([1, 7, 4096, Infinity])('deserialises from chunks of %s bytes and serialises back byte for byte', async (chunkSize) => {
+    const store = new MemoryStore();
+    const source = chunkSize === Infinity ? [original] : chunks(original, chunkSize);
+    const result = await deserialize({ store, name: 'books.db', source });
+    expect(result).toEqual({ bytes: original.length, pages: original.length / pageSize, pageSize });
+    // Default block size = page size: one object per page.
+    expect(await blockSizes(store, 'books.db')).toEqual(Array(original.length / pageSize).fill(pageSize));
+    expect(sha256(await concat(serialize({ store, name: 'books.db' })))).toBe(sha256(original));
+  });
+
+  it.each(STORES)('on %s: opens with openDatabase with the rows the shell gives, and serialises back', async (_, makeStore) => {
+    const store = makeStore();
+    await deserialize({ store, name: 'books.db', source: chunks(original, 4096) });
+    const db = await openDatabase({ store, name: 'books.db', blockSize: pageSize, readOnly: true });
+    try {
+      for (const [i, sql] of CHECK_QUERIES.entries()) expect(await db.all(sql)).toEqual(expected[i]);
+      expect(await db.all('PRAGMA integrity_check')).toEqual([{ integrity_check: 'ok' }]);
+    } finally {
+      await db.close();
+    }
+    expect(sha256(await concat(serialize({ store, name: 'books.db' })))).toBe(sha256(original));
+  });
+});
+
+describe('block size other than the page size', () => {
+  const pageSize = 4096;
+  let original: Uint8Array;
+  beforeAll(() => {
+    original = makeShellDatabase(join(dir, 'block-sizes.sqlite'), pageSize, 1000);
+  });
+
+  it.each([
+    ['smaller, dividing the page', 1024],
+    ['smaller, not dividing the page', 1000],
+    ['smaller than the SQLite header', 64],
+    ['larger, a multiple of the page', 16384],
+    ['larger, not a multiple', 10_000],
+    ['larger than the whole file', 64 * 1024 * 1024],
+  ])('%s (%i) round-trips and opens', async (_, blockSize) => {
+    const store = new MemoryStore();
+    await deserialize({ store, name: 'db', source: chunks(original, 3333), blockSize });
+    const sizes = await blockSizes(store, 'db');
+    expect(sizes.length).toBe(Math.ceil(original.length / blockSize));
+    expect(sizes.slice(0, -1).every((size) => size === blockSize)).toBe(true);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(original.length);
+    expect(sha256(await concat(serialize({ store, name: 'db' })))).toBe(sha256(original));
+    const db = await openDatabase({ store, name: 'db', blockSize: Math.min(blockSize, original.length), readOnly: true });
+    try {
+      expect(await db.get('SELECT count(*) AS n FROM books')).toEqual({ n: 1000 });
+    } finally {
+      await db.close();
+    }
+  });
+});
