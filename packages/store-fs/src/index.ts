@@ -1,0 +1,1 @@
+export { FsStore, type FsStoreOptions } from './fs-store.js';
