@@ -1,8 +1,8 @@
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BlockStore } from '@blockvfs/core';
+import { FsStore } from '@blockvfs/store-fs';
 import { MemoryStore } from '@blockvfs/store-memory';
 
 /** Every key on `store` (with its size), in order. */
@@ -38,28 +38,16 @@ export interface StoreFactory {
   create(): Promise<{ store: BlockStore; dispose(): Promise<void> }>;
 }
 
-/** The stores the SQL tests run on: memory always, and the folder store once @blockvfs/store-fs exports FsStore. */
+/** The stores the SQL tests run on: memory, and a folder (a fresh temp dir per case). */
 export async function storeFactories(): Promise<StoreFactory[]> {
-  const factories: StoreFactory[] = [{ label: 'memory', create: async () => ({ store: new MemoryStore(), dispose: async () => undefined }) }];
-  const FsStore = await loadFsStore();
-  if (FsStore) {
-    factories.push({
+  return [
+    { label: 'memory', create: async () => ({ store: new MemoryStore(), dispose: async () => undefined }) },
+    {
       label: 'fs',
       create: async () => {
         const root = await mkdtemp(join(tmpdir(), 'blockvfs-wasqlite-'));
         return { store: new FsStore({ root }), dispose: () => rm(root, { recursive: true, force: true }) };
       },
-    });
-  }
-  return factories;
-}
-
-type FsStoreClass = new (options: { root: string }) => BlockStore;
-
-async function loadFsStore(): Promise<FsStoreClass | undefined> {
-  // Until packages/store-fs has sources the tests run on memory only; once it has, a failing import is an error.
-  if (!existsSync(new URL('../../store-fs/src/index.ts', import.meta.url))) return undefined;
-  const specifier = '@blockvfs/store-fs'; // not a literal, so that this file typechecks before the package exists
-  const module = (await import(specifier)) as { FsStore?: FsStoreClass };
-  return module.FsStore;
+    },
+  ];
 }
