@@ -9,3 +9,4 @@ export { withCache, type CacheOptions, type CacheStats, type CachedStore } from 
 export { withMetrics, type MeteredStore, type StoreMetrics } from './layers/metrics.js';
 export { withLatency, type LatencyOptions } from './layers/latency.js';
 export { withFaults, type FaultControl, type FaultMode, type FaultOp, type FaultOptions, type FaultyStore } from './layers/faults.js';
+export { withRetry, type RetryEvent, type RetryOptions } from './layers/retry.js';
