@@ -1,0 +1,81 @@
+import { randomUUID } from 'node:crypto';
+import { BlockVfsError, type PutCondition, type PutResult } from '@blockvfs/core';
+import type { BlockBlobClient } from '@azure/storage-blob';
+import { classify, describeFailure, isAzureError, toStoreError } from './azure-errors.js';
+import { normaliseEtag, quoteEtag } from './etag.js';
+import { SOURCE } from './keys.js';
+
+/**
+ * Metadata naming the put that wrote a blob (a random id per conditional put call).
+ * It tells "my write landed" from "someone else's did" when the answer we got does
+ * not say: after a lost connection or a 5xx, and after the SDK's own retry policy
+ * re-sent a put whose first attempt had in fact succeeded (the re-send then loses
+ * its condition against our own write: 409 or 412).
+ */
+export const PUT_ID_METADATA = 'blockvfsputid';
+
+/**
+ * A put with `ifNoneMatch: '*'` or `ifMatch`, where a failed condition is a
+ * `precondition-failed` error and an unknown outcome is resolved by reading the
+ * blob's properties back (one HEAD, only on those rare paths):
+ *
+ * - the blob carries our put id: our write landed, return its etag;
+ * - it does not, and the condition can no longer hold (the blob exists, or its etag
+ *   moved): `precondition-failed`;
+ * - the condition still holds (no blob for ifNoneMatch, the same etag for ifMatch):
+ *   nothing was written, so the error keeps its kind (`transient` for a 5xx), and a
+ *   retry is safe;
+ * - the read-back fails too: `permanent`, saying the outcome is unknown, never
+ *   `transient`, because retrying a put that may have landed would report its own
+ *   write as a lost race.
+ */
+export async function conditionalPut(
+  blob: BlockBlobClient,
+  data: Uint8Array,
+  condition: PutCondition,
+  what: string,
+  store: string,
+): Promise<PutResult> {
+  const putId = randomUUID();
+  const conditions = 'ifNoneMatch' in condition ? { ifNoneMatch: '*' } : { ifMatch: quoteEtag(condition.ifMatch) };
+  try {
+    const response = await blob.upload(data, data.length, { conditions, metadata: { [PUT_ID_METADATA]: putId } });
+    return { etag: requireEtag(normaliseEtag(response.etag), what, store) };
+  } catch (error) {
+    const lostCondition = isAzureError(error, 409, 'BlobAlreadyExists') || isAzureError(error, 412);
+    const unknownOutcome = !lostCondition && classify(error) === 'transient';
+    if (!lostCondition && !unknownOutcome) throw toStoreError(error, what, store);
+
+    let current: { etag: string | undefined; putId: string | undefined } | undefined;
+    try {
+      const properties = await blob.getProperties();
+      current = { etag: normaliseEtag(properties.etag), putId: properties.metadata?.[PUT_ID_METADATA] };
+    } catch (readError) {
+      if (!isAzureError(readError, 404)) {
+        if (lostCondition) throw toStoreError(error, what, store, 'precondition-failed');
+        const failure = describeFailure(readError).message;
+        throw toStoreError(error, `${what} (outcome unknown: reading the blob back failed too: ${failure})`, store, 'permanent');
+      }
+    }
+    if (current?.putId === putId) return { etag: requireEtag(current.etag, what, store) };
+    if (lostCondition) throw lost(error, what, store, condition, current?.etag);
+    const conditionStillHolds = 'ifNoneMatch' in condition ? current === undefined : current?.etag === normaliseEtag(condition.ifMatch);
+    if (conditionStillHolds) throw toStoreError(error, what, store);
+    throw lost(error, what, store, condition, current?.etag);
+  }
+}
+
+function lost(error: unknown, what: string, store: string, condition: PutCondition, currentEtag: string | undefined): BlockVfsError {
+  const why =
+    'ifNoneMatch' in condition
+      ? 'the blob already exists'
+      : currentEtag === undefined
+        ? 'the blob does not exist'
+        : `its etag is ${currentEtag}, not ${normaliseEtag(condition.ifMatch)}`;
+  return new BlockVfsError('precondition-failed', `${what} lost its condition: ${why}`, { source: SOURCE, store, cause: error });
+}
+
+export function requireEtag(etag: string | undefined, what: string, store: string): string {
+  if (etag) return etag;
+  throw new BlockVfsError('permanent', `${what}: the service returned no ETag`, { source: SOURCE, store });
+}

@@ -1,0 +1,103 @@
+import {
+  BlockVfsError,
+  withCache,
+  withRetry,
+  type BlockStore,
+  type ByteRange,
+  type CacheOptions,
+  type CacheStats,
+  type ListEntry,
+  type ListOptions,
+  type PutCondition,
+  type PutResult,
+  type RetryOptions,
+  type StoreCapabilities,
+} from '@blockvfs/core';
+import type { S3ClientLike } from './s3-client.js';
+import { S3Requests, SOURCE } from './s3-requests.js';
+
+export interface S3StoreOptions {
+  /** An `S3Client` from `@aws-sdk/client-s3` v3, configured by you (region, credentials, endpoint, `forcePathStyle`). */
+  client: S3ClientLike;
+  /** The bucket; it must exist. */
+  bucket: string;
+  /** Prepended to every key (default ''); `list` strips it again. Include the trailing `/` if you want one. */
+  prefix?: string;
+  /** Keep up to `maxBytes` of objects in memory (core's withCache). Off by default. */
+  cache?: CacheOptions;
+  /**
+   * Retrying of transient failures (core's withRetry: throttling, 5xx, dropped
+   * connections, timeouts), with exponential backoff and jitter. On by default with
+   * withRetry's defaults; `false` turns it off.
+   */
+  retry?: RetryOptions | false;
+  /**
+   * Whether the server enforces `If-None-Match: *` and `If-Match` on PUT (default true:
+   * AWS S3 since 2024, Ceph RGW, recent MinIO). Set false for a server that ignores them:
+   * the store then announces `conditionalPut: false` and refuses conditional puts,
+   * instead of letting them overwrite silently.
+   */
+  conditionalWrites?: boolean;
+}
+
+/**
+ * A BlockStore on an S3 bucket (AWS S3 or an S3-compatible server), over
+ * `@aws-sdk/client-s3` v3.
+ *
+ * Built from three parts: S3Requests (one S3 request per call, errors classified into
+ * BlockVfsError kinds), core's withRetry on top of it (unless `retry: false`), and
+ * core's withCache on top of that (when `cache` is given). So `new S3Store(...)` is
+ * ready to use as it is, and other layers (withMetrics, withLatency) wrap it from
+ * outside like any BlockStore. Retries sit below the cache and any outer layer, so a
+ * withMetrics around the store counts calls, not attempts.
+ *
+ * The SDK client retries on its own too (`maxAttempts`, default 3); each of its
+ * sends, retries included, is one attempt here. For one retry policy only, create
+ * the client with `maxAttempts: 1`, or pass `retry: false`.
+ */
+export class S3Store implements BlockStore {
+  readonly name: string;
+  readonly capabilities: StoreCapabilities;
+  readonly bucket: string;
+  readonly prefix: string;
+  /** Hit and miss counts of the cache, when `cache` was given. */
+  readonly cache: CacheStats | undefined;
+  readonly #store: BlockStore;
+
+  constructor(options: S3StoreOptions) {
+    const { client, bucket } = options ?? ({} as Partial<S3StoreOptions>);
+    const prefix = options?.prefix ?? '';
+    const invalid = (message: string) => new BlockVfsError('invalid', message, { source: SOURCE });
+    if (!client || typeof client.send !== 'function') throw invalid('"client" must be an S3Client (from @aws-sdk/client-s3)');
+    if (typeof bucket !== 'string' || bucket.length === 0) throw invalid('"bucket" must be a non-empty string');
+    if (typeof prefix !== 'string') throw invalid('"prefix" must be a string');
+    this.bucket = bucket;
+    this.prefix = prefix;
+    this.name = `s3://${bucket}/${prefix}`;
+    let store: BlockStore = new S3Requests({ client, bucket, prefix, name: this.name, conditionalWrites: options.conditionalWrites ?? true });
+    if (options.retry !== false) store = withRetry(store, options.retry);
+    if (options.cache) {
+      const cached = withCache(store, options.cache);
+      this.cache = cached.cache;
+      store = cached;
+    }
+    this.capabilities = store.capabilities;
+    this.#store = store;
+  }
+
+  get(key: string, range?: ByteRange): Promise<Uint8Array | undefined> {
+    return this.#store.get(key, range);
+  }
+
+  put(key: string, data: Uint8Array, condition?: PutCondition): Promise<PutResult> {
+    return this.#store.put(key, data, condition);
+  }
+
+  delete(keys: readonly string[]): Promise<void> {
+    return this.#store.delete(keys);
+  }
+
+  list(prefix: string, options?: ListOptions): AsyncIterable<ListEntry> {
+    return this.#store.list(prefix, options);
+  }
+}

@@ -1,0 +1,2 @@
+export { startCephRgw, cephRgwMissing, CEPH_RGW_APT_PACKAGES, type CephRgw, type CephRgwOptions, type S3Endpoint } from './ceph-rgw.js';
+export { startAzurite, AZURITE_ACCOUNT_NAME, AZURITE_ACCOUNT_KEY, type AzuriteServer, type StartAzuriteOptions } from './azurite.js';
