@@ -29,7 +29,7 @@ export interface OpenDatabaseOptions {
   name: string;
   /** On-store layout (default `direct`, the only one so far). */
   layout?: Layout;
-  /** Block size for a new database file (default: the page size). Reopen an existing database with the block size it was written with. */
+  /** Block size for a new database file (default: the page size). An existing database keeps the block size it was written with. */
   blockSize?: number;
   /** SQLite page size for a new database (default 4096; a power of two from 512 to 65536). Ignored for an existing database. */
   pageSize?: number;

@@ -418,4 +418,18 @@ describe('names and builds', () => {
     expect(await db.get('PRAGMA page_size')).toEqual({ page_size: 8192 });
     expect((await storeObjects(store)).map((o) => o.size)).toEqual([8192, 8192]);
   });
+
+  test('an existing database keeps its page and block size whatever a reopen asks for', async () => {
+    const store = new MemoryStore();
+    const db = await open({ store, pageSize: 8192 });
+    await db.exec('CREATE TABLE t (x); INSERT INTO t SELECT zeroblob(3000) FROM (SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4)');
+    await db.close();
+    const again = await open({ store, pageSize: 1024 }); // and so, by default, 1024-byte blocks
+    expect(await again.get('PRAGMA page_size')).toEqual({ page_size: 8192 });
+    await again.run('INSERT INTO t VALUES (zeroblob(9000))');
+    expect(await again.get('SELECT count(*) AS n, sum(length(x)) AS bytes FROM t')).toEqual({ n: 5, bytes: 21000 });
+    expect(await again.get('PRAGMA integrity_check')).toEqual({ integrity_check: 'ok' });
+    const sizes = (await storeObjects(store, 'test.db/')).map((o) => o.size);
+    expect(new Set(sizes)).toEqual(new Set([8192]));
+  });
 });
