@@ -2,7 +2,7 @@
  * blockvfs on Azure Blob Storage, end to end, against a local Azurite that this
  * script starts and stops itself (nothing leaves 127.0.0.1):
  *
- *   pnpm turbo run build --filter=@blockvfs/store-azure... && pnpm --filter @blockvfs/store-azure run quickstart
+ *   pnpm example:azure      (at the repository root; builds what it needs first)
  *
  * With a real account, skip startAzurite() and build the BlobServiceClient from your
  * own connection string or credential instead.

@@ -2,7 +2,7 @@
  * SQLite on S3, start to finish: starts a local Ceph RADOS Gateway (S3 on 127.0.0.1),
  * opens a database on a bucket, writes, queries, and stops the gateway.
  *
- *   pnpm --filter @blockvfs/store-s3 quickstart      (builds what it needs first)
+ *   pnpm example:s3      (at the repository root; builds what it needs first)
  *
  * Against your own S3 instead, drop startCephRgw and give S3Client your endpoint,
  * region and credentials as usual.
