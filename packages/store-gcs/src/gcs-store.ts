@@ -1,0 +1,105 @@
+import {
+  BlockVfsError,
+  withCache,
+  withRetry,
+  type BlockStore,
+  type ByteRange,
+  type CacheOptions,
+  type CacheStats,
+  type ListEntry,
+  type ListOptions,
+  type PutCondition,
+  type PutResult,
+  type RetryOptions,
+  type StoreCapabilities,
+} from '@blockvfs/core';
+import type { GcsBucketLike } from './gcs-bucket.js';
+import { GcsRequests, SOURCE } from './gcs-requests.js';
+
+/** Deletes sent at once by default (GCS's JSON API deletes one object per request). */
+export const DEFAULT_DELETE_CONCURRENCY = 32;
+
+export interface GcsStoreOptions {
+  /** A `Bucket` from `@google-cloud/storage` (`new Storage(...).bucket(name)`), configured by you; it must exist. */
+  bucket: GcsBucketLike;
+  /** Prepended to every object name (default ''); `list` strips it again. Include the trailing `/` if you want one. */
+  prefix?: string;
+  /** Keep up to `maxBytes` of objects in memory (core's withCache). Off by default. */
+  cache?: CacheOptions;
+  /**
+   * Retrying of transient failures (core's withRetry: throttling, 5xx, dropped
+   * connections, timeouts), with exponential backoff and jitter. On by default with
+   * withRetry's defaults; `false` turns it off.
+   */
+  retry?: RetryOptions | false;
+  /** Object deletes in flight at once during one `delete` call (default 32). */
+  deleteConcurrency?: number;
+}
+
+/**
+ * A BlockStore on a Google Cloud Storage bucket, over `@google-cloud/storage`.
+ *
+ * Built like the other cloud stores: GcsRequests (one GCS request per call, errors
+ * classified into BlockVfsError kinds), core's withRetry on top of it (unless
+ * `retry: false`), and core's withCache on top of that (when `cache` is given). So
+ * `new GcsStore(...)` is ready to use as it is, and other layers (withMetrics,
+ * withLatency) wrap it from outside like any BlockStore; a withMetrics around it
+ * counts calls, not attempts.
+ *
+ * Etags are object generations; conditional puts are `ifGenerationMatch` (0 for
+ * create-if-absent), which GCS enforces atomically.
+ *
+ * The SDK retries some requests on its own (reads, lists; never the single-request
+ * uploads this store sends). For one retry policy only, create the `Storage` with
+ * `retryOptions: { autoRetry: false }`, or pass `retry: false`.
+ */
+export class GcsStore implements BlockStore {
+  readonly name: string;
+  readonly capabilities: StoreCapabilities;
+  readonly bucket: string;
+  readonly prefix: string;
+  /** Hit and miss counts of the cache, when `cache` was given. */
+  readonly cache: CacheStats | undefined;
+  readonly #store: BlockStore;
+
+  constructor(options: GcsStoreOptions) {
+    const { bucket } = options ?? ({} as Partial<GcsStoreOptions>);
+    const prefix = options?.prefix ?? '';
+    const deleteConcurrency = options?.deleteConcurrency ?? DEFAULT_DELETE_CONCURRENCY;
+    const invalid = (message: string) => new BlockVfsError('invalid', message, { source: SOURCE });
+    if (!bucket || typeof bucket.file !== 'function' || typeof bucket.getFiles !== 'function') {
+      throw invalid('"bucket" must be a Bucket from @google-cloud/storage (new Storage().bucket(name))');
+    }
+    if (typeof bucket.name !== 'string' || bucket.name.length === 0) throw invalid('"bucket" has no name');
+    if (typeof prefix !== 'string') throw invalid('"prefix" must be a string');
+    if (!Number.isSafeInteger(deleteConcurrency) || deleteConcurrency < 1) throw invalid(`"deleteConcurrency" must be a positive integer, got ${deleteConcurrency}`);
+    this.bucket = bucket.name;
+    this.prefix = prefix;
+    this.name = `gs://${bucket.name}/${prefix}`;
+    let store: BlockStore = new GcsRequests({ bucket, prefix, name: this.name, deleteConcurrency });
+    if (options.retry !== false) store = withRetry(store, options.retry);
+    if (options.cache) {
+      const cached = withCache(store, options.cache);
+      this.cache = cached.cache;
+      store = cached;
+    }
+    this.capabilities = store.capabilities;
+    this.#store = store;
+  }
+
+  get(key: string, range?: ByteRange): Promise<Uint8Array | undefined> {
+    return this.#store.get(key, range);
+  }
+
+  put(key: string, data: Uint8Array, condition?: PutCondition): Promise<PutResult> {
+    return this.#store.put(key, data, condition);
+  }
+
+  delete(keys: readonly string[]): Promise<void> {
+    return this.#store.delete(keys);
+  }
+
+  list(prefix: string, options?: ListOptions): AsyncIterable<ListEntry> {
+    return this.#store.list(prefix, options);
+  }
+}
