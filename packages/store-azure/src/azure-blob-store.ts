@@ -1,4 +1,4 @@
-import { BlockVfsError, withCache, type BlockStore, type ByteRange, type CacheOptions, type CacheStats, type ListEntry, type ListOptions, type PutCondition, type PutResult, type StoreCapabilities } from '@blockvfs/core';
+import { BlockVfsError, LayeredStore, type CacheOptions } from '@blockvfs/core';
 import { AzureBlobRequests } from './azure-blob-requests.js';
 import type { AzureContainer } from './container.js';
 import { SOURCE } from './keys.js';
@@ -26,14 +26,9 @@ export interface AzureBlobStoreOptions {
  * `cause`. Retries are not done here: the SDK client retries by its own policy, and
  * core's `withRetry` retries what this store reports as `transient`.
  */
-export class AzureBlobStore implements BlockStore {
-  readonly name: string;
-  readonly capabilities: StoreCapabilities;
+export class AzureBlobStore extends LayeredStore {
   readonly prefix: string;
   readonly container: AzureContainer;
-  /** The cache's counters when the `cache` option was given, else undefined. */
-  readonly cache: CacheStats | undefined;
-  readonly #store: BlockStore;
 
   constructor(options: AzureBlobStoreOptions) {
     const { container, prefix = '' } = options ?? ({} as AzureBlobStoreOptions);
@@ -41,36 +36,10 @@ export class AzureBlobStore implements BlockStore {
       throw new BlockVfsError('invalid', '"container" must be a ContainerClient from @azure/storage-blob', { source: SOURCE });
     }
     if (typeof prefix !== 'string') throw new BlockVfsError('invalid', '"prefix" must be a string', { source: SOURCE });
+    const name = `azure://${container.accountName}/${container.containerName}${prefix ? `/${prefix}` : ''}`;
+    // No withRetry by default: the SDK client retries by the policy its creator gave it.
+    super(new AzureBlobRequests(container, prefix, name), { retry: false, cache: options.cache });
     this.container = container;
     this.prefix = prefix;
-    this.name = `azure://${container.accountName}/${container.containerName}${prefix ? `/${prefix}` : ''}`;
-    const requests = new AzureBlobRequests(container, prefix, this.name);
-    this.capabilities = requests.capabilities;
-    // The cache is core's layer wrapped around the request-making store, kept inside so that
-    // `new AzureBlobStore({ cache })` is all a user writes and `instanceof` still holds.
-    if (options.cache) {
-      const cached = withCache(requests, options.cache);
-      this.#store = cached;
-      this.cache = cached.cache;
-    } else {
-      this.#store = requests;
-      this.cache = undefined;
-    }
-  }
-
-  get(key: string, range?: ByteRange): Promise<Uint8Array | undefined> {
-    return this.#store.get(key, range);
-  }
-
-  put(key: string, data: Uint8Array, condition?: PutCondition): Promise<PutResult> {
-    return this.#store.put(key, data, condition);
-  }
-
-  delete(keys: readonly string[]): Promise<void> {
-    return this.#store.delete(keys);
-  }
-
-  list(prefix: string, options?: ListOptions): AsyncIterable<ListEntry> {
-    return this.#store.list(prefix, options);
   }
 }

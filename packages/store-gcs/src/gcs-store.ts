@@ -1,18 +1,4 @@
-import {
-  BlockVfsError,
-  withCache,
-  withRetry,
-  type BlockStore,
-  type ByteRange,
-  type CacheOptions,
-  type CacheStats,
-  type ListEntry,
-  type ListOptions,
-  type PutCondition,
-  type PutResult,
-  type RetryOptions,
-  type StoreCapabilities,
-} from '@blockvfs/core';
+import { BlockVfsError, LayeredStore, type CacheOptions, type RetryOptions } from '@blockvfs/core';
 import type { GcsBucketLike } from './gcs-bucket.js';
 import { GcsRequests, SOURCE } from './gcs-requests.js';
 
@@ -53,14 +39,9 @@ export interface GcsStoreOptions {
  * uploads this store sends). For one retry policy only, create the `Storage` with
  * `retryOptions: { autoRetry: false }`, or pass `retry: false`.
  */
-export class GcsStore implements BlockStore {
-  readonly name: string;
-  readonly capabilities: StoreCapabilities;
+export class GcsStore extends LayeredStore {
   readonly bucket: string;
   readonly prefix: string;
-  /** Hit and miss counts of the cache, when `cache` was given. */
-  readonly cache: CacheStats | undefined;
-  readonly #store: BlockStore;
 
   constructor(options: GcsStoreOptions) {
     const { bucket } = options ?? ({} as Partial<GcsStoreOptions>);
@@ -73,33 +54,9 @@ export class GcsStore implements BlockStore {
     if (typeof bucket.name !== 'string' || bucket.name.length === 0) throw invalid('"bucket" has no name');
     if (typeof prefix !== 'string') throw invalid('"prefix" must be a string');
     if (!Number.isSafeInteger(deleteConcurrency) || deleteConcurrency < 1) throw invalid(`"deleteConcurrency" must be a positive integer, got ${deleteConcurrency}`);
+    const name = `gs://${bucket.name}/${prefix}`;
+    super(new GcsRequests({ bucket, prefix, name, deleteConcurrency }), options);
     this.bucket = bucket.name;
     this.prefix = prefix;
-    this.name = `gs://${bucket.name}/${prefix}`;
-    let store: BlockStore = new GcsRequests({ bucket, prefix, name: this.name, deleteConcurrency });
-    if (options.retry !== false) store = withRetry(store, options.retry);
-    if (options.cache) {
-      const cached = withCache(store, options.cache);
-      this.cache = cached.cache;
-      store = cached;
-    }
-    this.capabilities = store.capabilities;
-    this.#store = store;
-  }
-
-  get(key: string, range?: ByteRange): Promise<Uint8Array | undefined> {
-    return this.#store.get(key, range);
-  }
-
-  put(key: string, data: Uint8Array, condition?: PutCondition): Promise<PutResult> {
-    return this.#store.put(key, data, condition);
-  }
-
-  delete(keys: readonly string[]): Promise<void> {
-    return this.#store.delete(keys);
-  }
-
-  list(prefix: string, options?: ListOptions): AsyncIterable<ListEntry> {
-    return this.#store.list(prefix, options);
   }
 }

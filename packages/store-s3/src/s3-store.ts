@@ -1,18 +1,4 @@
-import {
-  BlockVfsError,
-  withCache,
-  withRetry,
-  type BlockStore,
-  type ByteRange,
-  type CacheOptions,
-  type CacheStats,
-  type ListEntry,
-  type ListOptions,
-  type PutCondition,
-  type PutResult,
-  type RetryOptions,
-  type StoreCapabilities,
-} from '@blockvfs/core';
+import { BlockVfsError, LayeredStore, type CacheOptions, type RetryOptions } from '@blockvfs/core';
 import type { S3ClientLike } from './s3-client.js';
 import { S3Requests, SOURCE } from './s3-requests.js';
 
@@ -55,14 +41,9 @@ export interface S3StoreOptions {
  * sends, retries included, is one attempt here. For one retry policy only, create
  * the client with `maxAttempts: 1`, or pass `retry: false`.
  */
-export class S3Store implements BlockStore {
-  readonly name: string;
-  readonly capabilities: StoreCapabilities;
+export class S3Store extends LayeredStore {
   readonly bucket: string;
   readonly prefix: string;
-  /** Hit and miss counts of the cache, when `cache` was given. */
-  readonly cache: CacheStats | undefined;
-  readonly #store: BlockStore;
 
   constructor(options: S3StoreOptions) {
     const { client, bucket } = options ?? ({} as Partial<S3StoreOptions>);
@@ -71,33 +52,9 @@ export class S3Store implements BlockStore {
     if (!client || typeof client.send !== 'function') throw invalid('"client" must be an S3Client (from @aws-sdk/client-s3)');
     if (typeof bucket !== 'string' || bucket.length === 0) throw invalid('"bucket" must be a non-empty string');
     if (typeof prefix !== 'string') throw invalid('"prefix" must be a string');
+    const name = `s3://${bucket}/${prefix}`;
+    super(new S3Requests({ client, bucket, prefix, name, conditionalWrites: options.conditionalWrites ?? true }), options);
     this.bucket = bucket;
     this.prefix = prefix;
-    this.name = `s3://${bucket}/${prefix}`;
-    let store: BlockStore = new S3Requests({ client, bucket, prefix, name: this.name, conditionalWrites: options.conditionalWrites ?? true });
-    if (options.retry !== false) store = withRetry(store, options.retry);
-    if (options.cache) {
-      const cached = withCache(store, options.cache);
-      this.cache = cached.cache;
-      store = cached;
-    }
-    this.capabilities = store.capabilities;
-    this.#store = store;
-  }
-
-  get(key: string, range?: ByteRange): Promise<Uint8Array | undefined> {
-    return this.#store.get(key, range);
-  }
-
-  put(key: string, data: Uint8Array, condition?: PutCondition): Promise<PutResult> {
-    return this.#store.put(key, data, condition);
-  }
-
-  delete(keys: readonly string[]): Promise<void> {
-    return this.#store.delete(keys);
-  }
-
-  list(prefix: string, options?: ListOptions): AsyncIterable<ListEntry> {
-    return this.#store.list(prefix, options);
   }
 }
