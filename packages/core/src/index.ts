@@ -11,3 +11,4 @@ export { withLatency, type LatencyOptions } from './layers/latency.js';
 export { withFaults, type FaultControl, type FaultMode, type FaultOp, type FaultOptions, type FaultyStore } from './layers/faults.js';
 export { withRetry, type RetryEvent, type RetryOptions } from './layers/retry.js';
 export { LayeredStore, type StoreLayerOptions } from './layers/layered-store.js';
+export { keyProblem, rangeProblem } from './argument-checks.js';

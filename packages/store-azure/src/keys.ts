@@ -1,4 +1,4 @@
-import { BlockVfsError, type ByteRange } from '@blockvfs/core';
+import { BlockVfsError, keyProblem, rangeProblem, type ByteRange } from '@blockvfs/core';
 
 export const SOURCE = '@blockvfs/store-azure';
 
@@ -16,14 +16,14 @@ const DOT_SEGMENT = /(^|\/)\.{1,2}(\/|$)/;
  */
 export function checkKey(key: string, blobName: string, store: string): void {
   const invalid = (why: string) => new BlockVfsError('invalid', `bad key ${JSON.stringify(key)}: ${why}`, { source: SOURCE, store });
-  if (typeof key !== 'string' || key.length === 0) throw invalid('a key must be a non-empty string');
+  const problem = keyProblem(key);
+  if (problem) throw invalid(problem);
   if (blobName.length > MAX_BLOB_NAME_LENGTH) throw invalid(`with the prefix it is ${blobName.length} characters, Azure allows ${MAX_BLOB_NAME_LENGTH}`);
   if (LONE_SURROGATE.test(key)) throw invalid('it holds a lone UTF-16 surrogate');
   if (DOT_SEGMENT.test(blobName)) throw invalid('a "." or ".." path segment would be resolved away in the blob URL');
 }
 
 export function checkRange(range: ByteRange, store: string): void {
-  const ok =
-    Number.isSafeInteger(range.offset) && range.offset >= 0 && (range.length === undefined || (Number.isSafeInteger(range.length) && range.length >= 0));
-  if (!ok) throw new BlockVfsError('invalid', `bad range ${JSON.stringify(range)}`, { source: SOURCE, store });
+  const problem = rangeProblem(range);
+  if (problem) throw new BlockVfsError('invalid', problem, { source: SOURCE, store });
 }

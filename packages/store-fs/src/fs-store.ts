@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { link, open, rename, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
+  rangeProblem,
   BlockVfsError,
   forEachLimit,
   type BlockStore,
@@ -15,7 +16,7 @@ import {
 import { ensureDir, syncDir, writeNewFile } from './durable.js';
 import { SOURCE, errorCode, fsError, invalid } from './errors.js';
 import { withLock, LockTimeoutError, type LockOptions } from './key-lock.js';
-import { TEMP_INFIX, keyPaths, keyProblem, type KeyPaths } from './key-path.js';
+import { TEMP_INFIX, keyPaths, pathKeyProblem, type KeyPaths } from './key-path.js';
 import { walk } from './list-walk.js';
 import { CorruptObjectError, HEADER_SIZE, encodeObject, parseHeader, readExactly, readMeta } from './object-file.js';
 
@@ -190,7 +191,7 @@ export class FsStore implements BlockStore {
   }
 
   #paths(key: string): KeyPaths {
-    const problem = keyProblem(key);
+    const problem = pathKeyProblem(key);
     if (problem) throw invalid(this.name, problem);
     return keyPaths(this.root, key);
   }
@@ -214,6 +215,6 @@ async function writeTempFile(dir: string, temp: string, content: Uint8Array): Pr
 }
 
 function checkRange(range: ByteRange, store: string): void {
-  const ok = Number.isSafeInteger(range.offset) && range.offset >= 0 && (range.length === undefined || (Number.isSafeInteger(range.length) && range.length >= 0));
-  if (!ok) throw invalid(store, `bad range ${JSON.stringify(range)}`);
+  const problem = rangeProblem(range);
+  if (problem) throw invalid(store, problem);
 }

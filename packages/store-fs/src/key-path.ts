@@ -1,3 +1,4 @@
+import { keyProblem } from '@blockvfs/core';
 import { join } from 'node:path';
 
 /**
@@ -65,9 +66,10 @@ export function decodeSegment(name: string): string | undefined {
   return encodeSegment(segment) === name ? segment : undefined;
 }
 
-/** Why a key cannot be stored, or undefined when it can. */
-export function keyProblem(key: unknown): string | undefined {
-  if (typeof key !== 'string' || key.length === 0) return `a key must be a non-empty string, got ${JSON.stringify(key)}`;
+/** Why a key cannot be stored as a path, or undefined when it can. */
+export function pathKeyProblem(key: unknown): string | undefined {
+  const problem = keyProblem(key);
+  if (problem || typeof key !== 'string') return problem;
   if (LONE_SURROGATE.test(key)) return `key ${JSON.stringify(key)} has a lone UTF-16 surrogate`;
   if (key.includes('\0')) return `key ${JSON.stringify(key)} contains NUL`;
   for (const segment of key.split('/')) {
@@ -87,7 +89,7 @@ export interface KeyPaths {
   lock: string;
 }
 
-/** Paths of a key already checked with `keyProblem`. */
+/** Paths of a key already checked with `pathKeyProblem`. */
 export function keyPaths(root: string, key: string): KeyPaths {
   const segments = key.split('/');
   const last = segments.pop() as string;

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { CRC32C } from '@google-cloud/storage';
 import {
+  keyProblem,
+  rangeProblem,
   BlockVfsError,
   forEachLimit,
   type BlockStore,
@@ -255,15 +257,13 @@ export class GcsRequests implements BlockStore {
   }
 
   #checkKey(key: string): void {
-    if (typeof key !== 'string' || key.length === 0) throw this.#error('invalid', `a key must be a non-empty string, got ${JSON.stringify(key)}`);
+    const problem = keyProblem(key);
+    if (problem) throw this.#error('invalid', problem);
   }
 
   #checkRange(range: ByteRange): void {
-    const ok =
-      Number.isSafeInteger(range.offset) &&
-      range.offset >= 0 &&
-      (range.length === undefined || (Number.isSafeInteger(range.length) && range.length >= 0));
-    if (!ok) throw this.#error('invalid', `bad range ${JSON.stringify(range)}`);
+    const problem = rangeProblem(range);
+    if (problem) throw this.#error('invalid', problem);
   }
 
   #error(kind: ErrorKind, message: string, cause?: unknown): BlockVfsError {

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import {
   BlockVfsError,
+  keyProblem,
+  rangeProblem,
   type BlockStore,
   type ByteRange,
   type ListEntry,
@@ -78,12 +80,11 @@ export class MemoryStore implements BlockStore {
 }
 
 function checkKey(key: string, store: string): void {
-  if (typeof key !== 'string' || key.length === 0) {
-    throw new BlockVfsError('invalid', `a key must be a non-empty string, got ${JSON.stringify(key)}`, { source: SOURCE, store });
-  }
+  const problem = keyProblem(key);
+  if (problem) throw new BlockVfsError('invalid', problem, { source: SOURCE, store });
 }
 
 function checkRange(range: ByteRange, store: string): void {
-  const ok = Number.isSafeInteger(range.offset) && range.offset >= 0 && (range.length === undefined || (Number.isSafeInteger(range.length) && range.length >= 0));
-  if (!ok) throw new BlockVfsError('invalid', `bad range ${JSON.stringify(range)}`, { source: SOURCE, store });
+  const problem = rangeProblem(range);
+  if (problem) throw new BlockVfsError('invalid', problem, { source: SOURCE, store });
 }

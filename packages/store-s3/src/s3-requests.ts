@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type PutObjectCommandInput } from '@aws-sdk/client-s3';
 import {
+  keyProblem,
+  rangeProblem,
   BlockVfsError,
   forEachLimit,
   type BlockStore,
@@ -245,15 +247,13 @@ export class S3Requests implements BlockStore {
   }
 
   #checkKey(key: string): void {
-    if (typeof key !== 'string' || key.length === 0) throw this.#error('invalid', `a key must be a non-empty string, got ${JSON.stringify(key)}`);
+    const problem = keyProblem(key);
+    if (problem) throw this.#error('invalid', problem);
   }
 
   #checkRange(range: ByteRange): void {
-    const ok =
-      Number.isSafeInteger(range.offset) &&
-      range.offset >= 0 &&
-      (range.length === undefined || (Number.isSafeInteger(range.length) && range.length >= 0));
-    if (!ok) throw this.#error('invalid', `bad range ${JSON.stringify(range)}`);
+    const problem = rangeProblem(range);
+    if (problem) throw this.#error('invalid', problem);
   }
 
   #error(kind: ErrorKind, message: string, cause?: unknown): BlockVfsError {
