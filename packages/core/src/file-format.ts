@@ -26,6 +26,14 @@ export interface FileFormat {
    * or past `size` are dropped.
    */
   commit(change: FileChange): Promise<void>;
+  /**
+   * Picks up changes other writers committed since this format was opened or last
+   * refreshed (layouts that have versions: the atomic one). Resolves to whether
+   * anything changed. Absent: the format cannot see other writers' commits.
+   */
+  refresh?(): Promise<boolean>;
+  /** Writes whatever makes the next open cheap (the atomic layout's checkpoint). Absent: nothing to do. */
+  checkpoint?(): Promise<void>;
 }
 
 export interface FileChange {

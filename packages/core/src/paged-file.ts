@@ -147,6 +147,23 @@ export class PagedFile {
     this.#sizeChanged = false;
   }
 
+  /**
+   * Picks up what other writers committed since (layouts that can see them: the atomic
+   * one), at the start of a read transaction. Only between transactions: with unsaved
+   * changes it refuses. Resolves to whether anything changed.
+   */
+  async refresh(): Promise<boolean> {
+    if (this.dirty) {
+      throw new BlockVfsError('invalid', `cannot refresh "${this.name}" while it has unsaved changes`, { source: SOURCE });
+    }
+    const changed = (await this.#format.refresh?.()) ?? false;
+    if (changed) {
+      this.#size = this.#format.size;
+      this.#recent = new Map(); // blocks this file committed may have been replaced since
+    }
+    return changed;
+  }
+
   /** Zero-fills from the current size up to `size`: the blocks in between must exist on the store. */
   async #grow(size: number): Promise<void> {
     const bs = this.blockSize;

@@ -1,0 +1,95 @@
+import { BlockVfsError } from '../errors.js';
+
+/**
+ * The envelope of every object of the atomic layout that is not a block (commit
+ * records, checkpoints, the head hint); see docs/atomic-format.md.
+ *
+ * ```
+ *  0  8 bytes  magic "BVFSATOM"
+ *  8  u16 LE   format version (1)
+ * 10  u8       kind (1 commit, 2 checkpoint, 3 head)
+ * 11  u8       reserved, 0
+ * 12  u32 LE   header length H
+ * 16  H bytes  header: UTF-8 JSON object
+ * 16+H …       payload: raw bytes (the inline blocks of a commit), possibly empty
+ * end-4 u32 LE CRC-32 (IEEE) of every byte before it
+ * ```
+ */
+
+export const FORMAT_VERSION = 1;
+const MAGIC = new TextEncoder().encode('BVFSATOM');
+const PREFIX_BYTES = 16;
+const TRAILER_BYTES = 4;
+
+export const KIND_COMMIT = 1;
+export const KIND_CHECKPOINT = 2;
+export const KIND_HEAD = 3;
+export type ObjectKind = typeof KIND_COMMIT | typeof KIND_CHECKPOINT | typeof KIND_HEAD;
+const KIND_NAMES: Record<ObjectKind, string> = { 1: 'commit record', 2: 'checkpoint', 3: 'head' };
+
+const SOURCE = '@blockvfs/core';
+
+export interface Decoded {
+  header: Record<string, unknown>;
+  payload: Uint8Array;
+}
+
+export function encodeObject(kind: ObjectKind, header: object, payload: Uint8Array = new Uint8Array(0)): Uint8Array {
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const bytes = new Uint8Array(PREFIX_BYTES + json.length + payload.length + TRAILER_BYTES);
+  const view = new DataView(bytes.buffer);
+  bytes.set(MAGIC, 0);
+  view.setUint16(8, FORMAT_VERSION, true);
+  view.setUint8(10, kind);
+  view.setUint8(11, 0);
+  view.setUint32(12, json.length, true);
+  bytes.set(json, PREFIX_BYTES);
+  bytes.set(payload, PREFIX_BYTES + json.length);
+  view.setUint32(bytes.length - TRAILER_BYTES, crc32(bytes.subarray(0, bytes.length - TRAILER_BYTES)), true);
+  return bytes;
+}
+
+/** Decodes an object of the expected kind, or throws a `permanent` error naming `key` and what is wrong. */
+export function decodeObject(bytes: Uint8Array, kind: ObjectKind, key: string, store: string): Decoded {
+  const fail = (what: string): never => {
+    throw new BlockVfsError('permanent', `"${key}" is not a valid ${KIND_NAMES[kind]} of the atomic layout: ${what}`, { source: SOURCE, store });
+  };
+  if (bytes.length < PREFIX_BYTES + TRAILER_BYTES) fail(`only ${bytes.length} bytes`);
+  for (let i = 0; i < MAGIC.length; i++) if (bytes[i] !== MAGIC[i]) fail('bad magic');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = view.getUint16(8, true);
+  if (version !== FORMAT_VERSION) {
+    throw new BlockVfsError(
+      'permanent',
+      `"${key}" has atomic format version ${version}; this blockvfs reads version ${FORMAT_VERSION} (${version > FORMAT_VERSION ? 'upgrade blockvfs' : 'unknown version'})`,
+      { source: SOURCE, store },
+    );
+  }
+  const stored = view.getUint32(bytes.length - TRAILER_BYTES, true);
+  if (stored !== crc32(bytes.subarray(0, bytes.length - TRAILER_BYTES))) fail('checksum mismatch');
+  if (view.getUint8(10) !== kind) fail(`kind ${view.getUint8(10)}`);
+  const headerLength = view.getUint32(12, true);
+  if (PREFIX_BYTES + headerLength > bytes.length - TRAILER_BYTES) fail('header runs past the end');
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(PREFIX_BYTES, PREFIX_BYTES + headerLength)));
+  } catch (error) {
+    fail(`unreadable header (${(error as Error).message})`);
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) fail('header is not an object');
+  return { header: header as Record<string, unknown>, payload: bytes.subarray(PREFIX_BYTES + headerLength, bytes.length - TRAILER_BYTES) };
+}
+
+let crcTable: Uint32Array | undefined;
+
+/** CRC-32 (IEEE 802.3, as zlib's), in plain TypeScript so that core runs anywhere. */
+export function crc32(bytes: Uint8Array): number {
+  crcTable ??= Uint32Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  let crc = 0xffffffff;
+  for (const byte of bytes) crc = (crcTable[(crc ^ byte) & 0xff] as number) ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}
