@@ -21,6 +21,12 @@ export const DEFAULT_PAGE_SIZE = 4096;
  * Change it with `PRAGMA cache_size`.
  */
 export const DEFAULT_CACHE_KIB = 16 * 1024;
+/**
+ * Prepared statements of run/get/all kept per connection for reuse, by SQL text.
+ * Preparing costs more than running a point query, so a loop of the same statement
+ * pays it once.
+ */
+export const STATEMENT_CACHE_SIZE = 64;
 
 export interface OpenDatabaseOptions {
   /** Where the database lives. */
@@ -124,8 +130,9 @@ interface TransactionScope {
 
 /**
  * A connection to one database. Every method is async and runs in turn with all
- * other calls into SQLite in this process. Statements are prepared, run and
- * finalised within each call (or, for `iterate`, when the loop ends).
+ * other calls into SQLite in this process. The statements of `run`, `get` and `all`
+ * are kept prepared for reuse (up to STATEMENT_CACHE_SIZE, by SQL text); `iterate`
+ * prepares its own and finalises it when the loop ends. close() finalises them all.
  *
  * While `transaction(fn)` runs, calls made from within `fn` (directly or through
  * functions it awaits) are part of the transaction; calls on the same Database
@@ -138,6 +145,8 @@ export class Database {
   readonly #db: number;
   /** Prepared statements not yet finalised: finalised before close. */
   readonly #live = new Set<number>();
+  /** Reset statements ready for reuse, by SQL text, least recently used first (a subset of #live). */
+  readonly #idle = new Map<string, number>();
   readonly #scope = new AsyncLocalStorage<TransactionScope>();
   #transaction: { scope: TransactionScope; done: Promise<void> } | undefined;
   #savepoints = 0;
@@ -166,11 +175,11 @@ export class Database {
   async run(sql: string, params?: Params): Promise<RunResult> {
     checkSql(sql);
     return this.#call(async () => {
-      const stmt = await this.#prepare(sql, params);
+      const stmt = await this.#checkout(sql, params);
       try {
         while ((await this.#sqlite.api.step(stmt)) === SQLITE_ROW);
       } finally {
-        await this.#finalize(stmt);
+        await this.#checkin(sql, stmt);
       }
       return { changes: this.#sqlite.api.changes(this.#db), lastInsertRowid: safeNumber(this.#sqlite.lastInsertRowid(this.#db)) };
     });
@@ -180,13 +189,17 @@ export class Database {
   async all<T extends Row = Row>(sql: string, params?: Params): Promise<T[]> {
     checkSql(sql);
     return this.#call(async () => {
-      const stmt = await this.#prepare(sql, params);
+      const stmt = await this.#checkout(sql, params);
       const rows: T[] = [];
       try {
-        const columns = columnNames(this.#sqlite.api, stmt);
-        while ((await this.#sqlite.api.step(stmt)) === SQLITE_ROW) rows.push(readRow(this.#sqlite.api, stmt, columns) as T);
+        // Column names after the first step: a reused statement is prepared again there if the schema changed.
+        let columns: string[] | undefined;
+        while ((await this.#sqlite.api.step(stmt)) === SQLITE_ROW) {
+          columns ??= columnNames(this.#sqlite.api, stmt);
+          rows.push(readRow(this.#sqlite.api, stmt, columns) as T);
+        }
       } finally {
-        await this.#finalize(stmt);
+        await this.#checkin(sql, stmt);
       }
       return rows;
     });
@@ -196,12 +209,12 @@ export class Database {
   async get<T extends Row = Row>(sql: string, params?: Params): Promise<T | undefined> {
     checkSql(sql);
     return this.#call(async () => {
-      const stmt = await this.#prepare(sql, params);
+      const stmt = await this.#checkout(sql, params);
       try {
         if ((await this.#sqlite.api.step(stmt)) !== SQLITE_ROW) return undefined;
         return readRow(this.#sqlite.api, stmt, columnNames(this.#sqlite.api, stmt)) as T;
       } finally {
-        await this.#finalize(stmt);
+        await this.#checkin(sql, stmt);
       }
     });
   }
@@ -307,6 +320,7 @@ export class Database {
     const { api } = this.#sqlite;
     for (const stmt of this.#live) await api.finalize(stmt);
     this.#live.clear();
+    this.#idle.clear();
     this.#lease.vfs.takeLastError();
     try {
       await api.close(this.#db);
@@ -408,6 +422,42 @@ export class Database {
       throw error;
     } finally {
       await statements.return(undefined);
+    }
+  }
+
+  /** A statement for `sql` with `params` bound: a cached one when there is one, else newly prepared. */
+  async #checkout(sql: string, params: Params | undefined): Promise<number> {
+    const stmt = this.#idle.get(sql);
+    if (stmt === undefined) return this.#prepare(sql, params);
+    this.#idle.delete(sql); // checked out: no other call can get it meanwhile
+    try {
+      bindParams(this.#sqlite, stmt, params);
+      return stmt;
+    } catch (error) {
+      await this.#checkin(sql, stmt);
+      throw error;
+    }
+  }
+
+  /** Resets a statement from #checkout and keeps it for reuse; one whose last step failed is finalised instead. */
+  async #checkin(sql: string, stmt: number): Promise<void> {
+    if (!this.#live.has(stmt)) return;
+    const { api } = this.#sqlite;
+    try {
+      await api.reset(stmt); // throws the last step's error, if it failed
+      api.clear_bindings(stmt);
+    } catch {
+      await this.#finalize(stmt);
+      return;
+    }
+    const held = this.#idle.get(sql);
+    if (held !== undefined) await this.#finalize(held);
+    this.#idle.delete(sql);
+    this.#idle.set(sql, stmt);
+    if (this.#idle.size > STATEMENT_CACHE_SIZE) {
+      const [oldestSql, oldest] = this.#idle.entries().next().value as [string, number];
+      this.#idle.delete(oldestSql);
+      await this.#finalize(oldest);
     }
   }
 

@@ -1,4 +1,4 @@
-export { openDatabase, Database, DEFAULT_PAGE_SIZE, DEFAULT_CACHE_KIB, type OpenDatabaseOptions, type RunResult } from './database.js';
+export { openDatabase, Database, DEFAULT_PAGE_SIZE, DEFAULT_CACHE_KIB, STATEMENT_CACHE_SIZE, type OpenDatabaseOptions, type RunResult } from './database.js';
 export type { BindValue, Params, Row, SqlValue } from './values.js';
 export { SqliteError, isBusyError } from './sqlite-error.js';
 export {

@@ -49,6 +49,8 @@ export interface SqliteApi {
   statements(db: number, sql: string, options: { unscoped: boolean }): AsyncGenerator<number, void, unknown>;
   step(stmt: number): Promise<number>;
   finalize(stmt: number): Promise<number>;
+  reset(stmt: number): Promise<number>;
+  clear_bindings(stmt: number): number;
   changes(db: number): number;
   get_autocommit(db: number): number;
   bind_parameter_count(stmt: number): number;

@@ -433,3 +433,58 @@ describe('names and builds', () => {
     expect(new Set(sizes)).toEqual(new Set([8192]));
   });
 });
+
+describe('prepared statement reuse', () => {
+  test('the same SQL with other parameters, many times, gives each call its own result', async () => {
+    const db = await open();
+    await db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)');
+    for (let id = 1; id <= 200; id++) await db.run('INSERT INTO t VALUES (?, ?)', [id, `v${id}`]);
+    for (let id = 200; id >= 1; id -= 7) expect(await db.get('SELECT v FROM t WHERE id = ?', [id])).toEqual({ v: `v${id}` });
+    expect(await db.get('SELECT v FROM t WHERE id = ?', [999])).toBeUndefined();
+    expect(await db.get('SELECT ? AS a, ? AS b', [1, 2])).toEqual({ a: 1, b: 2 });
+    expect(await db.get('SELECT ? AS a, ? AS b', [3, null])).toEqual({ a: 3, b: null });
+    // Too few values is still refused on a reused statement, and the statement stays usable.
+    await expect(db.get('SELECT ? AS a, ? AS b', [3])).rejects.toSatisfy((e) => isBlockVfsError(e, 'invalid'));
+    expect(await db.get('SELECT ? AS a, ? AS b', ['x', 'y'])).toEqual({ a: 'x', b: 'y' });
+  });
+
+  test('a schema change between two calls of the same SQL is seen', async () => {
+    const db = await open();
+    await db.exec('CREATE TABLE t (x); INSERT INTO t VALUES (1)');
+    expect(await db.all('SELECT * FROM t')).toEqual([{ x: 1 }]);
+    await db.exec('ALTER TABLE t ADD COLUMN y DEFAULT 2');
+    expect(await db.all('SELECT * FROM t')).toEqual([{ x: 1, y: 2 }]);
+    expect(await db.get('SELECT * FROM t')).toEqual({ x: 1, y: 2 });
+  });
+
+  test('a statement whose step failed is not reused in a bad state', async () => {
+    const db = await open();
+    await db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY)');
+    await db.run('INSERT INTO t VALUES (?)', [1]);
+    await expect(db.run('INSERT INTO t VALUES (?)', [1])).rejects.toMatchObject({ code: SQLITE_CONSTRAINT });
+    expect(await db.run('INSERT INTO t VALUES (?)', [2])).toMatchObject({ changes: 1, lastInsertRowid: 2 });
+  });
+
+  test('an iterate in progress and a get of the same SQL do not share a statement', async () => {
+    const db = await open();
+    await db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY); INSERT INTO t VALUES (1), (2), (3)');
+    const sql = 'SELECT id FROM t WHERE id >= ? ORDER BY id';
+    expect(await db.get(sql, [1])).toEqual({ id: 1 }); // leaves a cached statement for this SQL
+    const seen: number[] = [];
+    for await (const row of db.iterate<{ id: number }>(sql, [1])) {
+      seen.push(row.id);
+      expect(await db.get(sql, [3])).toEqual({ id: 3 });
+    }
+    expect(seen).toEqual([1, 2, 3]);
+  });
+
+  test('more distinct statements than the cache holds: evicted ones are finalised, close succeeds', async () => {
+    const store = new MemoryStore();
+    const db = await open({ store });
+    await db.exec('CREATE TABLE t (x)');
+    for (let i = 0; i < 100; i++) expect(await db.get(`SELECT ${i} AS n FROM (SELECT 1)`)).toEqual({ n: i });
+    await db.close(); // SQLite refuses to close a connection with statements left (BUSY)
+    const again = await open({ store });
+    expect(await again.get('PRAGMA integrity_check')).toEqual({ integrity_check: 'ok' });
+  });
+});
