@@ -3,7 +3,7 @@ import type { BlockStore } from './block-store.js';
 /**
  * How one logical file's blocks live on a store: the seam between PagedFile (bytes
  * ↔ blocks) and an on-store layout. The direct layout overwrites block objects in
- * place; the atomic layout (later) writes immutable blocks plus a commit record.
+ * place; the atomic layout writes immutable blocks plus a commit record.
  * PagedFile buffers changes and hands them over in one `commit`.
  */
 export interface FileFormat {
@@ -34,6 +34,21 @@ export interface FileFormat {
   refresh?(): Promise<boolean>;
   /** Writes whatever makes the next open cheap (the atomic layout's checkpoint). Absent: nothing to do. */
   checkpoint?(): Promise<void>;
+  /**
+   * Called before a transaction writes (the atomic layout takes or renews its writer
+   * lease here, and rejects with `precondition-failed` when another writer holds it).
+   */
+  beginWrite?(): Promise<void>;
+  /**
+   * Uploads whole blocks of the coming commit ahead of it, so that they need not stay
+   * in memory; `readBlock` returns them from then on, and `commit` includes them.
+   * Layouts where nothing is visible before the commit (atomic) have it.
+   */
+  stage?(blocks: ReadonlyMap<number, Uint8Array>): Promise<void>;
+  /** Forgets the commit being prepared: the staged blocks are not part of any commit. */
+  discard?(): void;
+  /** Releases what the format holds on the store (the atomic layout's writer lease). */
+  close?(): Promise<void>;
 }
 
 export interface FileChange {

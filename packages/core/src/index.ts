@@ -4,7 +4,7 @@ export { forEachLimit } from './concurrency.js';
 export { blockCount, blockLength, type FileChange, type FileFormat } from './file-format.js';
 export { DirectFormat, directBlockKey, type DirectFormatOptions } from './direct-format.js';
 export { PagedFile, type PagedFileOptions } from './paged-file.js';
-export { DEFAULT_BLOCK_SIZE, LAYOUTS, checkLayout, openPagedFile, type FileLayout, type Layout, type OpenPagedFileOptions } from './layout.js';
+export { DEFAULT_BLOCK_SIZE, DEFAULT_LAYOUT, LAYOUTS, checkLayout, openPagedFile, type AtomicOptions, type Layout, type OpenPagedFileOptions } from './layout.js';
 export { withCache, type CacheOptions, type CacheStats, type CachedStore } from './layers/cache.js';
 export { withMetrics, type MeteredStore, type StoreMetrics } from './layers/metrics.js';
 export { withLatency, type LatencyOptions } from './layers/latency.js';
@@ -12,4 +12,22 @@ export { withFaults, type FaultControl, type FaultMode, type FaultOp, type Fault
 export { withRetry, type RetryEvent, type RetryOptions } from './layers/retry.js';
 export { LayeredStore, type StoreLayerOptions } from './layers/layered-store.js';
 export { keyProblem, rangeProblem } from './argument-checks.js';
-export { AtomicFormat, atomicBlockKey, atomicCheckpointKey, atomicCommitKey, atomicHeadKey, type AtomicFormatOptions } from './atomic/atomic-format.js';
+export {
+  AtomicFormat,
+  DEFAULT_BLOCK_CACHE_BYTES,
+  DEFAULT_CHECKPOINT_EVERY,
+  DEFAULT_INLINE_LIMIT,
+  VIEW_TRUST_MS,
+  type AtomicFormatOptions,
+} from './atomic/atomic-format.js';
+export { atomicBlockKey, atomicCheckpointKey, atomicCommitKey, atomicHeadKey, atomicLeaseKey } from './atomic/objects.js';
+export { WriterLease, DEFAULT_LEASE_TTL, type LeaseOptions } from './atomic/lease.js';
+export {
+  collectGarbage,
+  DEFAULT_GRACE_MS,
+  DEFAULT_RETENTION_MS,
+  MIN_GRACE_MS,
+  type CollectGarbageOptions,
+  type GarbageProgress,
+  type GarbageReport,
+} from './atomic/gc.js';

@@ -1,32 +1,34 @@
-import { AtomicFormat } from './atomic/atomic-format.js';
+import { AtomicFormat, type AtomicFormatOptions } from './atomic/atomic-format.js';
 import type { BlockStore } from './block-store.js';
 import { DirectFormat } from './direct-format.js';
 import { BlockVfsError } from './errors.js';
 import { PagedFile, type PagedFileOptions } from './paged-file.js';
 
 /**
- * The on-store layouts. `direct` is sqlite-s3vfs's (one object per block, rewritten
- * in place, journal on the store). The atomic layout will join this list; each
- * layout is a FileFormat behind the same PagedFile.
+ * The on-store layouts, each a FileFormat behind the same PagedFile:
+ *
+ * - `atomic` (the default): immutable blocks and one create-if-absent commit record per
+ *   commit; all-or-nothing commits, consistent snapshots, safe concurrent writers;
+ * - `direct`: sqlite-s3vfs's (one object per block, rewritten in place, the rollback
+ *   journal on the store), for interoperability; one writer at a time, kept apart by the caller.
  */
-export type Layout = 'direct';
-export const LAYOUTS: readonly Layout[] = ['direct'];
+export type Layout = 'atomic' | 'direct';
+export const LAYOUTS: readonly Layout[] = ['atomic', 'direct'];
+export const DEFAULT_LAYOUT: Layout = 'atomic';
 export const DEFAULT_BLOCK_SIZE = 4096;
-/**
- * The layouts `openPagedFile` opens. `atomic` is not (yet) in `Layout`/`LAYOUTS`, which
- * the VFS and serialize accept: they do not know how to drive it until the VFS keeps
- * the journal in memory and maps commit conflicts to SQLITE_BUSY.
- */
-export type FileLayout = Layout | 'atomic';
+
+/** Options of the atomic layout (see AtomicFormatOptions), all but the block size. */
+export type AtomicOptions = Omit<AtomicFormatOptions, 'blockSize'>;
 
 export interface OpenPagedFileOptions extends PagedFileOptions {
-  layout?: FileLayout;
+  /** Default `atomic`. */
+  layout?: Layout;
   /** Block size for a new file (default 4096); an existing file keeps its own. */
   blockSize?: number;
-  /** Skip listing the store: the caller knows the size (single-writer use only). */
+  /** Direct layout only: skip listing the store, the caller knows the size (single-writer use only). */
   knownSize?: number;
-  /** Atomic layout only: allow a store without conditional puts, the caller guaranteeing a single writer. */
-  singleWriter?: boolean;
+  /** Atomic layout only. */
+  atomic?: AtomicOptions;
 }
 
 export function checkLayout(layout: string): Layout {
@@ -36,17 +38,14 @@ export function checkLayout(layout: string): Layout {
 
 /** Opens (or starts) file `name` on `store` as a PagedFile. */
 export async function openPagedFile(store: BlockStore, name: string, options: OpenPagedFileOptions = {}): Promise<PagedFile> {
-  if (options.layout === 'atomic') {
+  const layout = checkLayout(options.layout ?? DEFAULT_LAYOUT);
+  const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
+  if (layout === 'atomic') {
     // The atomic layout reads its own state (head, checkpoint, later commits): `knownSize` does not apply.
-    const format = await AtomicFormat.open(store, name, {
-      blockSize: options.blockSize ?? DEFAULT_BLOCK_SIZE,
-      ...(options.singleWriter === undefined ? {} : { singleWriter: options.singleWriter }),
-    });
-    return new PagedFile(format, options);
+    return new PagedFile(await AtomicFormat.open(store, name, { ...options.atomic, blockSize }), options);
   }
-  checkLayout(options.layout ?? 'direct');
   const format = await DirectFormat.open(store, name, {
-    blockSize: options.blockSize ?? DEFAULT_BLOCK_SIZE,
+    blockSize,
     ...(options.knownSize === undefined ? {} : { knownSize: options.knownSize }),
   });
   return new PagedFile(format, options);

@@ -5,8 +5,10 @@ const SOURCE = '@blockvfs/core';
 
 export interface PagedFileOptions {
   /**
-   * When the changed blocks held in memory exceed this many bytes, they are committed
-   * before the next sync, if the format allows it (the direct layout does). Default 64 MiB.
+   * When the changed blocks held in memory exceed this many bytes, they leave memory
+   * before the next sync: committed early where the format allows it (the direct
+   * layout, whose journal protects partial writes), or uploaded ahead of the commit
+   * where nothing is visible before it (the atomic layout). Default 64 MiB.
    */
   maxDirtyBytes?: number;
 }
@@ -32,6 +34,10 @@ export class PagedFile {
   #recent = new Map<number, Uint8Array>();
   #size: number;
   #sizeChanged = false;
+  /** Blocks of the coming commit went to the store ahead of it (see FileFormat.stage). */
+  #staged = false;
+  /** A commit with staged blocks failed: those blocks are lost, so only `discard()` can go on. */
+  #lost: unknown;
 
   constructor(format: FileFormat, options: PagedFileOptions = {}) {
     this.#format = format;
@@ -54,7 +60,12 @@ export class PagedFile {
 
   /** Whether there are changes that `sync` would commit. */
   get dirty(): boolean {
-    return this.#dirty.size > 0 || this.#sizeChanged;
+    return this.#dirty.size > 0 || this.#sizeChanged || this.#staged;
+  }
+
+  /** The layout underneath (for layout-specific calls such as the atomic layout's checkpoint). */
+  get format(): FileFormat {
+    return this.#format;
   }
 
   /**
@@ -138,13 +149,53 @@ export class PagedFile {
     this.#setSize(size);
   }
 
-  /** Commits every buffered change to the store. On failure the changes stay buffered. */
+  /**
+   * Commits every buffered change to the store. On failure the changes stay buffered,
+   * except when some had been uploaded ahead of the commit (a transaction larger than
+   * memory): the format forgets those, so the file then refuses to sync until `discard()`.
+   */
   async sync(): Promise<void> {
+    if (this.#lost !== undefined) {
+      throw new BlockVfsError('invalid', `the changes to "${this.name}" were lost when their commit failed; discard them and start again`, {
+        source: SOURCE,
+        cause: this.#lost,
+      });
+    }
     if (!this.dirty) return;
-    await this.#format.commit({ size: this.#size, blocks: this.#dirty });
+    try {
+      await this.#format.commit({ size: this.#size, blocks: this.#dirty });
+    } catch (error) {
+      if (this.#staged) this.#lost = error;
+      throw error;
+    }
     this.#recent = this.#dirty.size * this.blockSize <= RECENT_BLOCKS_MAX_BYTES ? new Map(this.#dirty) : new Map();
     this.#dirty.clear();
     this.#sizeChanged = false;
+    this.#staged = false;
+  }
+
+  /** Drops every change not yet committed: the file is again as the store has it. */
+  discard(): void {
+    this.#dirty.clear();
+    this.#size = this.#format.size;
+    this.#sizeChanged = false;
+    this.#staged = false;
+    this.#lost = undefined;
+    this.#format.discard?.();
+  }
+
+  /** Tells the format that a transaction is about to write (see FileFormat.beginWrite). */
+  async beginWrite(): Promise<void> {
+    await this.#format.beginWrite?.();
+  }
+
+  /** Commits what is buffered, then releases what the format holds (a writer lease). */
+  async close(): Promise<void> {
+    try {
+      await this.sync();
+    } finally {
+      await this.#format.close?.();
+    }
   }
 
   /**
@@ -200,7 +251,22 @@ export class PagedFile {
   }
 
   async #flushIfLarge(): Promise<void> {
-    if (this.#format.flushesEarly && this.#dirty.size * this.blockSize > this.#maxDirtyBytes) await this.sync();
+    if (this.#dirty.size * this.blockSize <= this.#maxDirtyBytes) return;
+    if (this.#format.flushesEarly) {
+      await this.sync();
+      return;
+    }
+    if (!this.#format.stage) return;
+    // Whole blocks only: the last one may still grow, and a staged object is a whole block.
+    const full = Math.floor(this.#size / this.blockSize);
+    const ahead = new Map([...this.#dirty].filter(([index]) => index < full));
+    if (ahead.size === 0) return;
+    await this.#format.stage(ahead);
+    for (const index of ahead.keys()) {
+      this.#dirty.delete(index);
+      this.#recent.delete(index);
+    }
+    this.#staged = true;
   }
 }
 

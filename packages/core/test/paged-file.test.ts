@@ -252,9 +252,9 @@ describe('PagedFile', () => {
     expectSameBytes(await readAll(await open(memory, bs)), pattern(10 * bs, 1).subarray(0, 2 * bs + 1));
   });
 
-  it('is what openPagedFile gives, with the default block size 4096', async () => {
+  it('is what openPagedFile gives for the direct layout, with the default block size 4096', async () => {
     const store = new MemoryStore();
-    const file = await openPagedFile(store, 'main.db');
+    const file = await openPagedFile(store, 'main.db', { layout: 'direct' });
     expect(file.blockSize).toBe(4096);
     expect(file.name).toBe('main.db');
     await file.write(pattern(5000, 1), 0);

@@ -3,43 +3,49 @@ import { forEachLimit } from '../concurrency.js';
 import { directBlockKey } from '../direct-format.js';
 import { BlockVfsError, isBlockVfsError } from '../errors.js';
 import { blockCount, blockLength, type FileChange, type FileFormat } from '../file-format.js';
-import { KIND_CHECKPOINT, KIND_COMMIT, KIND_HEAD, decodeObject, encodeObject } from './encoding.js';
+import { withCache } from '../layers/cache.js';
+import {
+  applyRecord,
+  catchUp,
+  commitTime,
+  copyState,
+  emptyState,
+  newestListedCheckpoint,
+  readCheckpointState,
+  readHead,
+  readRecord,
+  stateAt,
+  updateHead,
+  writeCheckpoint,
+  type FileState,
+  type VersionedHead,
+} from './history.js';
+import { WriterLease, type LeaseOptions } from './lease.js';
+import { atomicBlockKey, atomicCommitKey, encodeRecord, randomTag, type CommitRecord, type Head } from './objects.js';
 
 /**
  * The atomic layout (docs/atomic-format.md): immutable block objects, one commit
  * record per sequence number created with create-if-absent, checkpoints (full block
- * maps) and a head hint that points at the latest checkpoint. A commit is invisible
- * until its record exists and wholly visible after; two writers on the same base
- * cannot both create the next record, so the loser gets `precondition-failed` and
- * nothing of its commit is visible.
+ * maps) and a head that lists them. A commit is invisible until its record exists and
+ * wholly visible after; two writers on the same base cannot both create the next
+ * record, so the loser gets `precondition-failed` and nothing of its commit is visible.
  */
 
 const SOURCE = '@blockvfs/core';
-const SEQ_DIGITS = 12;
-const INDEX_DIGITS = 10;
 /** Parallel block uploads per commit or checkpoint (as the direct layout). */
 const PARALLEL_REQUESTS = 16;
-/** The most commit records fetched at once while catching up (the window doubles from 1). */
-const MAX_PROBE_WINDOW = 16;
 
 export const DEFAULT_INLINE_LIMIT = 128 * 1024;
 export const DEFAULT_CHECKPOINT_EVERY = 100;
-
-export function atomicCommitKey(name: string, seq: number): string {
-  return `${name}/log/${String(seq).padStart(SEQ_DIGITS, '0')}`;
-}
-
-export function atomicCheckpointKey(name: string, seq: number): string {
-  return `${name}/checkpoint/${String(seq).padStart(SEQ_DIGITS, '0')}`;
-}
-
-export function atomicHeadKey(name: string): string {
-  return `${name}/head`;
-}
-
-export function atomicBlockKey(name: string, index: number, seq: number, tag: string): string {
-  return `${name}/blocks/${String(index).padStart(INDEX_DIGITS, '0')}.${String(seq).padStart(SEQ_DIGITS, '0')}.${tag}`;
-}
+export const DEFAULT_BLOCK_CACHE_BYTES = 32 * 1024 * 1024;
+/**
+ * How long a view of the file counts as current without looking at the head again.
+ * The garbage collector deletes only history older than its grace period (at least
+ * twice this), so a view confirmed this recently cannot be missing a commit whose
+ * record the collector removed; an older view re-reads the head before it is trusted
+ * (one GET, only after a minute of idleness).
+ */
+export const VIEW_TRUST_MS = 60_000;
 
 export interface AtomicFormatOptions {
   /** Block size for a new file; an existing file keeps the one it was written with. */
@@ -54,120 +60,169 @@ export interface AtomicFormatOptions {
   inlineLimit?: number;
   /** Write a checkpoint after this many commits since the last one (0: only when `checkpoint()` is called). Default 100. */
   checkpointEvery?: number;
+  /** Bytes of block objects kept in memory (they never change, so a copy is never stale). Default 32 MiB; 0 keeps none. */
+  cacheBytes?: number;
+  /**
+   * How stale a read may be, in ms: `refresh()` looks for other writers' commits (one
+   * GET) only when the last look is older than this. Default 0: every time.
+   */
+  freshness?: number;
+  /** Hold a writer lease (see WriterLease): taken at the first write, renewed while writing, released at close. */
+  lease?: LeaseOptions | boolean;
+  /** Open the file as it was after this commit (a seq), or at this time (the newest commit at or before it): read-only. */
+  asOf?: number | Date;
 }
 
-/** Where the current version of a block is: a block object, or bytes that came inline in a commit record. */
-interface BlockEntry {
+/** The blocks of the commit being prepared that were uploaded ahead of it (a transaction larger than memory). */
+interface Attempt {
   seq: number;
   tag: string;
-  /** The bytes, when the block travelled inline in a record not yet folded by a checkpoint. */
-  inline?: Uint8Array;
-}
-
-interface CommitRecord {
-  seq: number;
-  tag: string;
-  size: number;
-  blockSize: number;
-  /** Blocks stored as block objects `atomicBlockKey(name, index, seq, tag)`. */
-  blocks: number[];
-  /** Blocks carried inline, with their bytes. */
-  inline: Array<[number, Uint8Array]>;
+  staged: Set<number>;
 }
 
 export class AtomicFormat implements FileFormat {
   readonly flushesEarly = false;
-  #blockSize: number;
-  #size = 0;
-  /** The last commit applied (0: none, the empty file). */
-  #seq = 0;
-  /** The latest checkpoint this process knows of (0: none). */
-  #checkpointSeq = 0;
-  #map = new Map<number, BlockEntry>();
+  readonly store: BlockStore;
+  readonly name: string;
+  #state: FileState;
+  /** Block objects, read and written through a cache (keys are never reused for other bytes). */
+  readonly #blocks: BlockStore;
+  #head: VersionedHead | undefined;
+  #attempt: Attempt | undefined;
+  /** When this view was last confirmed current (see VIEW_TRUST_MS); 0: never. */
+  #confirmedAt = 0;
+  /** A commit lost to another writer since the last real refresh: the next refresh must look. */
+  #stale = false;
   readonly #inlineLimit: number;
   readonly #checkpointEvery: number;
+  readonly #freshness: number;
   readonly #conditional: boolean;
+  readonly #lease: WriterLease | undefined;
+  /** The commit this file was opened at, when opened with `asOf` (read-only). */
+  readonly pinned: number | undefined;
 
-  private constructor(
-    readonly store: BlockStore,
-    readonly name: string,
-    blockSize: number,
-    options: AtomicFormatOptions,
-  ) {
-    this.#blockSize = blockSize;
+  private constructor(store: BlockStore, name: string, state: FileState, options: AtomicFormatOptions, pinned: number | undefined) {
+    this.store = store;
+    this.name = name;
+    this.#state = state;
+    this.pinned = pinned;
     this.#inlineLimit = options.inlineLimit ?? DEFAULT_INLINE_LIMIT;
     this.#checkpointEvery = options.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
+    this.#freshness = options.freshness ?? 0;
     this.#conditional = store.capabilities.conditionalPut;
+    const cacheBytes = options.cacheBytes ?? DEFAULT_BLOCK_CACHE_BYTES;
+    this.#blocks = cacheBytes > 0 ? withCache(store, { maxBytes: cacheBytes }) : store;
+    const lease = options.lease === true ? {} : options.lease || undefined;
+    this.#lease = lease && pinned === undefined ? new WriterLease(store, name, lease) : undefined;
   }
 
   /**
-   * Opens file `name`: the head hint, the checkpoint it names, then the commit records
-   * after that checkpoint, never the whole history and never a listing (but see
-   * `#latestCheckpoint` for a head that points at a missing checkpoint).
+   * Opens file `name`: the head, the checkpoint it names, then the commit records after
+   * that checkpoint, never the whole history and never a listing (but see
+   * `#loadLatest` for a head that names a missing checkpoint).
    */
   static async open(store: BlockStore, name: string, options: AtomicFormatOptions): Promise<AtomicFormat> {
-    const invalid = (message: string): BlockVfsError => new BlockVfsError('invalid', message, { source: SOURCE, store: store.name });
-    if (!Number.isInteger(options.blockSize) || options.blockSize < 1) throw invalid(`block size must be a positive integer, got ${options.blockSize}`);
-    if (options.inlineLimit !== undefined && !(Number.isSafeInteger(options.inlineLimit) && options.inlineLimit >= 0)) {
-      throw invalid(`inlineLimit must be a non-negative integer, got ${options.inlineLimit}`);
+    checkOptions(store, name, options);
+    if (options.asOf !== undefined) {
+      const state = await loadAsOf(store, name, options.blockSize, options.asOf);
+      return new AtomicFormat(store, name, state, options, state.seq);
     }
-    if (options.checkpointEvery !== undefined && !(Number.isSafeInteger(options.checkpointEvery) && options.checkpointEvery >= 0)) {
-      throw invalid(`checkpointEvery must be a non-negative integer, got ${options.checkpointEvery}`);
+    const format = new AtomicFormat(store, name, emptyState(options.blockSize), options, undefined);
+    await format.#loadLatest();
+    if (format.#state.seq === 0 && (await store.get(directBlockKey(name, 0), { offset: 0, length: 1 })) !== undefined) {
+      throw new BlockVfsError('invalid', `"${name}" holds a direct-layout file (object "${directBlockKey(name, 0)}"); open it with layout "direct"`, {
+        source: SOURCE,
+        store: store.name,
+      });
     }
-    if (!store.capabilities.conditionalPut && !options.singleWriter) {
-      throw invalid(
-        `the atomic layout needs a store with conditional puts (create-if-absent) to keep two writers from corrupting "${name}", ` +
-          `and this store has none; use a store that supports them, or pass singleWriter: true if only one writer can ever exist`,
-      );
-    }
-    const format = new AtomicFormat(store, name, options.blockSize, options);
-    await format.#load();
     return format;
   }
 
   get blockSize(): number {
-    return this.#blockSize;
+    return this.#state.blockSize;
   }
 
   get size(): number {
-    return this.#size;
+    return this.#state.size;
   }
 
   /** The sequence number of the commit this format shows (0: no commit yet). */
   get seq(): number {
-    return this.#seq;
+    return this.#state.seq;
   }
 
-  /** The sequence number of the latest checkpoint this format knows of (0: none). */
+  /** The time of that commit (ms since the epoch, by its writer's clock; 0 for none). */
+  get commitTime(): number {
+    return this.#state.time;
+  }
+
+  /** The sequence number of the newest checkpoint this format knows of (0: none). */
   get checkpointSeq(): number {
-    return this.#checkpointSeq;
+    return this.#head?.head?.checkpoint ?? 0;
+  }
+
+  /** The writer lease, when this format was opened with one. */
+  get lease(): WriterLease | undefined {
+    return this.#lease;
   }
 
   async readBlock(index: number): Promise<Uint8Array | undefined> {
-    const entry = this.#map.get(index);
+    if (this.#attempt?.staged.has(index)) {
+      return this.#mustGet(atomicBlockKey(this.name, index, this.#attempt.seq, this.#attempt.tag), 'a block this transaction uploaded ahead of its commit');
+    }
+    const entry = this.#state.map.get(index);
     if (!entry) return undefined;
     if (entry.inline) return entry.inline.slice(); // callers may keep it; ours must stay unchanged
-    const key = atomicBlockKey(this.name, index, entry.seq, entry.tag);
-    const data = await this.store.get(key);
-    if (data === undefined) {
-      throw new BlockVfsError('permanent', `block object "${key}" of commit ${entry.seq} is missing (deleted by hand, or by a garbage collector run without a grace period)`, {
-        source: SOURCE,
-        store: this.store.name,
-      });
-    }
-    return data;
+    return this.#mustGet(atomicBlockKey(this.name, index, entry.seq, entry.tag), `block ${index} of commit ${entry.seq}`);
   }
 
   /**
-   * Commits `change` as commit `seq + 1`: uploads its blocks as new immutable objects
-   * in parallel (or carries them inline when small), then creates the commit record
-   * with create-if-absent. If another writer created that record first, rejects with
-   * `precondition-failed` and changes nothing here: `refresh()` and retry on the new base.
+   * Called before a transaction writes: with a writer lease, takes or renews it, and
+   * rejects with `precondition-failed` when another writer holds it.
+   */
+  async beginWrite(): Promise<void> {
+    this.#checkWritable();
+    await this.#lease?.ensure();
+  }
+
+  /**
+   * Uploads blocks of the coming commit now, so that they need not stay in memory
+   * (a transaction larger than memory). They are invisible until the commit's record
+   * names them; `discard()` or a failed commit leaves them as garbage.
+   */
+  async stage(blocks: ReadonlyMap<number, Uint8Array>): Promise<void> {
+    this.#checkWritable();
+    const attempt = (this.#attempt ??= { seq: this.#state.seq + 1, tag: randomTag(), staged: new Set() });
+    await forEachLimit([...blocks], PARALLEL_REQUESTS, async ([index, data]) => {
+      await this.#blocks.put(atomicBlockKey(this.name, index, attempt.seq, attempt.tag), data);
+      attempt.staged.add(index);
+    });
+  }
+
+  /** Forgets the commit being prepared (its staged blocks become garbage). */
+  discard(): void {
+    this.#attempt = undefined;
+  }
+
+  /**
+   * Commits `change` (plus the staged blocks) as commit `seq + 1`: uploads its blocks
+   * as new immutable objects in parallel (or carries them inline when small), then
+   * creates the commit record with create-if-absent. If another writer created that
+   * record first, rejects with `precondition-failed` and changes nothing here.
+   * On any failure the staged blocks are forgotten.
    */
   async commit(change: FileChange): Promise<void> {
-    const bs = this.#blockSize;
-    const seq = this.#seq + 1;
-    const tag = randomTag();
+    const attempt = this.#attempt;
+    this.#attempt = undefined;
+    this.#checkWritable();
+    await this.#lease?.ensure();
+    if (Date.now() - this.#confirmedAt > VIEW_TRUST_MS && (await this.#refreshNow())) {
+      throw this.#conflict(this.#state.seq, 'while this transaction ran');
+    }
+    const bs = this.#state.blockSize;
+    const seq = this.#state.seq + 1;
+    if (attempt && attempt.seq !== seq) throw this.#conflict(seq, 'while this transaction ran');
+    const tag = attempt?.tag ?? randomTag();
     const count = blockCount(change.size, bs);
     const written = [...change.blocks]
       .filter(([index]) => index < count)
@@ -176,24 +231,38 @@ export class AtomicFormat implements FileFormat {
         const length = blockLength(index, change.size, bs);
         return [index, data.length === length ? data : data.subarray(0, length)];
       });
+    const staged = [...(attempt?.staged ?? [])].filter((index) => index < count && !change.blocks.has(index));
     const bytes = written.reduce((sum, [, data]) => sum + data.length, 0);
-    const inline = bytes <= this.#inlineLimit;
+    const inline = staged.length === 0 && bytes <= this.#inlineLimit;
     if (!inline) {
       await forEachLimit(written, PARALLEL_REQUESTS, async ([index, data]) => {
-        await this.store.put(atomicBlockKey(this.name, index, seq, tag), data);
+        await this.#blocks.put(atomicBlockKey(this.name, index, seq, tag), data);
       });
     }
     const record: CommitRecord = {
       seq,
       tag,
+      // Never earlier than the commit before, whatever the clocks: time travel bisects on it.
+      time: Math.max(Date.now(), this.#state.time),
       size: change.size,
       blockSize: bs,
-      blocks: inline ? [] : written.map(([index]) => index),
+      blocks: inline ? [] : [...written.map(([index]) => index), ...staged].sort((a, b) => a - b),
       inline: inline ? written.map(([index, data]) => [index, data.slice()]) : [],
     };
-    await this.#createRecord(record);
-    this.#apply(record);
-    if (this.#checkpointEvery > 0 && this.#seq - this.#checkpointSeq >= this.#checkpointEvery) {
+    const started = Date.now();
+    try {
+      await this.#createRecord(record);
+    } catch (error) {
+      this.#stale = true; // lost, or an unknown outcome: the next refresh must look, whatever the freshness
+      if (isBlockVfsError(error, 'precondition-failed') && record.blocks.length > 0) {
+        // Lost for certain: no record will ever name these objects. (After an unknown outcome they stay: they may be named.)
+        await this.store.delete(record.blocks.map((index) => atomicBlockKey(this.name, index, seq, tag))).catch(() => undefined);
+      }
+      throw error;
+    }
+    applyRecord(this.#state, record);
+    this.#confirmedAt = started;
+    if (this.#checkpointEvery > 0 && this.#state.seq - this.checkpointSeq >= this.#checkpointEvery) {
       // The commit is durable already; a failed checkpoint only means a longer open, and the next commit tries again.
       await this.checkpoint().catch(() => undefined);
     }
@@ -201,244 +270,218 @@ export class AtomicFormat implements FileFormat {
 
   /**
    * Picks up commits made by other writers since the one this format shows: one GET
-   * when there are none. Returns whether anything changed.
+   * when there are none. Skipped (no request) within the `freshness` interval, and
+   * while this process holds the writer lease (other writers that use leases cannot
+   * commit then). Returns whether anything changed.
    */
   async refresh(): Promise<boolean> {
-    const before = this.#seq;
-    await this.#catchUp();
-    return this.#seq !== before;
+    if (this.pinned !== undefined) return false;
+    if (!this.#stale) {
+      const since = this.#lease?.heldSince;
+      if (since !== undefined && this.#confirmedAt >= since && Date.now() - this.#confirmedAt <= VIEW_TRUST_MS) return false;
+      if (this.#freshness > 0 && Date.now() - this.#confirmedAt < this.#freshness) return false;
+    }
+    return this.#refreshNow();
   }
 
   /**
    * Writes a checkpoint of the current state: folds inline blocks into block objects,
-   * writes `checkpoint/<seq>` (the full block map), then points the head hint at it.
-   * Interrupted anywhere, it leaves only unreferenced objects or an older hint: both harmless.
+   * writes `checkpoint/<seq>` (the full block map), then adds it to the head.
+   * Interrupted anywhere, it leaves only unreferenced objects or a head that does not
+   * list it yet: both harmless.
    */
   async checkpoint(): Promise<void> {
-    const seq = this.#seq;
-    if (seq === 0 || seq === this.#checkpointSeq) return;
-    const size = this.#size;
-    const entries = [...this.#map].sort(([a], [b]) => a - b);
-    const folded = entries.filter(([, entry]) => entry.inline !== undefined);
-    await forEachLimit(folded, PARALLEL_REQUESTS, async ([index, entry]) => {
-      await this.store.put(atomicBlockKey(this.name, index, entry.seq, entry.tag), entry.inline as Uint8Array);
-    });
-    const map: Array<[number, number, number]> = [];
-    const tags: Record<string, string> = {};
-    for (const [index, entry] of entries) {
-      tags[entry.seq] = entry.tag;
-      const last = map[map.length - 1];
-      if (last && last[0] + last[1] === index && last[2] === entry.seq) last[1] += 1;
-      else map.push([index, 1, entry.seq]);
-    }
-    const body = encodeObject(KIND_CHECKPOINT, { seq, time: Date.now(), size, blockSize: this.#blockSize, map, tags });
-    try {
-      await this.store.put(atomicCheckpointKey(this.name, seq), body, this.#conditional ? { ifNoneMatch: '*' } : undefined);
-    } catch (error) {
-      // Another process checkpointed the same commit: the same map, so as good as ours.
-      if (!isBlockVfsError(error, 'precondition-failed')) throw error;
-    }
-    await this.store.put(atomicHeadKey(this.name), encodeObject(KIND_HEAD, { checkpoint: seq, blockSize: this.#blockSize }));
-    if (seq > this.#checkpointSeq) this.#checkpointSeq = seq;
+    const state = this.#state;
+    const { seq } = state;
+    if (seq === 0 || seq === this.checkpointSeq) return;
+    const folded = await writeCheckpoint(this.store, this.name, state, this.#blocks);
+    this.#head = await updateHead(this.store, this.name, (head) => withCheckpoint(head, seq, state.blockSize), this.#head);
     for (const [index, entry] of folded) {
       // Only if no later commit replaced it meanwhile (calls do not overlap today, but cheaply safe).
-      if (this.#map.get(index) === entry) this.#map.set(index, { seq: entry.seq, tag: entry.tag });
+      if (this.#state.map.get(index) === entry) this.#state.map.set(index, { seq: entry.seq, tag: entry.tag });
+    }
+  }
+
+  /** Releases the writer lease, if held. */
+  async close(): Promise<void> {
+    await this.#lease?.release();
+  }
+
+  /** Looks for new commits now, and re-reads the head when the view is too old to trust without it. */
+  async #refreshNow(): Promise<boolean> {
+    const before = this.#state.seq;
+    const started = Date.now();
+    await catchUp(this.store, this.name, this.#state);
+    if (started - this.#confirmedAt > VIEW_TRUST_MS) {
+      const head = await readHead(this.store, this.name);
+      // The head names a checkpoint past us: the records after our seq may have been
+      // folded into it and collected, so catching up record by record can miss them.
+      if (head && head.checkpoint > this.#state.seq) await this.#loadLatest();
+    }
+    this.#confirmedAt = started;
+    this.#stale = false;
+    return this.#state.seq !== before;
+  }
+
+  /**
+   * Loads the newest state: the head's checkpoint, then the records after it; then the
+   * head again, which must not name a checkpoint past what was reached (a garbage
+   * collection that ran meanwhile can have removed records this catch-up needed).
+   */
+  async #loadLatest(): Promise<void> {
+    const started = Date.now();
+    let head = await readHead(this.store, this.name);
+    for (let attempt = 0; ; attempt++) {
+      let state = emptyState(this.#state.blockSize);
+      if (head && head.checkpoint > 0) {
+        let checkpoint = head.checkpoint;
+        let loaded = await readCheckpointState(this.store, this.name, checkpoint);
+        if (!loaded) {
+          // The head names a checkpoint that is gone (a hand deletion): the one listing
+          // of the layout, off the hot path, finds the newest that remains.
+          checkpoint = await newestListedCheckpoint(this.store, this.name);
+          loaded = checkpoint > 0 ? await readCheckpointState(this.store, this.name, checkpoint) : undefined;
+          // With none left, the log from commit 1 is the history, unless a collection removed its start.
+          if (!loaded && head.oldest > 0) {
+            throw new BlockVfsError('permanent', `no checkpoint of "${this.name}" can be read (the head names ${head.checkpoint}), and commits up to ${head.oldest} were collected`, {
+              source: SOURCE,
+              store: this.store.name,
+            });
+          }
+        }
+        if (loaded) state = loaded;
+      }
+      // Commits this process knows of stay known (a reload must never go back).
+      if (state.seq < this.#state.seq && this.#state.seq > 0) state = copyState(this.#state);
+      await catchUp(this.store, this.name, state);
+      const again = await readHead(this.store, this.name);
+      if (!again || again.checkpoint <= state.seq) {
+        this.#state = state;
+        this.#head = { head: again, etag: undefined };
+        this.#confirmedAt = started;
+        return;
+      }
+      if (attempt >= 3) throw new BlockVfsError('transient', `the history of "${this.name}" kept moving while it was read; try again`, { source: SOURCE, store: this.store.name });
+      head = again;
     }
   }
 
   /** Creates the record with create-if-absent, and settles an ambiguous outcome by reading it back. */
   async #createRecord(record: CommitRecord): Promise<void> {
     const key = atomicCommitKey(this.name, record.seq);
-    const body = encodeRecord(record);
     try {
-      await this.store.put(key, body, this.#conditional ? { ifNoneMatch: '*' } : undefined);
+      await this.store.put(key, encodeRecord(record), this.#conditional ? { ifNoneMatch: '*' } : undefined);
       return;
     } catch (error) {
       // A lost race, or a request that may have happened (a timeout, a retry layer whose
       // first attempt landed): the record on the store tells which.
       let existing: CommitRecord | undefined;
       try {
-        const bytes = await this.store.get(key);
-        existing = bytes && this.#decodeRecord(bytes, key, record.seq);
+        existing = await readRecord(this.store, this.name, record.seq);
       } catch {
-        throw error; // still unknown; the next commit or refresh will find out
+        throw error; // still unknown; the next refresh will find out
       }
       if (existing?.tag === record.tag) return; // it was ours, and it landed
-      if (existing) {
-        throw new BlockVfsError(
-          'precondition-failed',
-          `another writer committed seq ${record.seq} of "${this.name}" first; this commit (on top of seq ${record.seq - 1}) was not applied: refresh and retry`,
-          { source: SOURCE, store: this.store.name, cause: error },
-        );
-      }
+      if (existing) throw this.#conflict(record.seq, 'first', error);
       throw error;
     }
   }
 
-  /** Applies a commit record (already validated to be seq + 1) to the in-memory state. */
-  #apply(record: CommitRecord): void {
-    const count = blockCount(record.size, this.#blockSize);
-    for (const index of [...this.#map.keys()]) if (index >= count) this.#map.delete(index);
-    for (const index of record.blocks) this.#map.set(index, { seq: record.seq, tag: record.tag });
-    for (const [index, data] of record.inline) this.#map.set(index, { seq: record.seq, tag: record.tag, inline: data });
-    this.#size = record.size;
-    this.#seq = record.seq;
+  #conflict(seq: number, when: string, cause?: unknown): BlockVfsError {
+    this.#stale = true;
+    return new BlockVfsError(
+      'precondition-failed',
+      `another writer committed seq ${seq} of "${this.name}" ${when}; this commit (on top of seq ${seq - 1}) was not applied: refresh and retry`,
+      { source: SOURCE, store: this.store.name, ...(cause === undefined ? {} : { cause }) },
+    );
   }
 
-  async #load(): Promise<void> {
-    const headKey = atomicHeadKey(this.name);
-    const headBytes = await this.store.get(headKey);
-    let checkpoint = 0;
-    if (headBytes) {
-      const head = decodeObject(headBytes, KIND_HEAD, headKey, this.store.name).header;
-      checkpoint = nonNegativeInteger(head.checkpoint, 'checkpoint', headKey, this.store.name);
+  #checkWritable(): void {
+    if (this.pinned !== undefined) {
+      throw new BlockVfsError('invalid', `"${this.name}" is open as of commit ${this.pinned}, read-only`, { source: SOURCE, store: this.store.name });
     }
-    if (checkpoint > 0) {
-      let bytes = await this.store.get(atomicCheckpointKey(this.name, checkpoint));
-      if (bytes === undefined) {
-        // The hint names a checkpoint that is gone (a GC race, a hand deletion): the one
-        // listing of the layout, off the hot path, finds the newest that remains.
-        checkpoint = await this.#latestCheckpoint();
-        bytes = checkpoint > 0 ? await this.store.get(atomicCheckpointKey(this.name, checkpoint)) : undefined;
-        if (checkpoint > 0 && bytes === undefined) {
-          throw new BlockVfsError('permanent', `checkpoint ${checkpoint} of "${this.name}" vanished while opening`, { source: SOURCE, store: this.store.name });
-        }
-      }
-      if (bytes) this.#applyCheckpoint(bytes, checkpoint);
-    }
-    await this.#catchUp();
-    if (this.#seq === 0 && (await this.store.get(directBlockKey(this.name, 0), { offset: 0, length: 1 })) !== undefined) {
-      throw new BlockVfsError('invalid', `"${this.name}" holds a direct-layout file (object "${directBlockKey(this.name, 0)}"); open it with layout "direct"`, {
+  }
+
+  async #mustGet(key: string, what: string): Promise<Uint8Array> {
+    const data = await this.#blocks.get(key);
+    if (data === undefined) {
+      throw new BlockVfsError('permanent', `${what} is missing: object "${key}" was deleted (by hand, or by a garbage collection after its grace period)`, {
         source: SOURCE,
         store: this.store.name,
       });
     }
-  }
-
-  async #latestCheckpoint(): Promise<number> {
-    const prefix = `${this.name}/checkpoint/`;
-    let latest = 0;
-    for await (const entry of this.store.list(prefix)) {
-      const suffix = entry.key.slice(prefix.length);
-      if (/^\d{12}$/.test(suffix)) latest = Math.max(latest, Number(suffix));
-    }
-    return latest;
-  }
-
-  #applyCheckpoint(bytes: Uint8Array, seq: number): void {
-    const key = atomicCheckpointKey(this.name, seq);
-    const store = this.store.name;
-    const header = decodeObject(bytes, KIND_CHECKPOINT, key, store).header;
-    if (nonNegativeInteger(header.seq, 'seq', key, store) !== seq) corrupt(key, store, `it says seq ${String(header.seq)}`);
-    const blockSize = positiveInteger(header.blockSize, 'blockSize', key, store);
-    const size = nonNegativeInteger(header.size, 'size', key, store);
-    const tags = header.tags;
-    if (typeof tags !== 'object' || tags === null) corrupt(key, store, 'no tags');
-    const map = new Map<number, BlockEntry>();
-    if (!Array.isArray(header.map)) corrupt(key, store, 'no map');
-    for (const run of header.map as unknown[]) {
-      if (!Array.isArray(run) || run.length !== 3) corrupt(key, store, 'bad map run');
-      const [first, length, runSeq] = (run as unknown[]).map((n) => nonNegativeInteger(n, 'map', key, store)) as [number, number, number];
-      const tag = (tags as Record<string, unknown>)[runSeq];
-      if (typeof tag !== 'string' || !/^[0-9a-f]{16}$/.test(tag)) corrupt(key, store, `no tag for seq ${runSeq}`);
-      for (let index = first; index < first + length; index++) map.set(index, { seq: runSeq, tag: tag as string });
-    }
-    this.#blockSize = blockSize;
-    this.#size = size;
-    this.#seq = seq;
-    this.#checkpointSeq = seq;
-    this.#map = map;
-  }
-
-  /** Reads and applies the commit records after `#seq`, fetching a window that doubles from 1 (one GET when there are none). */
-  async #catchUp(): Promise<void> {
-    let window = 1;
-    for (;;) {
-      const first = this.#seq + 1;
-      const seqs = Array.from({ length: window }, (_, i) => first + i);
-      const fetched = await Promise.all(seqs.map((seq) => this.store.get(atomicCommitKey(this.name, seq))));
-      for (const [i, bytes] of fetched.entries()) {
-        // Stop at the first gap: a later record fetched in the same window was created after it, and is read next time.
-        if (bytes === undefined) return;
-        const seq = first + i;
-        const record = this.#decodeRecord(bytes, atomicCommitKey(this.name, seq), seq);
-        if (this.#seq === 0 && record.blockSize !== this.#blockSize) this.#blockSize = record.blockSize; // a file keeps its block size
-        if (record.blockSize !== this.#blockSize) {
-          corrupt(atomicCommitKey(this.name, seq), this.store.name, `block size ${record.blockSize}, but the file has ${this.#blockSize}`);
-        }
-        this.#apply(record);
-      }
-      window = Math.min(window * 2, MAX_PROBE_WINDOW);
-    }
-  }
-
-  #decodeRecord(bytes: Uint8Array, key: string, seq: number): CommitRecord {
-    return decodeRecord(bytes, key, seq, this.store.name);
+    return data;
   }
 }
 
-function encodeRecord(record: CommitRecord): Uint8Array {
-  const payload = new Uint8Array(record.inline.reduce((sum, [, data]) => sum + data.length, 0));
-  let offset = 0;
-  for (const [, data] of record.inline) {
-    payload.set(data, offset);
-    offset += data.length;
-  }
-  const header = {
-    seq: record.seq,
-    tag: record.tag,
-    time: Date.now(),
-    size: record.size,
-    blockSize: record.blockSize,
-    blocks: record.blocks,
-    inline: record.inline.map(([index, data]) => [index, data.length]),
-  };
-  return encodeObject(KIND_COMMIT, header, payload);
-}
-
-function decodeRecord(bytes: Uint8Array, key: string, seq: number, store: string): CommitRecord {
-  const { header, payload } = decodeObject(bytes, KIND_COMMIT, key, store);
-  if (nonNegativeInteger(header.seq, 'seq', key, store) !== seq) corrupt(key, store, `it says seq ${String(header.seq)}`);
-  const tag = header.tag;
-  if (typeof tag !== 'string' || !/^[0-9a-f]{16}$/.test(tag)) corrupt(key, store, 'bad tag');
-  if (!Array.isArray(header.blocks) || !Array.isArray(header.inline)) corrupt(key, store, 'no block lists');
-  const blocks = (header.blocks as unknown[]).map((n) => nonNegativeInteger(n, 'blocks', key, store));
-  const inline: Array<[number, Uint8Array]> = [];
-  let offset = 0;
-  for (const item of header.inline as unknown[]) {
-    if (!Array.isArray(item) || item.length !== 2) corrupt(key, store, 'bad inline entry');
-    const [index, length] = (item as unknown[]).map((n) => nonNegativeInteger(n, 'inline', key, store)) as [number, number];
-    if (offset + length > payload.length) corrupt(key, store, 'inline blocks run past the payload');
-    inline.push([index, payload.slice(offset, offset + length)]);
-    offset += length;
-  }
+/** The head after adding checkpoint `seq` (undefined: it already lists it). */
+function withCheckpoint(head: Head | undefined, seq: number, blockSize: number): Head | undefined {
+  const checkpoints = head?.checkpoints ?? [];
+  if (checkpoints.includes(seq)) return undefined;
   return {
-    seq,
-    tag: tag as string,
-    size: nonNegativeInteger(header.size, 'size', key, store),
-    blockSize: positiveInteger(header.blockSize, 'blockSize', key, store),
-    blocks,
-    inline,
+    checkpoint: Math.max(seq, head?.checkpoint ?? 0),
+    checkpoints: [...checkpoints, seq].sort((a, b) => a - b),
+    oldest: head?.oldest ?? 0,
+    blockSize: head?.blockSize ?? blockSize,
   };
 }
 
-function corrupt(key: string, store: string, what: string): never {
-  throw new BlockVfsError('permanent', `"${key}" is not a valid object of the atomic layout: ${what}`, { source: SOURCE, store });
+function checkOptions(store: BlockStore, name: string, options: AtomicFormatOptions): void {
+  const invalid = (message: string): BlockVfsError => new BlockVfsError('invalid', message, { source: SOURCE, store: store.name });
+  const count = (value: number | undefined, what: string): void => {
+    if (value !== undefined && !(Number.isSafeInteger(value) && value >= 0)) throw invalid(`${what} must be a non-negative integer, got ${value}`);
+  };
+  if (!Number.isInteger(options.blockSize) || options.blockSize < 1) throw invalid(`block size must be a positive integer, got ${options.blockSize}`);
+  count(options.inlineLimit, 'inlineLimit');
+  count(options.checkpointEvery, 'checkpointEvery');
+  count(options.cacheBytes, 'cacheBytes');
+  count(options.freshness, 'freshness');
+  const { asOf } = options;
+  if (asOf !== undefined && !(asOf instanceof Date ? Number.isFinite(asOf.getTime()) : Number.isSafeInteger(asOf) && asOf >= 1)) {
+    throw invalid(`asOf must be a commit number (1 or more) or a valid Date, got ${String(asOf)}`);
+  }
+  if (!store.capabilities.conditionalPut && !options.singleWriter) {
+    throw invalid(
+      `the atomic layout needs a store with conditional puts (create-if-absent) to keep two writers from corrupting "${name}", ` +
+        `and this store has none; use a store that supports them, or pass singleWriter: true if only one writer can ever exist`,
+    );
+  }
 }
 
-function nonNegativeInteger(value: unknown, field: string, key: string, store: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) corrupt(key, store, `bad ${field}`);
-  return value as number;
+/** The state as of a commit number, or as of a time (the newest commit at or before it, by bisection on commit times). */
+async function loadAsOf(store: BlockStore, name: string, blockSize: number, asOf: number | Date): Promise<FileState> {
+  const head = await readHead(store, name);
+  if (typeof asOf === 'number') return stateAt(store, name, asOf, blockSize, head);
+  const target = asOf.getTime();
+  const latest = await latestState(store, name, blockSize, head);
+  const oldest = Math.max(1, head?.oldest ?? 0);
+  if (latest.seq === 0) throw new BlockVfsError('not-found', `"${name}" has no commits`, { source: SOURCE, store: store.name });
+  // The oldest kept commit may have only its checkpoint left (the collector deletes the records up to it).
+  const timeOf = async (seq: number): Promise<number> => {
+    if (seq === latest.seq) return latest.time;
+    if (seq === head?.oldest) return (await stateAt(store, name, seq, blockSize, head)).time;
+    return commitTime(store, name, seq);
+  };
+  if ((await timeOf(oldest)) > target) {
+    throw new BlockVfsError('not-found', `"${name}" has no commit at or before ${asOf.toISOString()} that is still kept (the oldest kept is commit ${oldest})`, {
+      source: SOURCE,
+      store: store.name,
+    });
+  }
+  let low = oldest; // time(low) <= target
+  let high = latest.seq;
+  while (low < high) {
+    const middle = Math.ceil((low + high) / 2);
+    if ((await timeOf(middle)) <= target) low = middle;
+    else high = middle - 1;
+  }
+  return low === latest.seq ? latest : stateAt(store, name, low, blockSize, head);
 }
 
-function positiveInteger(value: unknown, field: string, key: string, store: string): number {
-  const n = nonNegativeInteger(value, field, key, store);
-  if (n < 1) corrupt(key, store, `bad ${field}`);
-  return n;
-}
-
-/** 8 random bytes as 16 hex digits: tells apart two writers' attempts at the same seq. */
-function randomTag(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(8));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+/** The newest state, for time travel by date (no trust bookkeeping needed: the result is read-only). */
+async function latestState(store: BlockStore, name: string, blockSize: number, head: Head | undefined): Promise<FileState> {
+  const from = head?.checkpoint ?? 0;
+  const state = (from > 0 ? await readCheckpointState(store, name, from) : undefined) ?? emptyState(blockSize);
+  await catchUp(store, name, state);
+  return state;
 }

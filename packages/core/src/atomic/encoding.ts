@@ -2,12 +2,12 @@ import { BlockVfsError } from '../errors.js';
 
 /**
  * The envelope of every object of the atomic layout that is not a block (commit
- * records, checkpoints, the head hint); see docs/atomic-format.md.
+ * records, checkpoints, the head, the writer lease); see docs/atomic-format.md.
  *
  * ```
  *  0  8 bytes  magic "BVFSATOM"
  *  8  u16 LE   format version (1)
- * 10  u8       kind (1 commit, 2 checkpoint, 3 head)
+ * 10  u8       kind (1 commit, 2 checkpoint, 3 head, 4 lease)
  * 11  u8       reserved, 0
  * 12  u32 LE   header length H
  * 16  H bytes  header: UTF-8 JSON object
@@ -24,8 +24,9 @@ const TRAILER_BYTES = 4;
 export const KIND_COMMIT = 1;
 export const KIND_CHECKPOINT = 2;
 export const KIND_HEAD = 3;
-export type ObjectKind = typeof KIND_COMMIT | typeof KIND_CHECKPOINT | typeof KIND_HEAD;
-const KIND_NAMES: Record<ObjectKind, string> = { 1: 'commit record', 2: 'checkpoint', 3: 'head' };
+export const KIND_LEASE = 4;
+export type ObjectKind = typeof KIND_COMMIT | typeof KIND_CHECKPOINT | typeof KIND_HEAD | typeof KIND_LEASE;
+const KIND_NAMES: Record<ObjectKind, string> = { 1: 'commit record', 2: 'checkpoint', 3: 'head', 4: 'writer lease' };
 
 const SOURCE = '@blockvfs/core';
 

@@ -1,0 +1,191 @@
+import type { BlockStore } from '../block-store.js';
+import { forEachLimit } from '../concurrency.js';
+import { BlockVfsError } from '../errors.js';
+import { VIEW_TRUST_MS } from './atomic-format.js';
+import { catchUp, commitTime, emptyState, readCheckpointState, readHead, readRecord, stateAt, updateHead, writeCheckpoint, type FileState } from './history.js';
+import {
+  atomicBlockKey,
+  atomicPrefixes,
+  parseBlockKey,
+  parseSeqKey,
+  type CommitRecord,
+  type Head,
+} from './objects.js';
+
+const SOURCE = '@blockvfs/core';
+const PARALLEL_REQUESTS = 16;
+
+export const DEFAULT_RETENTION_MS = 60 * 60 * 1000;
+export const DEFAULT_GRACE_MS = 10 * 60 * 1000;
+/** The shortest grace period allowed: a writer trusts its view of the file for VIEW_TRUST_MS, so history younger than twice that is never removed. */
+export const MIN_GRACE_MS = 2 * VIEW_TRUST_MS;
+
+export interface CollectGarbageOptions {
+  store: BlockStore;
+  /** The database's name on the store. */
+  name: string;
+  /** Keep every commit made within this many ms: time travel (`asOf`) reaches back this far. Default 1 hour. */
+  retention?: number;
+  /**
+   * Keep what a reader on an older snapshot could still read for this many ms after a
+   * newer commit replaced it (and what a writer's view could still miss). Default 10
+   * minutes; at least 2 minutes.
+   */
+  grace?: number;
+  /** Find what would be deleted, delete nothing (and write nothing). */
+  dryRun?: boolean;
+  /** The time to measure retention and grace from (ms since the epoch); default the clock's. */
+  now?: number;
+  onProgress?: (progress: GarbageProgress) => void;
+}
+
+export interface GarbageProgress {
+  phase: 'reading' | 'listing' | 'deleting';
+  /** Objects looked at (listing) or deleted (deleting) so far. */
+  objects: number;
+}
+
+export interface GarbageReport {
+  /** The newest commit when the collection started. */
+  latest: number;
+  /** The oldest commit that can still be opened (with `asOf`) afterwards. */
+  oldestKept: number;
+  /** What was deleted (or, with `dryRun`, would be). */
+  deleted: { blocks: number; records: number; checkpoints: number; bytes: number };
+  /** Block objects kept: referenced by a kept commit, or (`pending`) possibly of a commit still being made. */
+  kept: { blocks: number; pending: number };
+}
+
+/**
+ * Deletes what no kept commit of database `name` (atomic layout) references: block
+ * objects replaced or orphaned (by failed commits) before the horizon, and the records
+ * and checkpoints older than the oldest kept commit. The horizon is `retention` or
+ * `grace` ago, whichever is further back; the commit in force at the horizon stays
+ * openable, and so does every later one. Safe beside writers and readers: it never
+ * deletes anything a commit newer than the horizon names, nor blocks of a commit that
+ * may still be in progress. It may list the store (it is not on any hot path).
+ */
+export async function collectGarbage(options: CollectGarbageOptions): Promise<GarbageReport> {
+  const { store, name } = options;
+  const retention = options.retention ?? DEFAULT_RETENTION_MS;
+  const grace = options.grace ?? DEFAULT_GRACE_MS;
+  const invalid = (message: string): BlockVfsError => new BlockVfsError('invalid', message, { source: SOURCE, store: store?.name });
+  if (!store || typeof store.list !== 'function') throw invalid('collectGarbage needs a BlockStore as "store"');
+  if (typeof name !== 'string' || name.length === 0) throw invalid('"name" must be a non-empty string');
+  if (!Number.isSafeInteger(retention) || retention < 0) throw invalid(`retention must be a non-negative integer of ms, got ${retention}`);
+  if (!Number.isSafeInteger(grace) || grace < MIN_GRACE_MS) throw invalid(`grace must be an integer of at least ${MIN_GRACE_MS} ms, got ${grace}`);
+  const progress = options.onProgress ?? (() => undefined);
+  const horizon = (options.now ?? Date.now()) - Math.max(retention, grace);
+
+  progress({ phase: 'reading', objects: 0 });
+  const head = await readHead(store, name);
+  const latest = (head?.checkpoint ? await readCheckpointState(store, name, head.checkpoint) : undefined) ?? emptyState(4096);
+  await catchUp(store, name, latest);
+  if (latest.seq === 0 && !head) throw new BlockVfsError('not-found', `there is no database "${name}" in the atomic layout on this store`, { source: SOURCE, store: store.name });
+
+  // The commit in force at the horizon, and from there on everything is kept.
+  const floor = head?.oldest ?? 0;
+  const atHorizon = await commitAt(store, name, latest, head, horizon);
+  const oldestKept = Math.max(floor, atHorizon ?? 0);
+  const base = oldestKept === latest.seq ? latest : await stateAt(store, name, oldestKept, latest.blockSize, head);
+  const newer = await readRecords(store, name, oldestKept + 1, latest.seq);
+
+  if (!options.dryRun && oldestKept > floor) {
+    if (!head?.checkpoints.includes(oldestKept)) await writeCheckpoint(store, name, base);
+    await updateHead(store, name, (current) => withOldest(current, oldestKept, base.blockSize));
+  }
+
+  const live = new Set<string>();
+  for (const [index, entry] of base.map) live.add(atomicBlockKey(name, index, entry.seq, entry.tag));
+  for (const record of newer) {
+    for (const index of record.blocks) live.add(atomicBlockKey(name, index, record.seq, record.tag));
+    for (const [index] of record.inline) live.add(atomicBlockKey(name, index, record.seq, record.tag));
+  }
+
+  const prefixes = atomicPrefixes(name);
+  const doomed: string[] = [];
+  const report: GarbageReport = { latest: latest.seq, oldestKept, deleted: { blocks: 0, records: 0, checkpoints: 0, bytes: 0 }, kept: { blocks: 0, pending: 0 } };
+  let seen = 0;
+  const look = (): void => {
+    seen += 1;
+    if (seen % 1000 === 0) progress({ phase: 'listing', objects: seen });
+  };
+  progress({ phase: 'listing', objects: 0 });
+  for await (const entry of store.list(prefixes.blocks)) {
+    look();
+    const block = parseBlockKey(entry.key.slice(prefixes.blocks.length));
+    if (!block) continue; // not ours: leave it
+    if (block.seq > latest.seq) report.kept.pending += 1; // a commit that may be in progress now
+    else if (live.has(entry.key)) report.kept.blocks += 1;
+    else {
+      doomed.push(entry.key);
+      report.deleted.blocks += 1;
+      report.deleted.bytes += entry.size;
+    }
+  }
+  for (const [prefix, keep, counter] of [
+    [prefixes.log, (seq: number) => seq > oldestKept, 'records'],
+    [prefixes.checkpoints, (seq: number) => seq >= oldestKept, 'checkpoints'],
+  ] as const) {
+    for await (const entry of store.list(prefix)) {
+      look();
+      const seq = parseSeqKey(entry.key.slice(prefix.length));
+      if (seq === undefined || keep(seq)) continue;
+      doomed.push(entry.key);
+      report.deleted[counter] += 1;
+      report.deleted.bytes += entry.size;
+    }
+  }
+
+  if (!options.dryRun && doomed.length > 0) {
+    const batch = Math.max(1, Math.min(1000, store.capabilities.maxDeleteBatch));
+    for (let start = 0; start < doomed.length; start += batch) {
+      await store.delete(doomed.slice(start, start + batch));
+      progress({ phase: 'deleting', objects: Math.min(doomed.length, start + batch) });
+    }
+  }
+  return report;
+}
+
+/** The newest commit at or before `time` that is still kept, or undefined when every kept commit is newer. */
+async function commitAt(store: BlockStore, name: string, latest: FileState, head: Head | undefined, time: number): Promise<number | undefined> {
+  if (latest.seq === 0) return undefined;
+  if (latest.time <= time) return latest.seq;
+  const oldest = Math.max(1, head?.oldest ?? 0);
+  // The oldest kept commit may have only its checkpoint left (its record is collected with the rest).
+  const timeOf = async (seq: number): Promise<number> =>
+    seq === head?.oldest ? (await stateAt(store, name, seq, latest.blockSize, head)).time : commitTime(store, name, seq);
+  if ((await timeOf(oldest)) > time) return undefined;
+  let low = oldest;
+  let high = latest.seq - 1;
+  while (low < high) {
+    const middle = Math.ceil((low + high) / 2);
+    if ((await timeOf(middle)) <= time) low = middle;
+    else high = middle - 1;
+  }
+  return low;
+}
+
+/** Records `from` … `to` (all must exist: they are newer than the oldest kept commit). */
+async function readRecords(store: BlockStore, name: string, from: number, to: number): Promise<CommitRecord[]> {
+  const seqs = Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
+  const records = new Array<CommitRecord>(seqs.length);
+  await forEachLimit(seqs, PARALLEL_REQUESTS, async (seq) => {
+    const record = await readRecord(store, name, seq);
+    if (!record) {
+      throw new BlockVfsError('transient', `commit ${seq} of "${name}" is missing although later ones exist (another garbage collection running at the same time?); try again`, {
+        source: SOURCE,
+        store: store.name,
+      });
+    }
+    records[seq - from] = record;
+  });
+  return records;
+}
+
+/** The head once commits before `oldest` are gone: `oldest` listed as a checkpoint, older ones dropped. */
+function withOldest(head: Head | undefined, oldest: number, blockSize: number): Head | undefined {
+  if (head && head.oldest >= oldest) return undefined;
+  const checkpoints = [...new Set([...(head?.checkpoints ?? []), oldest])].filter((seq) => seq >= oldest).sort((a, b) => a - b);
+  return { checkpoint: Math.max(head?.checkpoint ?? 0, oldest), checkpoints, oldest, blockSize: head?.blockSize ?? blockSize };
+}

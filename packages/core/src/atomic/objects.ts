@@ -1,0 +1,238 @@
+import { BlockVfsError } from '../errors.js';
+import { KIND_CHECKPOINT, KIND_COMMIT, KIND_HEAD, KIND_LEASE, decodeObject, encodeObject } from './encoding.js';
+
+/**
+ * The objects of the atomic layout (docs/atomic-format.md): their keys, and their
+ * typed contents encoded in and decoded from the envelope of encoding.ts. Decoding
+ * checks every field, so a damaged or foreign object is a `permanent` error that
+ * names its key, never a wrong block map.
+ */
+
+const SOURCE = '@blockvfs/core';
+const SEQ_DIGITS = 12;
+const INDEX_DIGITS = 10;
+const TAG = /^[0-9a-f]{16}$/;
+
+export function atomicCommitKey(name: string, seq: number): string {
+  return `${name}/log/${String(seq).padStart(SEQ_DIGITS, '0')}`;
+}
+
+export function atomicCheckpointKey(name: string, seq: number): string {
+  return `${name}/checkpoint/${String(seq).padStart(SEQ_DIGITS, '0')}`;
+}
+
+export function atomicHeadKey(name: string): string {
+  return `${name}/head`;
+}
+
+export function atomicLeaseKey(name: string): string {
+  return `${name}/lease`;
+}
+
+export function atomicBlockKey(name: string, index: number, seq: number, tag: string): string {
+  return `${name}/blocks/${String(index).padStart(INDEX_DIGITS, '0')}.${String(seq).padStart(SEQ_DIGITS, '0')}.${tag}`;
+}
+
+/** The prefixes a file's objects live under (for listing, by the garbage collector only). */
+export function atomicPrefixes(name: string): { blocks: string; log: string; checkpoints: string } {
+  return { blocks: `${name}/blocks/`, log: `${name}/log/`, checkpoints: `${name}/checkpoint/` };
+}
+
+/** `<index>.<seq>.<tag>` of a block key under `blocks/`, or undefined for a key that is not one. */
+export function parseBlockKey(suffix: string): { index: number; seq: number; tag: string } | undefined {
+  const match = /^(\d{10})\.(\d{12})\.([0-9a-f]{16})$/.exec(suffix);
+  if (!match) return undefined;
+  return { index: Number(match[1]), seq: Number(match[2]), tag: match[3] as string };
+}
+
+/** The seq of a key suffix under `log/` or `checkpoint/`, or undefined. */
+export function parseSeqKey(suffix: string): number | undefined {
+  return /^\d{12}$/.test(suffix) ? Number(suffix) : undefined;
+}
+
+/** 8 random bytes as 16 hex digits: tells apart two writers' attempts at the same seq. */
+export function randomTag(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+export interface CommitRecord {
+  seq: number;
+  tag: string;
+  /** The writer's clock (ms since the epoch), never less than the previous record's. */
+  time: number;
+  size: number;
+  blockSize: number;
+  /** Blocks stored as block objects `atomicBlockKey(name, index, seq, tag)`. */
+  blocks: number[];
+  /** Blocks carried inline, with their bytes. */
+  inline: Array<[number, Uint8Array]>;
+}
+
+export interface Checkpoint {
+  seq: number;
+  /** The time of commit `seq` (not of the checkpoint's writing): what time travel compares. */
+  time: number;
+  size: number;
+  blockSize: number;
+  /** Block index → the commit whose block object holds it. */
+  map: Map<number, { seq: number; tag: string }>;
+}
+
+export interface Head {
+  /** The newest checkpoint (0: none yet). */
+  checkpoint: number;
+  /** Every checkpoint still kept, ascending (for time travel; the garbage collector trims it). */
+  checkpoints: number[];
+  /** The oldest commit that can still be opened (0 until a garbage collection deleted history). */
+  oldest: number;
+  blockSize: number;
+}
+
+export interface LeaseRecord {
+  /** Who holds it: random per holder, so that a restarted process is a new owner. */
+  owner: string;
+  /** Until when, by the holder's clock (ms since the epoch); 0: released. */
+  expires: number;
+}
+
+export function encodeRecord(record: CommitRecord): Uint8Array {
+  const payload = new Uint8Array(record.inline.reduce((sum, [, data]) => sum + data.length, 0));
+  let offset = 0;
+  for (const [, data] of record.inline) {
+    payload.set(data, offset);
+    offset += data.length;
+  }
+  const header = {
+    seq: record.seq,
+    tag: record.tag,
+    time: record.time,
+    size: record.size,
+    blockSize: record.blockSize,
+    blocks: record.blocks,
+    inline: record.inline.map(([index, data]) => [index, data.length]),
+  };
+  return encodeObject(KIND_COMMIT, header, payload);
+}
+
+export function decodeRecord(bytes: Uint8Array, key: string, seq: number, store: string): CommitRecord {
+  const check = new Checker(key, store);
+  const { header, payload } = decodeObject(bytes, KIND_COMMIT, key, store);
+  if (check.count(header.seq, 'seq') !== seq) check.fail(`it says seq ${String(header.seq)}`);
+  const blocks = check.list(header.blocks, 'blocks').map((n) => check.count(n, 'blocks'));
+  const inline: Array<[number, Uint8Array]> = [];
+  let offset = 0;
+  for (const item of check.list(header.inline, 'inline')) {
+    const [index, length] = check.pair(item, 'inline');
+    if (offset + length > payload.length) check.fail('inline blocks run past the payload');
+    inline.push([index, payload.slice(offset, offset + length)]);
+    offset += length;
+  }
+  return {
+    seq,
+    tag: check.tag(header.tag),
+    time: check.count(header.time, 'time'),
+    size: check.count(header.size, 'size'),
+    blockSize: check.positive(header.blockSize, 'blockSize'),
+    blocks,
+    inline,
+  };
+}
+
+export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
+  // Run-length encoded: [first, count, seq] covers blocks first … first+count-1, written by commit seq.
+  const runs: Array<[number, number, number]> = [];
+  const tags: Record<string, string> = {};
+  for (const [index, entry] of [...checkpoint.map].sort(([a], [b]) => a - b)) {
+    tags[entry.seq] = entry.tag;
+    const last = runs[runs.length - 1];
+    if (last && last[0] + last[1] === index && last[2] === entry.seq) last[1] += 1;
+    else runs.push([index, 1, entry.seq]);
+  }
+  const { seq, time, size, blockSize } = checkpoint;
+  return encodeObject(KIND_CHECKPOINT, { seq, time, size, blockSize, map: runs, tags });
+}
+
+export function decodeCheckpoint(bytes: Uint8Array, key: string, seq: number, store: string): Checkpoint {
+  const check = new Checker(key, store);
+  const { header } = decodeObject(bytes, KIND_CHECKPOINT, key, store);
+  if (check.count(header.seq, 'seq') !== seq) check.fail(`it says seq ${String(header.seq)}`);
+  const tags = header.tags;
+  if (typeof tags !== 'object' || tags === null) check.fail('no tags');
+  const map = new Map<number, { seq: number; tag: string }>();
+  for (const run of check.list(header.map, 'map')) {
+    if (!Array.isArray(run) || run.length !== 3) check.fail('bad map run');
+    const [first, count, runSeq] = (run as unknown[]).map((n) => check.count(n, 'map')) as [number, number, number];
+    const tag = check.tag((tags as Record<string, unknown>)[runSeq], `tag of seq ${runSeq}`);
+    for (let index = first; index < first + count; index++) map.set(index, { seq: runSeq, tag });
+  }
+  return {
+    seq,
+    time: check.count(header.time, 'time'),
+    size: check.count(header.size, 'size'),
+    blockSize: check.positive(header.blockSize, 'blockSize'),
+    map,
+  };
+}
+
+export function encodeHead(head: Head): Uint8Array {
+  return encodeObject(KIND_HEAD, head);
+}
+
+export function decodeHead(bytes: Uint8Array, key: string, store: string): Head {
+  const check = new Checker(key, store);
+  const { header } = decodeObject(bytes, KIND_HEAD, key, store);
+  const checkpoint = check.count(header.checkpoint, 'checkpoint');
+  const checkpoints = check.list(header.checkpoints, 'checkpoints').map((n) => check.count(n, 'checkpoints'));
+  for (let i = 1; i < checkpoints.length; i++) if ((checkpoints[i] as number) <= (checkpoints[i - 1] as number)) check.fail('checkpoints out of order');
+  return { checkpoint, checkpoints, oldest: check.count(header.oldest, 'oldest'), blockSize: check.positive(header.blockSize, 'blockSize') };
+}
+
+export function encodeLease(lease: LeaseRecord): Uint8Array {
+  return encodeObject(KIND_LEASE, lease);
+}
+
+export function decodeLease(bytes: Uint8Array, key: string, store: string): LeaseRecord {
+  const check = new Checker(key, store);
+  const { header } = decodeObject(bytes, KIND_LEASE, key, store);
+  if (typeof header.owner !== 'string' || header.owner.length === 0) check.fail('bad owner');
+  return { owner: header.owner as string, expires: check.count(header.expires, 'expires') };
+}
+
+/** Field checks for one object; every failure is a `permanent` error naming the object. */
+class Checker {
+  constructor(
+    readonly key: string,
+    readonly store: string,
+  ) {}
+
+  fail(what: string): never {
+    throw new BlockVfsError('permanent', `"${this.key}" is not a valid object of the atomic layout: ${what}`, { source: SOURCE, store: this.store });
+  }
+
+  count(value: unknown, field: string): number {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) this.fail(`bad ${field}`);
+    return value as number;
+  }
+
+  positive(value: unknown, field: string): number {
+    const n = this.count(value, field);
+    if (n < 1) this.fail(`bad ${field}`);
+    return n;
+  }
+
+  list(value: unknown, field: string): unknown[] {
+    if (!Array.isArray(value)) this.fail(`no ${field} list`);
+    return value as unknown[];
+  }
+
+  pair(value: unknown, field: string): [number, number] {
+    if (!Array.isArray(value) || value.length !== 2) this.fail(`bad ${field} entry`);
+    return [this.count((value as unknown[])[0], field), this.count((value as unknown[])[1], field)];
+  }
+
+  tag(value: unknown, field = 'tag'): string {
+    if (typeof value !== 'string' || !TAG.test(value)) this.fail(`bad ${field}`);
+    return value as string;
+  }
+}
