@@ -1,4 +1,4 @@
-import { BlockVfsError, DEFAULT_BLOCK_SIZE, checkLayout, type BlockStore, type Layout, type PagedFile } from '@blockvfs/core';
+import { BlockVfsError, DEFAULT_BLOCK_SIZE, DEFAULT_LAYOUT, checkLayout, isBlockVfsError, type AtomicOptions, type BlockStore, type Layout, type PagedFile } from '@blockvfs/core';
 import { layoutPolicy, type LayoutPolicy } from './layout-policy.js';
 import { MemoryFile } from './memory-file.js';
 import type { FileLock } from './lock-table.js';
@@ -11,12 +11,18 @@ import {
   SQLITE_IOERR_ACCESS,
   SQLITE_IOERR_CLOSE,
   SQLITE_IOERR_DELETE,
+  SQLITE_FCNTL_BEGIN_ATOMIC_WRITE,
+  SQLITE_FCNTL_COMMIT_ATOMIC_WRITE,
+  SQLITE_FCNTL_ROLLBACK_ATOMIC_WRITE,
   SQLITE_IOERR_FSYNC,
+  SQLITE_IOERR_LOCK,
   SQLITE_IOERR_READ,
   SQLITE_IOERR_SHORT_READ,
   SQLITE_IOERR_TRUNCATE,
   SQLITE_IOERR_WRITE,
   SQLITE_LOCK_NONE,
+  SQLITE_LOCK_RESERVED,
+  SQLITE_LOCK_SHARED,
   SQLITE_NOTFOUND,
   SQLITE_OK,
   SQLITE_OPEN_CREATE,
@@ -26,7 +32,7 @@ import {
   SQLITE_OPEN_SUPER_JOURNAL,
   SQLITE_OPEN_WAL,
 } from './sqlite-codes.js';
-import { storeFiles, type StoreFiles } from './store-files.js';
+import { fileKey, storeFiles, type StoreFiles } from './store-files.js';
 import { FacadeVFS, type WasmModule } from './wa-sqlite-adapter.js';
 
 const SOURCE = '@blockvfs/vfs-wasqlite';
@@ -37,32 +43,57 @@ export const WAL_UNSUPPORTED =
   'using the database (the -shm file), which object stores cannot provide. Use a rollback journal mode instead: ' +
   'DELETE (the default), TRUNCATE, PERSIST, MEMORY or OFF.';
 
+/** Why synchronous=OFF is refused in the atomic layout. */
+export const SYNCHRONOUS_OFF_UNSUPPORTED =
+  'synchronous=OFF is not available in the atomic layout: a commit reaches the store when SQLite syncs the database, ' +
+  'and with synchronous=OFF it never does, so committed transactions would stay in memory until close. ' +
+  'A commit costs the same requests either way; use synchronous=NORMAL or FULL.';
+
 export interface BlockVfsOptions {
   /** Where the database files live. */
   store: BlockStore;
-  /** On-store layout (default `direct`). */
+  /** On-store layout (default `atomic`). */
   layout?: Layout;
   /** Block size for new files (default 4096); an existing file keeps its own. */
   blockSize?: number;
+  /** Options of the atomic layout (lease, freshness, asOf, …). */
+  atomic?: AtomicOptions;
   /** Called with every VFS call (FacadeVFS's `log` hook), e.g. to count them. */
   trace?: (method: string, ...args: unknown[]) => void;
 }
 
 /** A file SQLite opened: on the store (main database, rollback journal) or in memory (temp files). */
 type OpenFile =
-  | { kind: 'store'; name: string; role: 'main' | 'journal'; file: PagedFile; lock: FileLock | undefined }
+  | { kind: 'store'; name: string; key: string; role: 'main' | 'journal'; file: PagedFile; lock: FileLock | undefined }
   | { kind: 'memory'; name: string | null; file: MemoryFile };
 
 /**
+ * A commit of the atomic layout failed (another writer committed first, or the store
+ * failed): the transaction is over. Its changes were dropped, and until its writer's
+ * lock drops below RESERVED every write is ignored and every sync fails again, so that
+ * neither SQLite's rollback nor a retried COMMIT can commit half of it.
+ */
+interface FailedCommit {
+  writer: number;
+  code: number;
+  error: unknown;
+}
+
+/**
  * A wa-sqlite VFS over one BlockStore. The name SQLite opens is the file's name on
- * the store: database `app.db` is the objects `app.db/0000000000`, … and its rollback
- * journal `app.db-journal/…`. Temp files stay in memory.
+ * the store: in the atomic layout database `app.db` is the objects under `app.db/`
+ * (blocks, commit records, checkpoints, head), with the rollback journal in memory; in
+ * the direct layout it is `app.db/0000000000`, … and its journal `app.db-journal/…`.
+ * Temp files stay in memory.
  *
  * Methods that may wait for the store are native async functions (wa-sqlite suspends
- * SQLite around them); lock, unlock, sector size, device characteristics, reserved-lock
+ * SQLite around them); unlock, sector size, device characteristics, reserved-lock
  * check, file size and file control stay synchronous, as each async call costs a
- * suspend and resume. No exception ever leaves a method: it is kept (see
- * `takeLastError`) and SQLite gets an SQLITE_IOERR_* code fitting the operation.
+ * suspend and resume. Lock is synchronous in the direct layout and async in the atomic
+ * one, where taking SHARED looks for other writers' commits and RESERVED may take the
+ * writer lease; access and delete, which only ever concern the journal there, are then
+ * synchronous. No exception ever leaves a method: it is kept (see `takeLastError`) and
+ * SQLite gets an SQLITE_IOERR_* code fitting the operation.
  *
  * Register it with the module it was built for (`sqlite3.vfs_register(vfs)`), then open
  * databases with that VFS name. Every call into one module must be serialised.
@@ -71,26 +102,45 @@ export class BlockVFS extends FacadeVFS {
   readonly store: BlockStore;
   readonly layout: Layout;
   readonly blockSize: number;
+  readonly #atomic: AtomicOptions | undefined;
   readonly #policy: LayoutPolicy;
   readonly #module: WasmModule;
   readonly #files: StoreFiles;
   readonly #open = new Map<number, OpenFile>();
+  /** Failed commits of the atomic layout, by file key (see FailedCommit). */
+  readonly #failed = new Map<string, FailedCommit>();
   #lastError: unknown;
 
   constructor(name: string, module: WasmModule, options: BlockVfsOptions) {
     super(name, module);
     this.#module = module;
     this.store = options.store;
-    this.layout = checkLayout(options.layout ?? 'direct');
+    this.layout = checkLayout(options.layout ?? DEFAULT_LAYOUT);
     this.blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
     if (!Number.isInteger(this.blockSize) || this.blockSize < 1) {
       throw new BlockVfsError('invalid', `block size must be a positive integer, got ${this.blockSize}`, { source: SOURCE, store: this.store.name });
     }
+    if (options.atomic !== undefined && this.layout !== 'atomic') {
+      throw new BlockVfsError('invalid', `atomic-layout options were given for layout "${this.layout}"`, { source: SOURCE, store: this.store.name });
+    }
+    this.#atomic = options.atomic;
     this.#policy = layoutPolicy(this.layout);
     this.#files = storeFiles(this.store);
     // Store names can be longer than FacadeVFS's default of 64 bytes.
     this.mxPathname = 1024;
     if (options.trace) (this as unknown as { log: BlockVfsOptions['trace'] }).log = options.trace;
+    if (this.#policy.versioned) {
+      // Which methods are async is read once, at registration (hasAsyncMethod): set them per instance.
+      const self = this as unknown as Record<string, unknown>;
+      self.jLock = (fileId: number, lockType: number) => this.#lockVersioned(fileId, lockType);
+      self.jAccess = (filename: string, flags: number, pResOut: DataView) => this.#accessInMemory(filename, flags, pResOut);
+      self.jDelete = (filename: string, syncDir: number) => this.#deleteInMemory(filename, syncDir);
+    }
+  }
+
+  override hasAsyncMethod(methodName: string): boolean {
+    if (this.#policy.versioned && ['xLock', 'xAccess', 'xDelete'].includes(methodName)) return methodName === 'xLock';
+    return super.hasAsyncMethod(methodName);
   }
 
   /**
@@ -109,6 +159,11 @@ export class BlockVFS extends FacadeVFS {
     return this.#open.size;
   }
 
+  /** The open main database file `name` of this VFS, if any (to checkpoint it or read its commit). */
+  mainFile(name: string): PagedFile | undefined {
+    return this.#files.file(fileKey(name, this.#atomic));
+  }
+
   #fail(error: unknown, code: number): number {
     this.#lastError ??= error;
     return code;
@@ -124,14 +179,16 @@ export class BlockVFS extends FacadeVFS {
       if (!onStore) {
         this.#open.set(fileId, { kind: 'memory', name: filename, file: new MemoryFile() });
       } else {
-        const file = await this.#files.open(filename, { layout: this.layout, blockSize: this.blockSize, keep: role === 'journal' });
+        const atomic = role === 'main' ? this.#atomic : undefined;
+        const key = fileKey(filename, atomic);
+        const file = await this.#files.open(key, filename, { layout: this.layout, blockSize: this.blockSize, keep: role === 'journal', atomic });
         if (role === 'main' && file.size === 0 && !(flags & SQLITE_OPEN_CREATE)) {
-          await this.#files.close(filename);
-          const message = `database "${filename}" does not exist (no block ${filename}/0000000000)`;
+          await this.#files.close(key);
+          const message = `database "${filename}" does not exist (${this.layout === 'atomic' ? 'no commit' : `no block ${filename}/0000000000`})`;
           return this.#fail(new BlockVfsError('not-found', message, { source: SOURCE, store: this.store.name }), SQLITE_CANTOPEN);
         }
-        const lock = role === 'main' ? this.#files.lock(filename) : undefined;
-        this.#open.set(fileId, { kind: 'store', name: filename, role, file, lock });
+        const lock = role === 'main' ? this.#files.lock(key) : undefined;
+        this.#open.set(fileId, { kind: 'store', name: filename, key, role, file, lock });
       }
       pOutFlags.setInt32(0, flags, true);
       return SQLITE_OK;
@@ -146,7 +203,8 @@ export class BlockVFS extends FacadeVFS {
     if (open?.kind !== 'store') return SQLITE_OK;
     try {
       open.lock?.unlock(fileId, SQLITE_LOCK_NONE);
-      await this.#files.close(open.name);
+      this.#endFailedCommit(open, fileId);
+      await this.#files.close(open.key);
       return SQLITE_OK;
     } catch (error) {
       return this.#fail(error, SQLITE_IOERR_CLOSE);
@@ -176,10 +234,10 @@ export class BlockVFS extends FacadeVFS {
     try {
       if (!open) throw this.#unknownFile(fileId);
       if (open.kind === 'memory') open.file.write(pData.subarray(), offset);
-      else await open.file.write(pData.slice(), offset); // a copy: PagedFile may keep it past this call
+      else if (!this.#failed.has(open.key)) await open.file.write(pData.slice(), offset); // a copy: PagedFile may keep it past this call
       return SQLITE_OK;
     } catch (error) {
-      if (open?.kind === 'store') this.#files.markUncertain(open.name); // a write may flush early
+      if (open?.kind === 'store') this.#files.markUncertain(open.key); // a write may flush early
       return this.#fail(error, SQLITE_IOERR_WRITE);
     }
   }
@@ -188,7 +246,7 @@ export class BlockVFS extends FacadeVFS {
     try {
       const open = this.#file(fileId);
       if (open.kind === 'memory') open.file.truncate(size);
-      else await open.file.truncate(size);
+      else if (!this.#failed.has(open.key)) await open.file.truncate(size);
       return SQLITE_OK;
     } catch (error) {
       return this.#fail(error, SQLITE_IOERR_TRUNCATE);
@@ -196,12 +254,25 @@ export class BlockVFS extends FacadeVFS {
   }
 
   override async jSync(fileId: number, _flags: number): Promise<number> {
+    const open = this.#open.get(fileId);
     try {
-      const open = this.#file(fileId);
-      if (open.kind === 'store') await this.#files.sync(open.name, open.file);
+      if (!open) throw this.#unknownFile(fileId);
+      if (open.kind !== 'store') return SQLITE_OK;
+      if (!this.#policy.versioned) {
+        await this.#files.sync(open.key, open.file);
+        return SQLITE_OK;
+      }
+      const failed = this.#failed.get(open.key);
+      if (failed) return this.#fail(failed.error, failed.code);
+      await open.file.sync();
       return SQLITE_OK;
     } catch (error) {
-      return this.#fail(error, SQLITE_IOERR_FSYNC);
+      if (open?.kind !== 'store' || !this.#policy.versioned) return this.#fail(error, SQLITE_IOERR_FSYNC);
+      // The atomic layout: the commit did not happen (or, for an unknown outcome, the next refresh tells).
+      open.file.discard();
+      const code = isBlockVfsError(error, 'precondition-failed') ? SQLITE_BUSY : SQLITE_IOERR_FSYNC;
+      this.#failed.set(open.key, { writer: fileId, code, error });
+      return this.#fail(error, code);
     }
   }
 
@@ -235,16 +306,64 @@ export class BlockVFS extends FacadeVFS {
     }
   }
 
+  /**
+   * The atomic layout's xAccess: SQLite asks only about the journal and the WAL file,
+   * and neither is ever on the store (the journal lives in memory and cannot be hot:
+   * a crash loses no committed state), so the answer is no, without a request.
+   */
+  #accessInMemory(_filename: string, _flags: number, pResOut: DataView): number {
+    pResOut.setInt32(0, 0, true);
+    return SQLITE_OK;
+  }
+
+  /** The atomic layout's xDelete: journals live in memory, each dropped at close; nothing to do on the store. */
+  #deleteInMemory(_filename: string, _syncDir: number): number {
+    return SQLITE_OK;
+  }
+
   override jLock(fileId: number, lockType: number): number {
     const open = this.#open.get(fileId);
     if (open?.kind !== 'store' || !open.lock) return SQLITE_OK;
     return open.lock.lock(fileId, lockType) ? SQLITE_OK : SQLITE_BUSY;
   }
 
+  /**
+   * The atomic layout's xLock. The first SHARED lock of this process on the file starts
+   * a read transaction: the file looks for other writers' commits (one GET, or none
+   * within the freshness interval), and the transaction then reads that one commit.
+   * (While another connection here holds a lock, a new one joins its snapshot: a
+   * refresh would change what that one is reading.) RESERVED means a write is coming:
+   * the file takes or renews its writer lease, if it has one; another holder makes it
+   * SQLITE_BUSY.
+   */
+  async #lockVersioned(fileId: number, lockType: number): Promise<number> {
+    const open = this.#open.get(fileId);
+    if (open?.kind !== 'store' || !open.lock) return SQLITE_OK;
+    const before = open.lock.level(fileId);
+    if (!open.lock.lock(fileId, lockType)) return SQLITE_BUSY;
+    try {
+      if (before === SQLITE_LOCK_NONE && !open.lock.othersHold(fileId) && !open.file.dirty) await open.file.refresh();
+      if (before < SQLITE_LOCK_RESERVED && lockType >= SQLITE_LOCK_RESERVED) await open.file.beginWrite();
+      return SQLITE_OK;
+    } catch (error) {
+      open.lock.unlock(fileId, before === SQLITE_LOCK_NONE ? SQLITE_LOCK_NONE : Math.min(before, SQLITE_LOCK_SHARED));
+      return this.#fail(error, isBlockVfsError(error, 'precondition-failed') ? SQLITE_BUSY : SQLITE_IOERR_LOCK);
+    }
+  }
+
   override jUnlock(fileId: number, lockType: number): number {
     const open = this.#open.get(fileId);
-    if (open?.kind === 'store') open.lock?.unlock(fileId, lockType);
+    if (open?.kind !== 'store') return SQLITE_OK;
+    open.lock?.unlock(fileId, lockType);
+    if (lockType < SQLITE_LOCK_RESERVED) this.#endFailedCommit(open, fileId);
     return SQLITE_OK;
+  }
+
+  /** The writer of a failed commit gave up its write lock: the transaction is over. */
+  #endFailedCommit(open: Extract<OpenFile, { kind: 'store' }>, fileId: number): void {
+    if (this.#failed.get(open.key)?.writer !== fileId) return;
+    this.#failed.delete(open.key);
+    open.file.discard(); // whatever SQLite's rollback wrote meanwhile was ignored; make sure
   }
 
   override jCheckReservedLock(fileId: number, pResOut: DataView): number {
@@ -254,8 +373,19 @@ export class BlockVFS extends FacadeVFS {
     return SQLITE_OK;
   }
 
-  /** Refuses `PRAGMA journal_mode=WAL` with a clear message (SQLite hands every PRAGMA to the VFS first). */
-  override jFileControl(_fileId: number, op: number, pArg: DataView): number {
+  /**
+   * Refuses `PRAGMA journal_mode=WAL` (and, in the atomic layout, `synchronous=OFF`)
+   * with a clear message: SQLite hands every PRAGMA to the VFS first. In the atomic
+   * layout a batch-atomic write that SQLite abandons drops the buffered changes; its
+   * begin and commit need nothing, as the commit happens at the sync that follows.
+   */
+  override jFileControl(fileId: number, op: number, pArg: DataView): number {
+    if (op === SQLITE_FCNTL_BEGIN_ATOMIC_WRITE || op === SQLITE_FCNTL_COMMIT_ATOMIC_WRITE) return SQLITE_OK;
+    if (op === SQLITE_FCNTL_ROLLBACK_ATOMIC_WRITE) {
+      const open = this.#open.get(fileId);
+      if (open?.kind === 'store') open.file.discard();
+      return SQLITE_OK;
+    }
     if (op !== SQLITE_FCNTL_PRAGMA) return SQLITE_NOTFOUND;
     try {
       // pArg points at char *azArg[3]: [0] our error message (out), [1] the pragma name, [2] its argument or NULL.
@@ -263,8 +393,11 @@ export class BlockVFS extends FacadeVFS {
       const valuePointer = pArg.getUint32(8, true);
       const name = this.#module.UTF8ToString(namePointer).toLowerCase();
       const value = valuePointer ? this.#module.UTF8ToString(valuePointer).trim().toLowerCase() : undefined;
-      if (name !== 'journal_mode' || value !== 'wal') return SQLITE_NOTFOUND;
-      const error = new BlockVfsError('invalid', WAL_UNSUPPORTED, { source: SOURCE, store: this.store.name });
+      let refusal: string | undefined;
+      if (name === 'journal_mode' && value === 'wal') refusal = WAL_UNSUPPORTED;
+      if (name === 'synchronous' && (value === 'off' || value === '0') && this.#policy.versioned) refusal = SYNCHRONOUS_OFF_UNSUPPORTED;
+      if (refusal === undefined) return SQLITE_NOTFOUND;
+      const error = new BlockVfsError('invalid', refusal, { source: SOURCE, store: this.store.name });
       this.#lastError ??= error;
       this.#setPragmaError(pArg.byteOffset - this.#module.HEAPU8.byteOffset, error.message);
       return SQLITE_ERROR;

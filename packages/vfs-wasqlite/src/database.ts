@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { BlockVfsError, checkLayout, isBlockVfsError, type BlockStore, type Layout } from '@blockvfs/core';
-import { WAL_UNSUPPORTED } from './block-vfs.js';
+import { AtomicFormat, BlockVfsError, DEFAULT_LAYOUT, checkLayout, isBlockVfsError, type AtomicOptions, type BlockStore, type Layout, type LeaseOptions } from '@blockvfs/core';
+import { SYNCHRONOUS_OFF_UNSUPPORTED, WAL_UNSUPPORTED } from './block-vfs.js';
 import { acquireVfs, sqliteModule, sqliteQueue, type VfsLease } from './runtime.js';
 import { SQLITE_IOERR_CLOSE, SQLITE_ROW, codeName } from './sqlite-codes.js';
 import { SqliteError } from './sqlite-error.js';
@@ -31,9 +31,14 @@ export const STATEMENT_CACHE_SIZE = 64;
 export interface OpenDatabaseOptions {
   /** Where the database lives. */
   store: BlockStore;
-  /** The database's name on the store: its blocks are `<name>/0000000000`, …, its journal `<name>-journal/…`. */
+  /** The database's name on the store: the prefix of its objects (`<name>/…`). */
   name: string;
-  /** On-store layout (default `direct`, the only one so far). */
+  /**
+   * On-store layout: `atomic` (the default: all-or-nothing commits, snapshots, safe
+   * concurrent writers) or `direct` (sqlite-s3vfs's, for interoperability: one object
+   * per block rewritten in place, one writer at a time). An existing database opens
+   * only with the layout it was written in.
+   */
   layout?: Layout;
   /** Block size for a new database file (default: the page size). An existing database keeps the block size it was written with. */
   blockSize?: number;
@@ -43,6 +48,34 @@ export interface OpenDatabaseOptions {
   readOnly?: boolean;
   /** Which wa-sqlite build runs SQLite (default `asyncify`; `jspi` needs WebAssembly.Suspending). */
   build?: Build;
+  /**
+   * Atomic layout: hold a writer lease (`<name>/lease`) from the first write until
+   * close, renewed while writing (`ttl`, default 30 s). Other writers that use leases
+   * then get SQLITE_BUSY at once instead of at commit, and this one skips looking for
+   * their commits: a single-row commit is then one PUT.
+   */
+  lease?: boolean | LeaseOptions;
+  /**
+   * Atomic layout: how old, in ms, a read transaction's view of the database may be.
+   * 0 (the default) looks for other writers' commits at the start of every read
+   * transaction (one GET); N looks at most every N ms (none in between).
+   */
+  freshness?: number;
+  /** Atomic layout, with `readOnly`: open the database as it was after this commit number, or at this time. */
+  asOf?: number | Date;
+  /** Atomic layout: bytes of block objects this process keeps in memory for every connection (default 32 MiB). */
+  cacheBytes?: number;
+  /**
+   * Atomic layout: accept a store without conditional puts, which cannot keep two
+   * writers apart; you promise that only one writer ever exists.
+   */
+  singleWriter?: boolean;
+}
+
+/** A commit of the atomic layout: its number (1, 2, …) and its writer's clock. */
+export interface CommitVersion {
+  commit: number;
+  time: Date;
 }
 
 export interface RunResult {
@@ -54,15 +87,15 @@ export interface RunResult {
 
 /** Opens (or creates) a database on a store. */
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
-  const { store, name } = checkOptions(options);
-  const layout = checkLayout(options.layout ?? 'direct');
+  const { store, name, atomic } = checkOptions(options);
+  const layout = checkLayout(options.layout ?? DEFAULT_LAYOUT);
   const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
   const blockSize = options.blockSize ?? pageSize;
   const readOnly = options.readOnly ?? false;
   const sqlite = await sqliteModule(options.build ?? 'asyncify');
 
   const database = await sqliteQueue.run(async () => {
-    const lease = acquireVfs(sqlite, store, layout, blockSize);
+    const lease = acquireVfs(sqlite, store, layout, blockSize, atomic);
     const flags = readOnly ? OPEN_READONLY : OPEN_READWRITE | OPEN_CREATE;
     lease.vfs.takeLastError();
     try {
@@ -86,7 +119,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   return database;
 }
 
-function checkOptions(options: OpenDatabaseOptions): { store: BlockStore; name: string } {
+function checkOptions(options: OpenDatabaseOptions): { store: BlockStore; name: string; atomic: AtomicOptions | undefined } {
   const invalid = (message: string) => new BlockVfsError('invalid', message, { source: SOURCE });
   if (!options || typeof options !== 'object') throw invalid('openDatabase needs an options object');
   const { store, name, pageSize, blockSize, build } = options;
@@ -105,7 +138,21 @@ function checkOptions(options: OpenDatabaseOptions): { store: BlockStore; name: 
     throw invalid(`"blockSize" must be a positive integer, got ${blockSize}`);
   }
   if (build !== undefined && !BUILDS.includes(build)) throw invalid(`"build" must be one of ${BUILDS.join(', ')}, got ${String(build)}`);
-  return { store, name };
+  return { store, name, atomic: atomicOptions(options, invalid) };
+}
+
+/** The atomic layout's options among `options` (undefined when none is given), checked against the layout. */
+function atomicOptions(options: OpenDatabaseOptions, invalid: (message: string) => BlockVfsError): AtomicOptions | undefined {
+  const { lease, freshness, asOf, cacheBytes, singleWriter } = options;
+  const given = Object.entries({ lease, freshness, asOf, cacheBytes, singleWriter }).filter(([, value]) => value !== undefined);
+  if (given.length === 0) return undefined;
+  if ((options.layout ?? DEFAULT_LAYOUT) !== 'atomic') {
+    throw invalid(`${given.map(([key]) => `"${key}"`).join(', ')} need${given.length === 1 ? 's' : ''} the atomic layout, not "${String(options.layout)}"`);
+  }
+  if (asOf !== undefined && !options.readOnly) throw invalid('"asOf" opens an older state of the database, which is read-only: pass readOnly: true too');
+  if (lease !== undefined && lease !== false && options.readOnly) throw invalid('"lease" is for writers; a readOnly connection never writes');
+  if (freshness !== undefined && !(Number.isSafeInteger(freshness) && freshness >= 0)) throw invalid(`"freshness" must be a non-negative integer of ms, got ${freshness}`);
+  return Object.fromEntries(given) as AtomicOptions;
 }
 
 /**
@@ -117,7 +164,8 @@ function toError(error: unknown, lease: VfsLease): Error {
   const cause = lease.vfs.takeLastError();
   const code = waSqliteErrorCode(error);
   if (code === undefined) return error instanceof Error ? error : new Error(String(error));
-  if (isBlockVfsError(cause, 'not-found') || (isBlockVfsError(cause, 'invalid') && cause.message.includes(WAL_UNSUPPORTED))) return cause;
+  if (isBlockVfsError(cause, 'not-found')) return cause;
+  if (isBlockVfsError(cause, 'invalid') && (cause.message.includes(WAL_UNSUPPORTED) || cause.message.includes(SYNCHRONOUS_OFF_UNSUPPORTED))) return cause;
   let message = `${(error as Error).message} (${codeName(code)})`;
   if (cause !== undefined) message += `: ${cause instanceof Error ? cause.message : String(cause)}`;
   return new SqliteError(message, code, cause === undefined ? undefined : { cause });
@@ -163,6 +211,35 @@ export class Database {
   /** Whether close() has been called. */
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** The on-store layout of this database. */
+  get layout(): Layout {
+    return this.#lease.vfs.layout;
+  }
+
+  /**
+   * Atomic layout: the commit this process's view of the database is at (the one a
+   * read transaction starting now would see, until it refreshes). Undefined in the
+   * direct layout, and for a database with no commit yet.
+   */
+  async version(): Promise<CommitVersion | undefined> {
+    return this.#call(async () => {
+      const format = this.#lease.vfs.mainFile(this.name)?.format;
+      if (!(format instanceof AtomicFormat) || format.seq === 0) return undefined;
+      return { commit: format.seq, time: new Date(format.commitTime) };
+    });
+  }
+
+  /**
+   * Atomic layout: writes a checkpoint now (the full block map at the latest commit),
+   * so that the next open reads it instead of the commits since the last one. They are
+   * also written automatically every 100 commits. Does nothing in the direct layout.
+   */
+  async checkpoint(): Promise<void> {
+    return this.#call(async () => {
+      await this.#lease.vfs.mainFile(this.name)?.format.checkpoint?.();
+    });
   }
 
   /** Runs one or more SQL statements, separated by semicolons; returns nothing. */

@@ -1,4 +1,13 @@
-export { openDatabase, Database, DEFAULT_PAGE_SIZE, DEFAULT_CACHE_KIB, STATEMENT_CACHE_SIZE, type OpenDatabaseOptions, type RunResult } from './database.js';
+export {
+  openDatabase,
+  Database,
+  DEFAULT_PAGE_SIZE,
+  DEFAULT_CACHE_KIB,
+  STATEMENT_CACHE_SIZE,
+  type CommitVersion,
+  type OpenDatabaseOptions,
+  type RunResult,
+} from './database.js';
 export type { BindValue, Params, Row, SqlValue } from './values.js';
 export { SqliteError, isBusyError } from './sqlite-error.js';
 export {
@@ -11,7 +20,7 @@ export {
   SQLITE_READONLY,
   codeName,
 } from './sqlite-codes.js';
-export { BlockVFS, WAL_UNSUPPORTED, type BlockVfsOptions } from './block-vfs.js';
+export { BlockVFS, SYNCHRONOUS_OFF_UNSUPPORTED, WAL_UNSUPPORTED, type BlockVfsOptions } from './block-vfs.js';
 export {
   loadWaSqlite,
   jspiSupported,

@@ -63,6 +63,13 @@ export class FileLock {
     if (level < SQLITE_LOCK_SHARED) this.#shared.delete(holder);
   }
 
+  /** Whether a connection other than `holder` holds any lock. */
+  othersHold(holder: number): boolean {
+    for (const reader of this.#shared) if (reader !== holder) return true;
+    const others = (level: number | undefined): boolean => level !== undefined && level !== holder;
+    return others(this.#reserved) || others(this.#pending) || others(this.#exclusive);
+  }
+
   /** Whether any connection holds RESERVED or more (what xCheckReservedLock reports). */
   reserved(): boolean {
     return this.#reserved !== undefined || this.#pending !== undefined || this.#exclusive !== undefined;

@@ -1,6 +1,7 @@
-import type { BlockStore, Layout } from '@blockvfs/core';
+import type { AtomicOptions, BlockStore, Layout } from '@blockvfs/core';
 import { AsyncQueue } from './async-queue.js';
 import { BlockVFS } from './block-vfs.js';
+import { fileKey } from './store-files.js';
 import { loadWaSqlite, type Build, type WaSqlite } from './wa-sqlite-adapter.js';
 
 /**
@@ -40,10 +41,10 @@ export interface VfsLease {
 }
 
 /**
- * The VFS serving `store` with this layout and block size in `sqlite`, registered on
- * first use. Call within the queue.
+ * The VFS serving `store` with this layout, block size and atomic-layout options in
+ * `sqlite`, registered on first use. Call within the queue.
  */
-export function acquireVfs(sqlite: WaSqlite, store: BlockStore, layout: Layout, blockSize: number): VfsLease {
+export function acquireVfs(sqlite: WaSqlite, store: BlockStore, layout: Layout, blockSize: number, atomic?: AtomicOptions): VfsLease {
   let byStore = registrations.get(sqlite);
   if (!byStore) {
     byStore = new WeakMap();
@@ -54,11 +55,11 @@ export function acquireVfs(sqlite: WaSqlite, store: BlockStore, layout: Layout, 
     byKey = new Map();
     byStore.set(store, byKey);
   }
-  const key = `${layout}/${blockSize}`;
+  const key = fileKey(`${layout}/${blockSize}`, atomic);
   let registration = byKey.get(key);
   if (!registration) {
     vfsCounter += 1;
-    const vfs = new BlockVFS(`blockvfs-${vfsCounter}`, sqlite.module, { store, layout, blockSize });
+    const vfs = new BlockVFS(`blockvfs-${vfsCounter}`, sqlite.module, { store, layout, blockSize, ...(atomic === undefined ? {} : { atomic }) });
     sqlite.registerVfs(vfs);
     registration = { vfs, users: 0 };
     byKey.set(key, registration);

@@ -28,6 +28,7 @@ export const SQLITE_IOERR_TRUNCATE = 1546;
 export const SQLITE_IOERR_FSTAT = 1802;
 export const SQLITE_IOERR_DELETE = 2570;
 export const SQLITE_IOERR_ACCESS = 3338;
+export const SQLITE_IOERR_LOCK = 3850;
 export const SQLITE_IOERR_CLOSE = 4106;
 
 const PRIMARY_NAMES: Record<number, string> = {

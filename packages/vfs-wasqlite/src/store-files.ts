@@ -1,4 +1,4 @@
-import { DirectFormat, openPagedFile, type BlockStore, type Layout, type PagedFile } from '@blockvfs/core';
+import { DirectFormat, openPagedFile, type AtomicOptions, type BlockStore, type Layout, type PagedFile } from '@blockvfs/core';
 import { FileLock } from './lock-table.js';
 
 /**
@@ -32,6 +32,24 @@ export interface OpenStoreFileOptions {
   blockSize: number;
   /** Remember the file's size after it is closed (for journals, checked every transaction). */
   keep: boolean;
+  /** Options of the atomic layout. */
+  atomic?: AtomicOptions | undefined;
+}
+
+/**
+ * The key of a file in this process's table: its name, plus the atomic layout's
+ * options when there are any. Connections that open one database with different
+ * options (another lease setting, a snapshot `asOf`) get their own PagedFile and lock
+ * table, as if they were other processes: the atomic layout keeps those apart at
+ * commit time. (The direct layout has no such options: one entry per name.)
+ */
+export function fileKey(name: string, atomic: AtomicOptions | undefined): string {
+  if (!atomic || Object.keys(atomic).length === 0) return name;
+  const entries = Object.entries(atomic)
+    .filter(([, value]) => value !== undefined)
+    .map(([key, value]) => [key, value instanceof Date ? value.toISOString() : value] as const)
+    .sort(([a], [b]) => (a < b ? -1 : 1));
+  return entries.length === 0 ? name : `${name}\0${JSON.stringify(entries)}`;
 }
 
 export class StoreFiles {
@@ -53,9 +71,12 @@ export class StoreFiles {
     return lock;
   }
 
-  /** Opens file `name`, sharing the PagedFile with other handles; lists the store only if its size is unknown. */
-  async open(name: string, options: OpenStoreFileOptions): Promise<PagedFile> {
-    const entry = this.#entries.get(name);
+  /**
+   * Opens file `name` (kept in the table as `key`), sharing the PagedFile with other
+   * handles; lists the store only if its size is unknown.
+   */
+  async open(key: string, name: string, options: OpenStoreFileOptions): Promise<PagedFile> {
+    const entry = this.#entries.get(key);
     if (entry?.file && (entry.opens > 0 || entry.trusted)) {
       entry.opens += 1;
       return entry.file;
@@ -67,28 +88,40 @@ export class StoreFiles {
         layout: options.layout,
         blockSize: options.blockSize,
         ...(knownSize === undefined ? {} : { knownSize }),
+        ...(options.atomic === undefined ? {} : { atomic: options.atomic }),
       });
     } catch (error) {
-      this.#entries.delete(name);
+      this.#entries.delete(key);
       throw error;
     }
-    this.#entries.set(name, { file, knownSize: undefined, opens: 1, trusted: true, keep: options.keep });
+    this.#entries.set(key, { file, knownSize: undefined, opens: 1, trusted: true, keep: options.keep });
     return file;
   }
 
-  /** Releases one handle on `name`, first syncing buffered writes so that nothing is lost at close. */
-  async close(name: string): Promise<void> {
-    const entry = this.#entries.get(name);
+  /**
+   * Releases one handle on file `key`, first syncing buffered writes so that nothing is
+   * lost at close. The last handle closes the PagedFile (which releases a writer lease).
+   */
+  async close(key: string): Promise<void> {
+    const entry = this.#entries.get(key);
     if (!entry) return;
     entry.opens = Math.max(0, entry.opens - 1);
+    const last = entry.opens === 0 && (!entry.keep || !entry.trusted);
     try {
-      await entry.file?.sync();
+      if (last) await entry.file?.close();
+      else await entry.file?.sync();
     } catch (error) {
       entry.trusted = false;
       throw error;
     } finally {
-      if (entry.opens === 0 && (!entry.keep || !entry.trusted)) this.#entries.delete(name);
+      if (entry.opens === 0 && (!entry.keep || !entry.trusted)) this.#entries.delete(key);
     }
+  }
+
+  /** The open PagedFile of `key`, if any. */
+  file(key: string): PagedFile | undefined {
+    const entry = this.#entries.get(key);
+    return entry && entry.opens > 0 ? entry.file : undefined;
   }
 
   /** Syncs `name`; a failure makes its size on the store unknown. */

@@ -290,7 +290,7 @@ describe('journal modes', () => {
 
   test('the raw VFS refuses to open a -wal file (a WAL-format database in EXCLUSIVE locking mode)', async () => {
     const store = new MemoryStore();
-    const db = await open({ store });
+    const db = await open({ store, layout: 'direct' }); // the direct layout, to edit the header on the store
     await db.exec('CREATE TABLE t (x); INSERT INTO t VALUES (1)');
     await db.close();
     // Mark the file as WAL-format (header bytes 18 and 19 = 2), as SQLite itself does when it switches to WAL.
@@ -301,7 +301,7 @@ describe('journal modes', () => {
     // Through the raw API on a module of its own: openDatabase's first PRAGMA would already fail inside
     // SQLite with a bare SQLITE_CANTOPEN (WAL without shared memory, normal locking mode), before any VFS call.
     const sqlite = await loadWaSqlite('asyncify');
-    const vfs = new BlockVFS('wal-refusal', sqlite.module, { store });
+    const vfs = new BlockVFS('wal-refusal', sqlite.module, { store, layout: 'direct' });
     sqlite.registerVfs(vfs);
     const handle = await sqlite.api.open_v2('test.db', 0x2, vfs.name);
     sqlite.enableExtendedResultCodes(handle);
@@ -384,16 +384,23 @@ describe('two connections in one process', () => {
 });
 
 describe('names and builds', () => {
-  test('the name is used on the store as given (no path mangling), journal beside it', async () => {
-    const store = new MemoryStore();
+  test('the name is used on the store as given (no path mangling); in the direct layout the journal is beside it', async () => {
     const name = `tenants/42/${'long-name-'.repeat(12)}app.db`;
-    const db = await open({ store, name });
+    const direct = new MemoryStore();
+    const db = await open({ store: direct, name, layout: 'direct' });
     await db.exec('PRAGMA journal_mode = PERSIST; CREATE TABLE t (x); INSERT INTO t VALUES (1)');
     await db.close();
-    const keys = (await storeObjects(store)).map((o) => o.key);
+    const keys = (await storeObjects(direct)).map((o) => o.key);
     expect(keys).toContain(`${name}/0000000000`);
     expect(keys).toContain(`${name}-journal/0000000000`);
     expect(keys.every((k) => k.startsWith(`${name}/`) || k.startsWith(`${name}-journal/`))).toBe(true);
+
+    const atomic = new MemoryStore();
+    const adb = await open({ store: atomic, name });
+    await adb.exec('PRAGMA journal_mode = PERSIST; CREATE TABLE t (x); INSERT INTO t VALUES (1)');
+    await adb.close();
+    const atomicKeys = (await storeObjects(atomic)).map((o) => o.key);
+    expect(atomicKeys).toEqual([`${name}/log/000000000001`, `${name}/log/000000000002`]); // two small commits, inline
   });
 
   test.skipIf(!jspiSupported())('the JSPI build works as well', async () => {
@@ -413,23 +420,27 @@ describe('names and builds', () => {
 
   test('page size applies to a new database', async () => {
     const store = new MemoryStore();
-    const db = await open({ store, pageSize: 8192 });
+    const db = await open({ store, pageSize: 8192, layout: 'direct' });
     await db.exec('CREATE TABLE t (x)');
     expect(await db.get('PRAGMA page_size')).toEqual({ page_size: 8192 });
     expect((await storeObjects(store)).map((o) => o.size)).toEqual([8192, 8192]);
+    const atomic = await open({ store: new MemoryStore(), pageSize: 8192 });
+    await atomic.exec('CREATE TABLE t (x)');
+    expect(await atomic.get('PRAGMA page_size')).toEqual({ page_size: 8192 });
   });
 
-  test('an existing database keeps its page and block size whatever a reopen asks for', async () => {
+  test.each(['direct', 'atomic'] as const)('an existing database keeps its page and block size whatever a reopen asks for (%s layout)', async (layout) => {
     const store = new MemoryStore();
-    const db = await open({ store, pageSize: 8192 });
+    const db = await open({ store, pageSize: 8192, layout });
     await db.exec('CREATE TABLE t (x); INSERT INTO t SELECT zeroblob(3000) FROM (SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4)');
     await db.close();
-    const again = await open({ store, pageSize: 1024 }); // and so, by default, 1024-byte blocks
+    const again = await open({ store, pageSize: 1024, layout }); // and so, by default, 1024-byte blocks
     expect(await again.get('PRAGMA page_size')).toEqual({ page_size: 8192 });
     await again.run('INSERT INTO t VALUES (zeroblob(9000))');
     expect(await again.get('SELECT count(*) AS n, sum(length(x)) AS bytes FROM t')).toEqual({ n: 5, bytes: 21000 });
     expect(await again.get('PRAGMA integrity_check')).toEqual({ integrity_check: 'ok' });
-    const sizes = (await storeObjects(store, 'test.db/')).map((o) => o.size);
+    await again.checkpoint(); // the atomic layout's blocks then all exist as block objects
+    const sizes = (await storeObjects(store, layout === 'direct' ? 'test.db/0' : 'test.db/blocks/')).map((o) => o.size);
     expect(new Set(sizes)).toEqual(new Set([8192]));
   });
 });
