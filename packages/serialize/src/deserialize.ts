@@ -1,4 +1,4 @@
-import { blockCount, checkLayout, DirectFormat, isBlockVfsError, openPagedFile, type BlockStore, type Layout } from '@blockvfs/core';
+import { AtomicFormat, blockCount, checkLayout, DEFAULT_LAYOUT, DirectFormat, isBlockVfsError, openPagedFile, PagedFile, type BlockStore, type Layout } from '@blockvfs/core';
 import { serializeError } from './errors.js';
 import { spoolSource, type ChunkSource } from './spool-source.js';
 import { checkWholeFile } from './sqlite-header.js';
@@ -20,10 +20,16 @@ export interface DeserializeOptions {
   name: string;
   /** A plain SQLite database file, in chunks of any sizes. */
   source: ChunkSource;
-  /** Block size on the store; default the database's page size. */
+  /**
+   * Block size on the store; default the database's page size. In the atomic layout a
+   * database that exists under `name` keeps its own block size (the import is one more
+   * commit of it).
+   */
   blockSize?: number;
-  /** Default `direct`. */
+  /** Default `atomic`. */
   layout?: Layout;
+  /** Atomic layout: accept a store without conditional puts, promising there is no other writer. */
+  singleWriter?: boolean;
   onProgress?: (progress: DeserializeProgress) => void;
 }
 
@@ -40,17 +46,21 @@ const WRITE_STEP = 8 * 1024 * 1024;
  * Stores a plain SQLite database file as database `name` on `store`, replacing any
  * database there. The whole source is read into a temporary file and checked first
  * (header, page size, whole pages, not cut short), so bad input — or a source that
- * fails — leaves the store exactly as it was. Only then is the store written: the old
- * hot journal deleted, the new blocks written, the old file's extra blocks deleted.
+ * fails — leaves the store exactly as it was. Only then is the store written.
  *
- * In the direct layout that write phase is not atomic: a store failure during it can
- * leave pages of the old and the new database under `name`. The error then says so;
- * import again to repair it. When no database existed under `name`, the partial one
- * is deleted (best effort).
+ * In the atomic layout the import is one commit: connections see the old database or
+ * the new one, never a mix, and a store failure leaves the old one. (Another writer
+ * committing meanwhile makes it fail with `precondition-failed`: import again.)
+ *
+ * In the direct layout the write phase is not atomic: the old hot journal is deleted,
+ * the new blocks written, the old file's extra blocks deleted, and a store failure in
+ * between can leave pages of the old and the new database under `name`. The error then
+ * says so; import again to repair it. When no database existed under `name`, the
+ * partial one is deleted (best effort).
  */
 export async function deserialize(options: DeserializeOptions): Promise<DeserializeResult> {
   const { store, name, source, onProgress } = options;
-  const layout = checkLayout(options.layout ?? 'direct');
+  const layout = checkLayout(options.layout ?? DEFAULT_LAYOUT);
   checkOptions(options);
   const what = `the database imported as "${name}"`;
   const spool = await TempSpool.create();
@@ -58,7 +68,9 @@ export async function deserialize(options: DeserializeOptions): Promise<Deserial
     const spooled = await spoolSource(source, spool, what, (bytes) => onProgress?.({ phase: 'reading', bytes }));
     const { pageSize } = spooled.header;
     const pages = checkWholeFile(spooled.header, spooled.bytes, what);
-    await writeToStore(store, name, spool, spooled.bytes, { layout, blockSize: options.blockSize ?? pageSize, onProgress });
+    const write = { blockSize: options.blockSize, pageSize, onProgress, singleWriter: options.singleWriter ?? false };
+    if (layout === 'atomic') await commitToStore(store, name, spool, spooled.bytes, write);
+    else await writeToStore(store, name, spool, spooled.bytes, { ...write, blockSize: options.blockSize ?? pageSize });
     return { bytes: spooled.bytes, pages, pageSize };
   } finally {
     await spool.remove();
@@ -79,14 +91,54 @@ function checkOptions(options: DeserializeOptions): void {
 }
 
 interface WriteOptions {
-  layout: Layout;
   blockSize: number;
   onProgress: ((progress: DeserializeProgress) => void) | undefined;
 }
 
-/** Replaces file `name` on the store with the `total` bytes held in `spool`. */
+interface CommitOptions {
+  blockSize: number | undefined;
+  pageSize: number;
+  singleWriter: boolean;
+  onProgress: ((progress: DeserializeProgress) => void) | undefined;
+}
+
+/**
+ * Atomic layout: replaces file `name` with the `total` bytes in `spool` as one commit.
+ * The blocks go up ahead of it as PagedFile's memory bound is reached (invisible until
+ * the record names them), so memory stays bounded whatever the size.
+ */
+async function commitToStore(store: BlockStore, name: string, spool: TempSpool, total: number, options: CommitOptions): Promise<void> {
+  const { onProgress } = options;
+  const format = await AtomicFormat.open(store, name, { blockSize: options.blockSize ?? options.pageSize, singleWriter: options.singleWriter });
+  if (options.blockSize !== undefined && format.seq > 0 && options.blockSize !== format.blockSize) {
+    throw serializeError(
+      'invalid',
+      `database "${name}" exists with block size ${format.blockSize}, and an import is one more commit of it, in that block size; leave blockSize out, or import under another name`,
+      store.name,
+    );
+  }
+  const file = new PagedFile(format);
+  const { blockSize } = file;
+  try {
+    const step = blockSize * Math.max(1, Math.floor(WRITE_STEP / blockSize)); // whole blocks, so none is read back
+    for (let offset = 0; offset < total; offset += step) {
+      const data = new Uint8Array(Math.min(step, total - offset));
+      await spool.read(data, offset);
+      await file.write(data, offset);
+      onProgress?.({ phase: 'writing', bytes: offset + data.length, totalBytes: total });
+    }
+    await file.truncate(total);
+    await file.sync();
+  } catch (error) {
+    file.discard();
+    const detail = error instanceof Error ? error.message : String(error);
+    throw serializeError(isBlockVfsError(error) ? error.kind : 'permanent', `importing database "${name}" failed, and the database is as it was (unless the store failed only to confirm the final commit: then all of the import is in): ${detail}`, store.name, error);
+  }
+}
+
+/** Direct layout: replaces file `name` on the store with the `total` bytes held in `spool`. */
 async function writeToStore(store: BlockStore, name: string, spool: TempSpool, total: number, options: WriteOptions): Promise<void> {
-  const { layout, blockSize, onProgress } = options;
+  const { blockSize, onProgress } = options;
   const existed = await DirectFormat.exists(store, name);
   let written = 0;
   try {
@@ -96,7 +148,7 @@ async function writeToStore(store: BlockStore, name: string, spool: TempSpool, t
     // being replaced anyway.
     await DirectFormat.delete(store, journalName(name));
     // knownSize 0: the new file is written from scratch whatever was there; nothing is read.
-    const file = await openPagedFile(store, name, { layout, blockSize, knownSize: 0 });
+    const file = await openPagedFile(store, name, { layout: 'direct', blockSize, knownSize: 0 });
     const step = blockSize * Math.max(1, Math.floor(WRITE_STEP / blockSize)); // whole blocks, so none is read back
     for (let offset = 0; offset < total; offset += step) {
       const data = new Uint8Array(Math.min(step, total - offset));

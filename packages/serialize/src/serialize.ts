@@ -1,4 +1,4 @@
-import { checkLayout, type BlockStore, type Layout, type PagedFile } from '@blockvfs/core';
+import { AtomicFormat, DEFAULT_LAYOUT, PagedFile, checkLayout, type BlockStore, type Layout } from '@blockvfs/core';
 import { serializeError } from './errors.js';
 import { checkWholeFile, HEADER_SIZE, parseHeader } from './sqlite-header.js';
 import { hasHotJournal, journalName, openStoredFile } from './stored-file.js';
@@ -7,8 +7,10 @@ export interface SerializeOptions {
   store: BlockStore;
   /** The database's name on the store (its file name, as given to openDatabase). */
   name: string;
-  /** Default `direct`. */
+  /** Default `atomic`; a database must be read in the layout it was written in. */
   layout?: Layout;
+  /** Atomic layout: export the database as it was after this commit number, or at this time. */
+  asOf?: number | Date;
 }
 
 /**
@@ -25,19 +27,35 @@ const READ_AHEAD = 4;
  * database with 'invalid', and a hot journal (a writer crashed mid-commit) with
  * 'invalid' too, since the blocks then hold a half-written transaction.
  *
- * Not a snapshot: in the direct layout, a process writing the database meanwhile
- * can leave the stream with pages from before and after its commit.
+ * In the atomic layout the stream is one commit (the latest when it starts, or `asOf`):
+ * writers may go on committing meanwhile. In the direct layout it is not a snapshot: a
+ * process writing the database meanwhile can leave the stream with pages from before
+ * and after its commit.
  */
 export async function* serialize(options: SerializeOptions): AsyncGenerator<Uint8Array, void, undefined> {
-  const { store, name } = options;
-  const layout = checkLayout(options.layout ?? 'direct');
-  const file = await openDatabaseFile(store, name, layout);
+  const { store, name, asOf } = options;
+  const layout = checkLayout(options.layout ?? DEFAULT_LAYOUT);
+  if (asOf !== undefined && layout !== 'atomic') throw serializeError('invalid', `asOf needs the atomic layout, not "${layout}"`, store.name);
+  const file = layout === 'atomic' ? await openAtomicFile(store, name, asOf) : await openDirectFile(store, name);
   yield* readBlocks(file);
 }
 
-async function openDatabaseFile(store: BlockStore, name: string, layout: Layout): Promise<PagedFile> {
+/** One commit of an atomic-layout database: its blocks never change, so reading them later reads that commit. */
+async function openAtomicFile(store: BlockStore, name: string, asOf: number | Date | undefined): Promise<PagedFile> {
   const what = `database "${name}"`;
-  const stored = await openStoredFile(store, name, layout);
+  // Read-only: no commit is made, so a store without conditional puts is fine here.
+  const format = await AtomicFormat.open(store, name, { blockSize: 4096, singleWriter: true, cacheBytes: 0, ...(asOf === undefined ? {} : { asOf }) });
+  if (format.seq === 0) throw serializeError('not-found', `there is no ${what} on this store`, store.name);
+  const file = new PagedFile(format);
+  const header = new Uint8Array(Math.min(HEADER_SIZE, file.size));
+  await file.read(header, 0);
+  checkWholeFile(parseHeader(header, `the stored ${what}`, store.name), file.size, `the stored ${what}`, store.name);
+  return file;
+}
+
+async function openDirectFile(store: BlockStore, name: string): Promise<PagedFile> {
+  const what = `database "${name}"`;
+  const stored = await openStoredFile(store, name, 'direct');
   if (!stored) throw serializeError('not-found', `there is no ${what} on this store`, store.name);
   if (await hasHotJournal(store, name)) {
     throw serializeError(

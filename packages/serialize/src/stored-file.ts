@@ -1,11 +1,11 @@
-import { directBlockKey, openPagedFile, type BlockStore, type Layout, type PagedFile } from '@blockvfs/core';
+import { directBlockKey, openPagedFile, type BlockStore, type PagedFile } from '@blockvfs/core';
 import { serializeError } from './errors.js';
 
 /**
- * What serialize and deserialize need to know about a database file on a store,
- * beyond PagedFile: its block size, its rollback journal, and its stale blocks.
- * All of it is specific to the direct layout (the only one so far); the atomic
- * layout will keep its journal in memory and replace a file with one commit.
+ * What serialize and deserialize need to know about a database file of the direct
+ * layout on a store, beyond PagedFile: its block size, its rollback journal, and its
+ * stale blocks. (The atomic layout needs none of it: its format knows its block size,
+ * its journal lives in memory, and a file is replaced by one commit.)
  */
 
 /** The name SQLite gives the rollback journal of database `name` (stored like any file in the direct layout). */
@@ -26,7 +26,7 @@ export interface StoredFile {
  * length reads it right. (openPagedFile would refuse a block size other than the
  * file's own, and the store has no other record of it.)
  */
-export async function openStoredFile(store: BlockStore, name: string, layout: Layout): Promise<StoredFile | undefined> {
+export async function openStoredFile(store: BlockStore, name: string, layout: 'direct'): Promise<StoredFile | undefined> {
   const firstBlock = await store.get(directBlockKey(name, 0));
   if (firstBlock === undefined || firstBlock.length === 0) {
     // A write interrupted before block 0 went up can leave later blocks without it.

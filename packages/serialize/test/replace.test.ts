@@ -21,13 +21,13 @@ beforeAll(() => {
 
 it('replaces a larger database written with another block size, leaving none of its blocks', async () => {
   const store = new MemoryStore();
-  await deserialize({ store, name: 'db', source: [big], blockSize: 1000 });
+  await deserialize({ layout: 'direct', store, name: 'db', source: [big], blockSize: 1000 });
   await store.put('db/nested/0000000000', new Uint8Array([7])); // another file under the same prefix: not ours to delete
-  await deserialize({ store, name: 'db', source: [small] });
+  await deserialize({ layout: 'direct', store, name: 'db', source: [small] });
   expect(await blockSizes(store, 'db')).toEqual([...Array(small.length / 4096).fill(4096), 1]);
   expect([...(await snapshot(store)).keys()].filter((key) => key.startsWith('db/00')).length).toBe(small.length / 4096);
-  expect(sha256(await concat(serialize({ store, name: 'db' })))).toBe(sha256(small));
-  const db = await openDatabase({ store, name: 'db', readOnly: true });
+  expect(sha256(await concat(serialize({ layout: 'direct', store, name: 'db' })))).toBe(sha256(small));
+  const db = await openDatabase({ layout: 'direct', store, name: 'db', readOnly: true });
   try {
     expect(await db.get('SELECT count(*) AS n FROM books')).toEqual({ n: 100 });
   } finally {
@@ -37,26 +37,26 @@ it('replaces a larger database written with another block size, leaving none of 
 
 it('replaces a smaller database with a larger one', async () => {
   const store = new MemoryStore();
-  await deserialize({ store, name: 'db', source: [small] });
-  await deserialize({ store, name: 'db', source: [big] });
-  expect(sha256(await concat(serialize({ store, name: 'db' })))).toBe(sha256(big));
+  await deserialize({ layout: 'direct', store, name: 'db', source: [small] });
+  await deserialize({ layout: 'direct', store, name: 'db', source: [big] });
+  expect(sha256(await concat(serialize({ layout: 'direct', store, name: 'db' })))).toBe(sha256(big));
 });
 
 it('deletes a stale hot journal, which SQLite would otherwise play back onto the new pages', async () => {
   const store = new MemoryStore();
   // The old database, caught by a crash mid-commit: its hot journal holds old pages.
-  await deserialize({ store, name: 'db', source: [big] });
+  await deserialize({ layout: 'direct', store, name: 'db', source: [big] });
   await putFile(store, 'db-journal', makeHotJournal(join(dir, 'big.sqlite')), 4096); // the block size the new database is opened with
-  await deserialize({ store, name: 'db', source: [small] });
+  await deserialize({ layout: 'direct', store, name: 'db', source: [small] });
   expect([...(await snapshot(store)).keys()].filter((key) => key.startsWith('db-journal'))).toEqual([]);
-  const db = await openDatabase({ store, name: 'db' });
+  const db = await openDatabase({ layout: 'direct', store, name: 'db' });
   try {
     expect(await db.get('PRAGMA integrity_check')).toEqual({ integrity_check: 'ok' });
     expect(await db.get('SELECT count(*) AS n FROM books')).toEqual({ n: 100 });
   } finally {
     await db.close();
   }
-  expect(sha256(await concat(serialize({ store, name: 'db' })))).toBe(sha256(small));
+  expect(sha256(await concat(serialize({ layout: 'direct', store, name: 'db' })))).toBe(sha256(small));
 });
 
 it('reports progress: reading, then writing up to the total', async () => {
@@ -64,7 +64,7 @@ it('reports progress: reading, then writing up to the total', async () => {
   // Several MiB, so that reading reports more than once (the spool writes to disk every MiB).
   const padded = makeShellDatabase(join(dir, 'padded.sqlite'), 65536, 3000);
   expect(padded.length).toBeGreaterThanOrEqual(2 * 1024 * 1024);
-  await deserialize({ store: new MemoryStore(), name: 'db', source: [padded], onProgress: (event) => events.push(event) });
+  await deserialize({ layout: 'direct', store: new MemoryStore(), name: 'db', source: [padded], onProgress: (event) => events.push(event) });
   const reading = events.filter((event) => event.phase === 'reading');
   const writing = events.filter((event) => event.phase === 'writing');
   expect(events.indexOf(writing[0]!)).toBe(reading.length); // all reading events come first
@@ -76,7 +76,7 @@ it('reports progress: reading, then writing up to the total', async () => {
 it('a store failure while writing a new database deletes what was written, and says so', async () => {
   const memory = new MemoryStore();
   const store = withFaults(memory, { ops: ['put'], at: 5 });
-  const error: unknown = await deserialize({ store, name: 'db', source: [big] }).catch((e: unknown) => e);
+  const error: unknown = await deserialize({ layout: 'direct', store, name: 'db', source: [big] }).catch((e: unknown) => e);
   expect(isBlockVfsError(error, 'transient')).toBe(true);
   expect((error as Error).message).toMatch(/writing database "db" failed after \d+ of \d+ bytes: .*what was written has been deleted/);
   expect(await snapshot(memory)).toEqual(new Map());
@@ -84,11 +84,11 @@ it('a store failure while writing a new database deletes what was written, and s
 
 it('a store failure while replacing a database says that it may now be a mix, and a retry repairs it', async () => {
   const memory = new MemoryStore();
-  await deserialize({ store: memory, name: 'db', source: [small] });
+  await deserialize({ layout: 'direct', store: memory, name: 'db', source: [small] });
   const store = withFaults(memory, { ops: ['put'], at: 5 });
-  const error: unknown = await deserialize({ store, name: 'db', source: [big] }).catch((e: unknown) => e);
+  const error: unknown = await deserialize({ layout: 'direct', store, name: 'db', source: [big] }).catch((e: unknown) => e);
   expect(isBlockVfsError(error, 'transient')).toBe(true);
   expect((error as Error).message).toMatch(/may now mix pages of the old and the new database/);
-  await deserialize({ store: memory, name: 'db', source: [big] });
-  expect(sha256(await concat(serialize({ store: memory, name: 'db' })))).toBe(sha256(big));
+  await deserialize({ layout: 'direct', store: memory, name: 'db', source: [big] });
+  expect(sha256(await concat(serialize({ layout: 'direct', store: memory, name: 'db' })))).toBe(sha256(big));
 });

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { BlockStore } from '@blockvfs/core';
+import { AtomicFormat, type BlockStore, type Layout } from '@blockvfs/core';
 import { FsStore } from '@blockvfs/store-fs';
 import { MemoryStore } from '@blockvfs/store-memory';
 import { openDatabase } from '@blockvfs/vfs-wasqlite';
@@ -17,8 +17,20 @@ const STORES: [string, () => BlockStore][] = [
   ['FsStore', () => new FsStore({ root: mkdtempSync(join(dir, 'fs-store-')) })],
 ];
 
-describe.each([512, 4096, 65536])('a database made by the sqlite3 shell, page size %i', (pageSize) => {
-  const path = join(dir, `shell-${pageSize}.sqlite`);
+const LAYOUTS: Layout[] = ['atomic', 'direct'];
+
+/** How the file is stored: its block sizes (direct layout), or its commits and block size (atomic). */
+async function stored(store: BlockStore, name: string, layout: Layout): Promise<{ blocks: number[] } | { commits: string[]; blockSize: number }> {
+  if (layout === 'direct') return { blocks: await blockSizes(store, name) };
+  const commits: string[] = [];
+  for await (const entry of store.list(`${name}/log/`)) commits.push(entry.key);
+  return { commits, blockSize: (await AtomicFormat.open(store, name, { blockSize: 1 })).blockSize };
+}
+
+describe.each(LAYOUTS.flatMap((layout) => [512, 4096, 65536].map((pageSize) => ({ layout, pageSize }))))(
+  '$layout layout: a database made by the sqlite3 shell, page size $pageSize',
+  ({ layout, pageSize }) => {
+  const path = join(dir, `shell-${layout}-${pageSize}.sqlite`);
   let original: Uint8Array;
   let expected: Record<string, unknown>[][];
   beforeAll(() => {
@@ -29,32 +41,35 @@ describe.each([512, 4096, 65536])('a database made by the sqlite3 shell, page si
   it.each([1, 7, 4096, Infinity])('deserialises from chunks of %s bytes and serialises back byte for byte', async (chunkSize) => {
     const store = new MemoryStore();
     const source = chunkSize === Infinity ? [original] : chunks(original, chunkSize);
-    const result = await deserialize({ store, name: 'books.db', source });
+    const result = await deserialize({ store, name: 'books.db', source, layout });
     expect(result).toEqual({ bytes: original.length, pages: original.length / pageSize, pageSize });
-    // Default block size = page size: one object per page.
-    expect(await blockSizes(store, 'books.db')).toEqual(Array(original.length / pageSize).fill(pageSize));
-    expect(sha256(await concat(serialize({ store, name: 'books.db' })))).toBe(sha256(original));
+    // Default block size = page size: in the direct layout one object per page; in the atomic one, one commit.
+    expect(await stored(store, 'books.db', layout)).toEqual(
+      layout === 'direct' ? { blocks: Array(original.length / pageSize).fill(pageSize) } : { commits: ['books.db/log/000000000001'], blockSize: pageSize },
+    );
+    expect(sha256(await concat(serialize({ store, name: 'books.db', layout })))).toBe(sha256(original));
   });
 
   it.each(STORES)('on %s: opens with openDatabase with the rows the shell gives, and serialises back', async (_, makeStore) => {
     const store = makeStore();
-    await deserialize({ store, name: 'books.db', source: chunks(original, 4096) });
-    const db = await openDatabase({ store, name: 'books.db', blockSize: pageSize, readOnly: true });
+    await deserialize({ store, name: 'books.db', source: chunks(original, 4096), layout });
+    const db = await openDatabase({ store, name: 'books.db', blockSize: pageSize, readOnly: true, layout });
     try {
       for (const [i, sql] of CHECK_QUERIES.entries()) expect(await db.all(sql)).toEqual(expected[i]);
       expect(await db.all('PRAGMA integrity_check')).toEqual([{ integrity_check: 'ok' }]);
     } finally {
       await db.close();
     }
-    expect(sha256(await concat(serialize({ store, name: 'books.db' })))).toBe(sha256(original));
+    expect(sha256(await concat(serialize({ store, name: 'books.db', layout })))).toBe(sha256(original));
   });
-});
+  },
+);
 
-describe('block size other than the page size', () => {
+describe.each(LAYOUTS)('%s layout: block size other than the page size', (layout) => {
   const pageSize = 4096;
   let original: Uint8Array;
   beforeAll(() => {
-    original = makeShellDatabase(join(dir, 'block-sizes.sqlite'), pageSize, 1000);
+    original = makeShellDatabase(join(dir, `block-sizes-${layout}.sqlite`), pageSize, 1000);
   });
 
   it.each([
@@ -66,13 +81,18 @@ describe('block size other than the page size', () => {
     ['larger than the whole file', 64 * 1024 * 1024],
   ])('%s (%i) round-trips and opens', async (_, blockSize) => {
     const store = new MemoryStore();
-    await deserialize({ store, name: 'db', source: chunks(original, 3333), blockSize });
-    const sizes = await blockSizes(store, 'db');
-    expect(sizes.length).toBe(Math.ceil(original.length / blockSize));
-    expect(sizes.slice(0, -1).every((size) => size === blockSize)).toBe(true);
-    expect(sizes.reduce((a, b) => a + b, 0)).toBe(original.length);
-    expect(sha256(await concat(serialize({ store, name: 'db' })))).toBe(sha256(original));
-    const db = await openDatabase({ store, name: 'db', blockSize: Math.min(blockSize, original.length), readOnly: true });
+    await deserialize({ store, name: 'db', source: chunks(original, 3333), blockSize, layout });
+    const shape = await stored(store, 'db', layout);
+    if ('blocks' in shape) {
+      const sizes = shape.blocks;
+      expect(sizes.length).toBe(Math.ceil(original.length / blockSize));
+      expect(sizes.slice(0, -1).every((size) => size === blockSize)).toBe(true);
+      expect(sizes.reduce((a, b) => a + b, 0)).toBe(original.length);
+    } else {
+      expect(shape).toEqual({ commits: ['db/log/000000000001'], blockSize });
+    }
+    expect(sha256(await concat(serialize({ store, name: 'db', layout })))).toBe(sha256(original));
+    const db = await openDatabase({ store, name: 'db', blockSize: Math.min(blockSize, original.length), readOnly: true, layout });
     try {
       expect(await db.get('SELECT count(*) AS n FROM books')).toEqual({ n: 1000 });
     } finally {

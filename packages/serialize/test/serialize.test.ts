@@ -26,9 +26,9 @@ async function failure(promise: Promise<unknown>): Promise<Error> {
 
 it('yields one fresh chunk per block, which the consumer may keep', async () => {
   const store = new MemoryStore();
-  await deserialize({ store, name: 'db', source: [original], blockSize: 5000 });
+  await deserialize({ layout: 'direct', store, name: 'db', source: [original], blockSize: 5000 });
   const kept: Uint8Array[] = [];
-  for await (const chunk of serialize({ store, name: 'db' })) kept.push(chunk); // no copies: a reused buffer would show
+  for await (const chunk of serialize({ layout: 'direct', store, name: 'db' })) kept.push(chunk); // no copies: a reused buffer would show
   expect(kept.length).toBe(Math.ceil(original.length / 5000));
   expect(kept.slice(0, -1).every((chunk) => chunk.length === 5000)).toBe(true);
   expect(new Set(kept.map((chunk) => chunk.buffer)).size).toBe(kept.length);
@@ -37,9 +37,9 @@ it('yields one fresh chunk per block, which the consumer may keep', async () => 
 
 it('reads each block once, plus the probes for the first block and the journal', async () => {
   const memory = new MemoryStore();
-  await deserialize({ store: memory, name: 'db', source: [original] });
+  await deserialize({ layout: 'direct', store: memory, name: 'db', source: [original] });
   const store = withMetrics(memory);
-  await concat(serialize({ store, name: 'db' }));
+  await concat(serialize({ layout: 'direct', store, name: 'db' }));
   const blocks = original.length / 4096;
   // block 0 (to learn the block size), the journal probe, one list, then every block.
   expect(store.metrics.get).toBe(blocks + 2);
@@ -48,9 +48,9 @@ it('reads each block once, plus the probes for the first block and the journal',
 
 it('stops cleanly when the consumer stops early', async () => {
   const store = new MemoryStore();
-  await deserialize({ store, name: 'db', source: [original], blockSize: 512 });
+  await deserialize({ layout: 'direct', store, name: 'db', source: [original], blockSize: 512 });
   let seen = 0;
-  for await (const chunk of serialize({ store, name: 'db' })) {
+  for await (const chunk of serialize({ layout: 'direct', store, name: 'db' })) {
     seen += chunk.length;
     if (seen >= 2048) break;
   }
@@ -59,8 +59,8 @@ it('stops cleanly when the consumer stops early', async () => {
 
 it("refuses a name with no database: 'not-found'", async () => {
   const store = new MemoryStore();
-  await deserialize({ store, name: 'db', source: [original] });
-  const error = await failure(concat(serialize({ store, name: 'missing.db' })));
+  await deserialize({ layout: 'direct', store, name: 'db', source: [original] });
+  const error = await failure(concat(serialize({ layout: 'direct', store, name: 'missing.db' })));
   expect(isBlockVfsError(error, 'not-found')).toBe(true);
   expect(error.message).toBe('@blockvfs/serialize (memory): there is no database "missing.db" on this store');
 });
@@ -69,40 +69,40 @@ it("refuses stored bytes that are not an SQLite database: 'invalid'", async () =
   const store = new MemoryStore();
   await store.put('notes.txt/0000000000', new TextEncoder().encode('x'.repeat(4096)));
   await store.put('notes.txt/0000000001', new TextEncoder().encode('y'.repeat(100)));
-  const error = await failure(concat(serialize({ store, name: 'notes.txt' })));
+  const error = await failure(concat(serialize({ layout: 'direct', store, name: 'notes.txt' })));
   expect(isBlockVfsError(error, 'invalid')).toBe(true);
   expect(error.message).toMatch(/the stored database "notes.txt" is not an SQLite database: it does not start with "SQLite format 3\\0"/);
 });
 
 it("refuses a stored database cut short (missing last blocks): 'invalid'", async () => {
   const store = new MemoryStore();
-  await deserialize({ store, name: 'db', source: [original] });
+  await deserialize({ layout: 'direct', store, name: 'db', source: [original] });
   const last = Math.ceil(original.length / 4096) - 1;
   await store.delete([`db/${String(last).padStart(10, '0')}`]);
-  const error = await failure(concat(serialize({ store, name: 'db' })));
+  const error = await failure(concat(serialize({ layout: 'direct', store, name: 'db' })));
   expect(isBlockVfsError(error, 'invalid')).toBe(true);
   expect(error.message).toMatch(/is truncated: its header says \d+ pages/);
 });
 
 it('refuses a database with a hot journal, saying to open it once first; once opened, it exports', async () => {
   const store = new MemoryStore();
-  await deserialize({ store, name: 'db', source: [original] });
+  await deserialize({ layout: 'direct', store, name: 'db', source: [original] });
   await putFile(store, 'db-journal', makeHotJournal(join(dir, 'db.sqlite')), 4096);
-  const error = await failure(concat(serialize({ store, name: 'db' })));
+  const error = await failure(concat(serialize({ layout: 'direct', store, name: 'db' })));
   expect(isBlockVfsError(error, 'invalid')).toBe(true);
   expect(error.message).toMatch(/has a hot journal \("db-journal"\): the last writer stopped in the middle of a commit.*Open the database once/);
   // What the message advises: opening the database plays the journal back and deletes it.
-  const db = await openDatabase({ store, name: 'db' });
+  const db = await openDatabase({ layout: 'direct', store, name: 'db' });
   await db.get('SELECT count(*) FROM books');
   await db.close();
-  expect(sha256(await concat(serialize({ store, name: 'db' })))).toBe(sha256(original));
+  expect(sha256(await concat(serialize({ layout: 'direct', store, name: 'db' })))).toBe(sha256(original));
 });
 
 it('exports despite a journal whose header is zeroed (journal_mode=PERSIST after a commit): it is not hot', async () => {
   const store = new MemoryStore();
-  await deserialize({ store, name: 'db', source: [original] });
+  await deserialize({ layout: 'direct', store, name: 'db', source: [original] });
   await store.put('db-journal/0000000000', new Uint8Array(512));
-  expect(sha256(await concat(serialize({ store, name: 'db' })))).toBe(sha256(original));
+  expect(sha256(await concat(serialize({ layout: 'direct', store, name: 'db' })))).toBe(sha256(original));
 });
 
 it('refuses an unknown layout', async () => {
@@ -112,9 +112,9 @@ it('refuses an unknown layout', async () => {
 
 it("refuses a database whose block 0 is missing (an interrupted write): 'invalid', not 'not-found'", async () => {
   const store = new MemoryStore();
-  await deserialize({ store, name: 'db', source: [original] });
+  await deserialize({ layout: 'direct', store, name: 'db', source: [original] });
   await store.delete(['db/0000000000']);
-  const error = await failure(concat(serialize({ store, name: 'db' })));
+  const error = await failure(concat(serialize({ layout: 'direct', store, name: 'db' })));
   expect(isBlockVfsError(error, 'invalid')).toBe(true);
   expect(error.message).toMatch(/has blocks but no block 0/);
 });
