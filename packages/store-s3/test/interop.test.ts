@@ -67,7 +67,7 @@ describeS3('sqlite-s3vfs layout on S3', (target) => {
   itWithSqlite3(needsSqlite3('writes <name>/<10-digit block> objects of 4096 bytes that concatenate to the database file'), async () => {
     const s = store('interop-write');
     const name = 'interop.db';
-    const db = await openDatabase({ store: s, name, pageSize: BLOCK, blockSize: BLOCK });
+    const db = await openDatabase({ layout: 'direct', store: s, name, pageSize: BLOCK, blockSize: BLOCK });
     await db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL, n REAL)');
     await db.transaction(async () => {
       for (let i = 1; i <= 600; i++) await db.run('INSERT INTO t (v, n) VALUES (?, ?)', [`value ${i} `.repeat(1 + (i % 9)), i / 8]);
@@ -92,7 +92,7 @@ describeS3('sqlite-s3vfs layout on S3', (target) => {
 
     // The same bytes as @blockvfs/serialize reads back through the store.
     const chunks: Uint8Array[] = [];
-    for await (const chunk of serialize({ store: s, name })) chunks.push(chunk);
+    for await (const chunk of serialize({ layout: 'direct', store: s, name })) chunks.push(chunk);
     expect(Buffer.concat(chunks).equals(file)).toBe(true);
 
     // And a database the sqlite3 shell accepts, with the same contents.
@@ -125,7 +125,7 @@ describeS3('sqlite-s3vfs layout on S3', (target) => {
       "SELECT id, name, price FROM fruit WHERE name >= 'fruit-01500' ORDER BY name LIMIT 5",
       'SELECT id, price FROM fruit WHERE id IN (1, 777, 3000) ORDER BY id',
     ];
-    const db = await openDatabase({ store: s, name, blockSize: BLOCK, readOnly: true });
+    const db = await openDatabase({ layout: 'direct', store: s, name, blockSize: BLOCK, readOnly: true });
     expect(await db.all('PRAGMA integrity_check')).toEqual([{ integrity_check: 'ok' }]);
     for (const sql of queries) expect(await db.all(sql), sql).toEqual(sqlite3Json(path, sql));
     await db.close();

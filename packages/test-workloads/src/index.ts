@@ -1,0 +1,16 @@
+export { JOURNAL_MODES, LAYOUTS, listObjects, payload, runSqlMatrixCase, type JournalMode, type SqlMatrixCase } from './sql-matrix.js';
+export { crashAtEveryRequest, type CrashMode, type CrashOptions, type CrashReport, type CrashTarget } from './crash.js';
+export { checkRequestBounds, countRequests, countTable, type Counts, type RequestCountOptions, type RequestCountReport } from './request-counts.js';
+export {
+  concurrentIncrements,
+  killWritersAtRandom,
+  fsChildStore,
+  startWriter,
+  type ChildStoreSpec,
+  type IncrementOptions,
+  type IncrementReport,
+  type KillOptions,
+  type KillReport,
+  type Writer,
+  type WriterSpec,
+} from './processes.js';
