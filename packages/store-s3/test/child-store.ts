@@ -1,0 +1,22 @@
+// The S3Store a writer child process opens (see @blockvfs/test-workloads, processes.ts).
+// Node runs this file as it is (type stripping) from the built package: keep it to
+// erasable TypeScript, and import only packages (this one's own name gives its build).
+import { S3Client } from '@aws-sdk/client-s3';
+import { S3Store } from '@blockvfs/store-s3'; // the package itself: its build, from a child process
+
+interface ChildS3Options {
+  endpoint: string;
+  region: string;
+  forcePathStyle: boolean;
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+  bucket: string;
+  prefix: string;
+}
+
+export function createStore(options: ChildS3Options): S3Store {
+  const { endpoint, region, forcePathStyle, accessKeyId, secretAccessKey, sessionToken, bucket, prefix } = options;
+  const client = new S3Client({ endpoint, region, forcePathStyle, credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } });
+  return new S3Store({ client, bucket, prefix });
+}

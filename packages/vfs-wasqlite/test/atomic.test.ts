@@ -1,0 +1,244 @@
+import { collectGarbage, isBlockVfsError, withMetrics, type BlockStore, type StoreCapabilities } from '@blockvfs/core';
+import { MemoryStore } from '@blockvfs/store-memory';
+import { describe, expect, test } from 'vitest';
+import { isBusyError, openDatabase, SqliteError, SYNCHRONOUS_OFF_UNSUPPORTED, type Database, type OpenDatabaseOptions } from '@blockvfs/vfs-wasqlite';
+import { storeObjects } from './helpers.js';
+
+/**
+ * The atomic layout through the Database API: writers racing (the loser gets
+ * SQLITE_BUSY), snapshot isolation, the writer lease, time travel, garbage collection
+ * beside readers and writers. "Another process" is another store object over the same
+ * objects: the VFS keeps its per-process state (open files, locks) per store object.
+ */
+
+const hour = 60 * 60 * 1000;
+
+/** Another store object over `store`'s objects: what a second process would have. */
+function otherProcess(store: BlockStore): BlockStore {
+  return withMetrics(store);
+}
+
+async function open(store: BlockStore, options: Partial<OpenDatabaseOptions> = {}): Promise<Database> {
+  return openDatabase({ store, name: 'app.db', ...options });
+}
+
+async function failure(promise: Promise<unknown>): Promise<Error> {
+  return promise.then(
+    () => {
+      throw new Error('expected a failure');
+    },
+    (error: unknown) => error as Error,
+  );
+}
+
+async function count(db: Database): Promise<number> {
+  return Number((await db.get('SELECT count(*) AS n FROM t'))?.n);
+}
+
+describe('concurrent writers', () => {
+  test('two writers on the same commit: the second gets SQLITE_BUSY, its transaction is not applied, and a retry succeeds', async () => {
+    const store = new MemoryStore();
+    const a = await open(store);
+    await a.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)');
+    const b = await open(otherProcess(store));
+
+    const lost = await failure(
+      a.transaction(async () => {
+        expect(await count(a)).toBe(0); // read on commit 1
+        await b.run("INSERT INTO t (v) VALUES ('b')"); // meanwhile another process commits 2
+        await a.run("INSERT INTO t (v) VALUES ('a')");
+      }),
+    );
+    expect(lost).toBeInstanceOf(SqliteError);
+    expect(isBusyError(lost)).toBe(true);
+    expect(lost.message).toMatch(/^database is locked \(SQLITE_BUSY\): .*another writer committed seq 2 of "app\.db" first/);
+    expect(isBlockVfsError(lost.cause, 'precondition-failed')).toBe(true);
+
+    // a sees b's commit at its next transaction, and its retry commits on top.
+    expect(await a.all('SELECT v FROM t')).toEqual([{ v: 'b' }]);
+    await a.run("INSERT INTO t (v) VALUES ('a')");
+    expect(await b.all('SELECT v FROM t ORDER BY id')).toEqual([{ v: 'b' }, { v: 'a' }]);
+    expect(await b.get('PRAGMA integrity_check')).toEqual({ integrity_check: 'ok' });
+    await a.close();
+    await b.close();
+  });
+
+  test('an autocommit statement that loses is rolled back whole, and reports SQLITE_BUSY', async () => {
+    const store = new MemoryStore();
+    const a = await open(store);
+    await a.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER); INSERT INTO t (v) VALUES (1), (2), (3)');
+    const b = await open(otherProcess(store));
+    const slow = await open(otherProcess(store), { freshness: 60_000 }); // it will not look for b's commit before writing
+    await slow.get('SELECT 1 FROM t');
+    await b.run('DELETE FROM t WHERE v = 1');
+    const lost = await failure(slow.run('UPDATE t SET v = v * 10'));
+    expect(isBusyError(lost)).toBe(true);
+    // After a lost commit it looks, freshness or not.
+    expect(await slow.all('SELECT v FROM t ORDER BY v')).toEqual([{ v: 2 }, { v: 3 }]);
+    await slow.run('UPDATE t SET v = v * 10');
+    expect(await a.all('SELECT v FROM t ORDER BY v')).toEqual([{ v: 20 }, { v: 30 }]);
+    for (const db of [a, b, slow]) await db.close();
+  });
+});
+
+describe('snapshot isolation', () => {
+  test('a long read transaction sees one commit while another process commits; the next one sees them all', async () => {
+    const store = new MemoryStore();
+    const writer = await open(store);
+    await writer.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t (v) VALUES (0)');
+    const reader = await open(otherProcess(store), { cacheBytes: 0 });
+    await reader.transaction(async () => {
+      expect(await count(reader)).toBe(1);
+      for (let i = 1; i <= 5; i++) {
+        await writer.transaction(async () => {
+          for (let j = 0; j < 50; j++) await writer.run('INSERT INTO t (v) VALUES (?)', [`${i}:${j}:${'x'.repeat(200)}`]);
+          await writer.run('UPDATE t SET v = ? WHERE id = 1', [`version ${i}`]);
+        });
+        expect(await count(reader)).toBe(1);
+        expect(await reader.get('SELECT v FROM t WHERE id = 1')).toEqual({ v: '0' });
+      }
+    });
+    expect(await count(reader)).toBe(251);
+    expect(await reader.get('SELECT v FROM t WHERE id = 1')).toEqual({ v: 'version 5' });
+    await reader.close();
+    await writer.close();
+  });
+});
+
+describe('writer lease', () => {
+  test('while one connection holds the lease, another fails fast with SQLITE_BUSY; after close it may write', async () => {
+    const store = new MemoryStore();
+    const a = await open(store, { lease: true });
+    await a.exec('CREATE TABLE t (v)');
+    const b = await open(otherProcess(store), { lease: { ttl: 5000 } });
+    expect(await b.all('SELECT v FROM t')).toEqual([]); // reading needs no lease
+    const busy = await failure(b.run('INSERT INTO t VALUES (1)'));
+    expect(isBusyError(busy)).toBe(true);
+    expect(busy.message).toMatch(/"app\.db" is busy: another writer holds its lease until/);
+    await a.run('INSERT INTO t VALUES (2)');
+    await a.close(); // releases it
+    await b.run('INSERT INTO t VALUES (3)');
+    expect(await b.all('SELECT v FROM t ORDER BY v')).toEqual([{ v: 2 }, { v: 3 }]);
+    await b.close();
+  });
+
+  test('a lease is refused for a read-only connection and for the direct layout', async () => {
+    await expect(open(new MemoryStore(), { lease: true, readOnly: true })).rejects.toThrow(/"lease" is for writers/);
+    await expect(open(new MemoryStore(), { lease: true, layout: 'direct' })).rejects.toThrow(/"lease" needs the atomic layout, not "direct"/);
+  });
+});
+
+describe('time travel', () => {
+  test('asOf a commit number or a Date opens that state, read-only', async () => {
+    const store = new MemoryStore();
+    const db = await open(store);
+    await db.exec('CREATE TABLE t (v)');
+    const versions = [];
+    for (let i = 1; i <= 4; i++) {
+      await db.run('INSERT INTO t VALUES (?)', [i]);
+      versions.push((await db.version())!);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(versions.map((v) => v.commit)).toEqual([2, 3, 4, 5]);
+    const second = versions[1]!;
+    const old = await open(store, { readOnly: true, asOf: second.commit });
+    expect(await old.all('SELECT v FROM t')).toEqual([{ v: 1 }, { v: 2 }]);
+    expect(await old.version()).toEqual(second);
+    const readOnly = await failure(old.run('INSERT INTO t VALUES (9)'));
+    expect(readOnly.message).toMatch(/SQLITE_READONLY/);
+    await old.close();
+    const byTime = await open(store, { readOnly: true, asOf: versions[2]!.time });
+    expect(await byTime.all('SELECT v FROM t')).toEqual([{ v: 1 }, { v: 2 }, { v: 3 }]);
+    await byTime.close();
+    await expect(open(store, { asOf: 2 })).rejects.toThrow(/pass readOnly: true too/);
+    await expect(open(store, { readOnly: true, asOf: 99 })).rejects.toMatchObject({ kind: 'not-found' });
+    await db.close();
+  });
+});
+
+describe('garbage collection', () => {
+  test('runs beside a writer and a reader on an old snapshot: inside the grace period nothing they need goes; after it, unreferenced objects do', async () => {
+    const store = new MemoryStore();
+    const writer = await open(store, { cacheBytes: 0 });
+    await writer.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)');
+    await writer.transaction(async () => {
+      for (let i = 0; i < 200; i++) await writer.run('INSERT INTO t (v) VALUES (?)', ['x'.repeat(1000)]);
+    });
+    const reader = await open(otherProcess(store), { cacheBytes: 0 });
+    await reader.exec('PRAGMA cache_size = 0'); // every page read goes to the store
+    await reader.transaction(async () => {
+      const before = await reader.all('SELECT id, length(v) AS n FROM t');
+      for (let round = 0; round < 10; round++) {
+        await writer.run('UPDATE t SET v = ? WHERE id % 10 = ?', ['y'.repeat(1000), round]);
+        const report = await collectGarbage({ store, name: 'app.db', retention: 0 });
+        expect(report.deleted.blocks + report.deleted.records).toBe(0);
+        expect(await reader.all('SELECT id, length(v) AS n FROM t')).toEqual(before);
+      }
+    });
+    // An hour later (by the collector's clock; connections idle that long re-read the head before trusting their view).
+    await reader.close();
+    const report = await collectGarbage({ store, name: 'app.db', retention: 0, now: Date.now() + hour });
+    expect(report.deleted.blocks).toBeGreaterThan(0);
+    expect(report.deleted.records).toBeGreaterThan(10);
+    // What is left: the blocks of the latest commit (folded into objects by the collector's checkpoint), that checkpoint, the head.
+    expect(report.oldestKept).toBe(report.latest);
+    const left = (await storeObjects(store)).map((o) => o.key);
+    expect(left.filter((key) => key.startsWith('app.db/blocks/')).length).toBe(report.kept.blocks);
+    expect(left.filter((key) => !key.startsWith('app.db/blocks/'))).toEqual([`app.db/checkpoint/${String(report.latest).padStart(12, '0')}`, 'app.db/head']);
+    await writer.run("INSERT INTO t (v) VALUES ('after')");
+    const fresh = await open(otherProcess(store));
+    expect(await fresh.get('PRAGMA integrity_check')).toEqual({ integrity_check: 'ok' });
+    expect(await fresh.get("SELECT count(*) AS n FROM t WHERE v LIKE 'y%'")).toEqual({ n: 200 });
+    expect(await count(fresh)).toBe(201);
+    for (const db of [writer, fresh]) await db.close();
+  });
+});
+
+describe('refusals', () => {
+  test('synchronous=OFF, which would keep commits in memory until close', async () => {
+    const db = await open(new MemoryStore());
+    const error = await failure(db.exec('PRAGMA synchronous = OFF'));
+    expect(error.message).toContain(SYNCHRONOUS_OFF_UNSUPPORTED);
+    await db.exec('PRAGMA synchronous = NORMAL');
+    await db.close();
+  });
+
+  test('a store without conditional puts, unless singleWriter says there is one writer only', async () => {
+    const plain = new MemoryStore();
+    const capabilities: StoreCapabilities = { ...plain.capabilities, conditionalPut: false };
+    const store: BlockStore = { name: plain.name, capabilities, get: (k, r) => plain.get(k, r), put: (k, d) => plain.put(k, d), delete: (k) => plain.delete(k), list: (p, o) => plain.list(p, o) };
+    const error = await failure(open(store));
+    expect(error.message).toMatch(/needs a store with conditional puts.*singleWriter: true/);
+    const db = await open(store, { singleWriter: true });
+    await db.exec('CREATE TABLE t (v); INSERT INTO t VALUES (1)');
+    expect(await db.get('SELECT v FROM t')).toEqual({ v: 1 });
+    await db.close();
+  });
+
+  test('a direct-layout database opened in the atomic layout, and the other way round', async () => {
+    const store = new MemoryStore();
+    const direct = await open(store, { layout: 'direct' });
+    await direct.exec('CREATE TABLE t (v)');
+    await direct.close();
+    await expect(open(store)).rejects.toThrow(/holds a direct-layout file.*open it with layout "direct"/);
+  });
+});
+
+describe('checkpoint()', () => {
+  test('writes a checkpoint: a later open reads it instead of every commit', async () => {
+    const store = new MemoryStore();
+    const db = await open(store);
+    await db.exec('CREATE TABLE t (v)');
+    for (let i = 0; i < 30; i++) await db.run('INSERT INTO t VALUES (?)', [i]);
+    const metered = withMetrics(store);
+    await (await open(metered)).close();
+    const withoutCheckpoint = metered.metrics.get;
+    await db.checkpoint();
+    metered.resetMetrics();
+    const again = await open(metered);
+    expect(metered.metrics.get).toBeLessThan(withoutCheckpoint / 3);
+    expect(await count(again)).toBe(30);
+    await again.close();
+    await db.close();
+  });
+});
