@@ -150,10 +150,11 @@ describe('FsStore per-key locks', () => {
   const deadPid = () => spawnSync(process.execPath, ['-e', '0']).pid as number;
 
   it('waits for a live lock, then gives up with kind "transient"', async () => {
-    const store = new FsStore({ root, lockTimeoutMs: 200, lockStaleMs: 100 });
+    // Margins wide enough for a loaded machine: the lock must stay between lockStaleMs and 6 × lockStaleMs old.
+    const store = new FsStore({ root, lockTimeoutMs: 200, lockStaleMs: 1000 });
     const { etag } = await store.put('k', bytes('v1'));
     await writeFile(lockFile(), JSON.stringify({ pid: process.pid, host: hostname(), id: 'held' }));
-    await old(lockFile(), 150); // older than lockStaleMs (not 6 × lockStaleMs), but its owner (this process) is alive
+    await old(lockFile(), 1500); // older than lockStaleMs (not 6 × lockStaleMs), but its owner (this process) is alive
     const started = Date.now();
     const error = await store.put('k', bytes('v2'), { ifMatch: etag }).catch((e: unknown) => e);
     expect(isBlockVfsError(error, 'transient'), String(error)).toBe(true);

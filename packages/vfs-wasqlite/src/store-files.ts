@@ -1,4 +1,4 @@
-import { DirectFormat, openPagedFile, type AtomicOptions, type BlockStore, type Layout, type PagedFile } from '@blockvfs/core';
+import { DEFAULT_BLOCK_CACHE_BYTES, DirectFormat, openPagedFile, withCache, type AtomicOptions, type BlockStore, type CachedStore, type Layout, type PagedFile } from '@blockvfs/core';
 import { FileLock } from './lock-table.js';
 
 /**
@@ -56,6 +56,8 @@ export class StoreFiles {
   readonly #store: BlockStore;
   readonly #entries = new Map<string, FileEntry>();
   readonly #locks = new Map<string, FileLock>();
+  /** Block caches of the atomic layout, by size: they outlive the connections, so a new one starts warm. */
+  readonly #caches = new Map<number, CachedStore>();
 
   constructor(store: BlockStore) {
     this.#store = store;
@@ -88,7 +90,7 @@ export class StoreFiles {
         layout: options.layout,
         blockSize: options.blockSize,
         ...(knownSize === undefined ? {} : { knownSize }),
-        ...(options.atomic === undefined ? {} : { atomic: options.atomic }),
+        ...(options.layout === 'atomic' ? { atomic: { ...options.atomic, ...this.#blockCache(options.atomic) } } : {}),
       });
     } catch (error) {
       this.#entries.delete(key);
@@ -116,6 +118,18 @@ export class StoreFiles {
     } finally {
       if (entry.opens === 0 && (!entry.keep || !entry.trusted)) this.#entries.delete(key);
     }
+  }
+
+  /** The process-wide block cache for these atomic options (none with `cacheBytes: 0`). */
+  #blockCache(atomic: AtomicOptions | undefined): { blockCache?: CachedStore } {
+    const bytes = atomic?.cacheBytes ?? DEFAULT_BLOCK_CACHE_BYTES;
+    if (bytes === 0) return {};
+    let cache = this.#caches.get(bytes);
+    if (!cache) {
+      cache = withCache(this.#store, { maxBytes: bytes });
+      this.#caches.set(bytes, cache);
+    }
+    return { blockCache: cache };
   }
 
   /** The open PagedFile of `key`, if any. */

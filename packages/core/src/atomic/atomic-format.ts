@@ -3,7 +3,7 @@ import { forEachLimit } from '../concurrency.js';
 import { directBlockKey } from '../direct-format.js';
 import { BlockVfsError, isBlockVfsError } from '../errors.js';
 import { blockCount, blockLength, type FileChange, type FileFormat } from '../file-format.js';
-import { withCache } from '../layers/cache.js';
+import { withCache, type CachedStore } from '../layers/cache.js';
 import {
   applyRecord,
   catchUp,
@@ -20,6 +20,7 @@ import {
   type FileState,
   type VersionedHead,
 } from './history.js';
+import { BlockReader } from './block-reader.js';
 import { WriterLease, type LeaseOptions } from './lease.js';
 import { atomicBlockKey, atomicCommitKey, encodeRecord, randomTag, type CommitRecord, type Head } from './objects.js';
 
@@ -63,6 +64,12 @@ export interface AtomicFormatOptions {
   /** Bytes of block objects kept in memory (they never change, so a copy is never stale). Default 32 MiB; 0 keeps none. */
   cacheBytes?: number;
   /**
+   * A cache of the store's objects to read and write block objects through, shared with
+   * other files (the VFS keeps one per store for the whole process, so that it outlives
+   * any one connection). Given, it replaces the cache `cacheBytes` would make.
+   */
+  blockCache?: CachedStore;
+  /**
    * How stale a read may be, in ms: `refresh()` looks for other writers' commits (one
    * GET) only when the last look is older than this. Default 0: every time.
    */
@@ -87,6 +94,8 @@ export class AtomicFormat implements FileFormat {
   #state: FileState;
   /** Block objects, read and written through a cache (keys are never reused for other bytes). */
   readonly #blocks: BlockStore;
+  /** Reads of block objects: one request per key at a time, and read-ahead for scans. */
+  readonly #reader: BlockReader;
   #head: VersionedHead | undefined;
   #attempt: Attempt | undefined;
   /** When this view was last confirmed current (see VIEW_TRUST_MS); 0: never. */
@@ -111,7 +120,8 @@ export class AtomicFormat implements FileFormat {
     this.#freshness = options.freshness ?? 0;
     this.#conditional = store.capabilities.conditionalPut;
     const cacheBytes = options.cacheBytes ?? DEFAULT_BLOCK_CACHE_BYTES;
-    this.#blocks = cacheBytes > 0 ? withCache(store, { maxBytes: cacheBytes }) : store;
+    this.#blocks = options.blockCache ?? (cacheBytes > 0 ? withCache(store, { maxBytes: cacheBytes }) : store);
+    this.#reader = new BlockReader(this.#blocks, { readAhead: this.#blocks !== store });
     const lease = options.lease === true ? {} : options.lease || undefined;
     this.#lease = lease && pinned === undefined ? new WriterLease(store, name, lease) : undefined;
   }
@@ -173,7 +183,14 @@ export class AtomicFormat implements FileFormat {
     const entry = this.#state.map.get(index);
     if (!entry) return undefined;
     if (entry.inline) return entry.inline.slice(); // callers may keep it; ours must stay unchanged
+    this.#reader.noteRead(index, blockCount(this.#state.size, this.#state.blockSize), (next) => this.#objectKey(next));
     return this.#mustGet(atomicBlockKey(this.name, index, entry.seq, entry.tag), `block ${index} of commit ${entry.seq}`);
+  }
+
+  /** The key of block `index`'s object in the current state, or undefined when it has none (absent, or held inline). */
+  #objectKey(index: number): string | undefined {
+    const entry = this.#state.map.get(index);
+    return entry && !entry.inline ? atomicBlockKey(this.name, index, entry.seq, entry.tag) : undefined;
   }
 
   /**
@@ -403,7 +420,7 @@ export class AtomicFormat implements FileFormat {
   }
 
   async #mustGet(key: string, what: string): Promise<Uint8Array> {
-    const data = await this.#blocks.get(key);
+    const data = await this.#reader.get(key);
     if (data === undefined) {
       throw new BlockVfsError('permanent', `${what} is missing: object "${key}" was deleted (by hand, or by a garbage collection after its grace period)`, {
         source: SOURCE,

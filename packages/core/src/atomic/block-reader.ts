@@ -1,0 +1,75 @@
+import type { BlockStore } from '../block-store.js';
+
+/** Consecutive block reads before reading ahead starts: a point query rarely reads three in a row. */
+const SEQUENTIAL_TRIGGER = 3;
+const FIRST_WINDOW = 4;
+const MAX_WINDOW = 64;
+/** The most read-ahead fetches in flight at once. */
+const MAX_AHEAD_IN_FLIGHT = 32;
+
+/**
+ * Reads the block objects of one file, through the format's cache: one request per
+ * key at a time (a read waits for a fetch of the same key already in flight), and
+ * ahead of SQLite when it reads blocks in order (a table scan). After
+ * SEQUENTIAL_TRIGGER consecutive blocks, the next ones are fetched in parallel into
+ * the cache, a window that doubles from 4 to 64 blocks while the reads stay in order,
+ * so that a cold scan costs about one round trip per window instead of one per block.
+ * Only immutable objects (the atomic layout's blocks) may be read this way.
+ */
+export class BlockReader {
+  readonly #store: BlockStore;
+  readonly #inflight = new Map<string, Promise<Uint8Array | undefined>>();
+  #last = -2;
+  #run = 0;
+  /** The highest block index fetched ahead in the current run. */
+  #ahead = -1;
+  #aheadInFlight = 0;
+
+  readonly #readAhead: boolean;
+
+  /** `readAhead`: whether fetched blocks are kept (a cached store); without a cache, reading ahead would only waste requests. */
+  constructor(store: BlockStore, options: { readAhead: boolean }) {
+    this.#store = store;
+    this.#readAhead = options.readAhead;
+  }
+
+  /** The object's bytes (a copy the caller may keep), or undefined when it does not exist. */
+  async get(key: string): Promise<Uint8Array | undefined> {
+    const pending = this.#inflight.get(key);
+    if (pending) return (await pending)?.slice();
+    return this.#fetch(key);
+  }
+
+  /**
+   * Notes that block `index` of a file of `count` blocks is being read; when the reads
+   * run in order, fetches the following blocks whose keys `keyOf` gives (undefined:
+   * nothing to fetch, e.g. a block held in memory).
+   */
+  noteRead(index: number, count: number, keyOf: (index: number) => string | undefined): void {
+    this.#run = index === this.#last + 1 ? this.#run + 1 : 1;
+    this.#last = index;
+    if (!this.#readAhead || this.#run < SEQUENTIAL_TRIGGER) {
+      this.#ahead = index;
+      return;
+    }
+    const window = Math.min(MAX_WINDOW, FIRST_WINDOW << (this.#run - SEQUENTIAL_TRIGGER));
+    const until = Math.min(count - 1, index + window);
+    for (let next = Math.max(this.#ahead, index) + 1; next <= until && this.#aheadInFlight < MAX_AHEAD_IN_FLIGHT; next++) {
+      this.#ahead = next;
+      const key = keyOf(next);
+      if (key === undefined || this.#inflight.has(key)) continue;
+      this.#aheadInFlight += 1;
+      // Fire and forget: the bytes land in the cache; a failure here is met again by the real read.
+      this.#fetch(key)
+        .catch(() => undefined)
+        .finally(() => (this.#aheadInFlight -= 1));
+    }
+  }
+
+  #fetch(key: string): Promise<Uint8Array | undefined> {
+    const request = this.#store.get(key).finally(() => this.#inflight.delete(key));
+    this.#inflight.set(key, request);
+    request.catch(() => undefined); // awaited by whoever reads it; never an unhandled rejection
+    return request;
+  }
+}
