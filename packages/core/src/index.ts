@@ -8,7 +8,7 @@ export { DEFAULT_BLOCK_SIZE, DEFAULT_LAYOUT, LAYOUTS, checkLayout, openPagedFile
 export { withCache, type CacheOptions, type CacheStats, type CachedStore } from './layers/cache.js';
 export { withMetrics, type MeteredStore, type StoreMetrics } from './layers/metrics.js';
 export { withLatency, type LatencyOptions } from './layers/latency.js';
-export { withFaults, type FaultControl, type FaultMode, type FaultOp, type FaultOptions, type FaultyStore } from './layers/faults.js';
+export { mulberry32, withFaults, type FaultControl, type FaultMode, type FaultOp, type FaultOptions, type FaultyStore } from './layers/faults.js';
 export { withRetry, type RetryEvent, type RetryOptions } from './layers/retry.js';
 export { LayeredStore, type StoreLayerOptions } from './layers/layered-store.js';
 export { keyProblem, rangeProblem } from './argument-checks.js';

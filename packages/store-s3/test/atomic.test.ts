@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { concurrentIncrements, crashAtEveryRequest, killWritersAtRandom, type ChildStoreSpec } from '@blockvfs/test-workloads';
+import { concurrentIncrements, crashAtEveryRequest, gcBesideReaders, killWritersAtRandom, snapshotIsolation, type ChildStoreSpec } from '@blockvfs/test-workloads';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { S3TestTarget } from '../../test-servers/src/vitest-setup-s3.js';
 import { S3Store } from '../src/index.js';
@@ -8,8 +8,9 @@ import { createClient, describeS3, emptyStore, freshPrefix } from './s3-target.j
 
 /**
  * The atomic layout on S3 (Ceph RGW here, which enforces conditional PUTs): crash at a
- * sample of request indexes, writer processes racing on one counter, and a writer
- * killed with SIGKILL. The full crash sweep runs on the memory and fs stores.
+ * sample of request indexes, snapshot isolation, garbage collection beside readers,
+ * writer processes racing on one counter, and a writer killed with SIGKILL. The full
+ * crash sweep runs on the memory and fs stores.
  */
 describeS3('atomic layout on S3', (target) => {
   let client: S3Client;
@@ -43,6 +44,16 @@ describeS3('atomic layout on S3', (target) => {
     console.log(`crash test on ${target.server}: ${JSON.stringify(report)}`);
     expect(report.tried.crash).toBeGreaterThanOrEqual(10);
   }, 600_000);
+
+  it('snapshot isolation: a long read transaction sees one commit while another process commits', async () => {
+    const { store, prefix } = fresh('snapshot');
+    await snapshotIsolation({ store, reopen: () => new S3Store({ client, bucket: target.bucket, prefix }) });
+  }, 120_000);
+
+  it('garbage collection beside a writer and a reader on an old snapshot', async () => {
+    const { store, prefix } = fresh('gc');
+    await gcBesideReaders({ store, reopen: () => new S3Store({ client, bucket: target.bucket, prefix }) });
+  }, 120_000);
 
   it('four processes increment one counter, retrying on SQLITE_BUSY: nothing lost, nothing doubled', async () => {
     const { store, prefix } = fresh('counter');

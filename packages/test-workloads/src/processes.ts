@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { BlockStore } from '@blockvfs/core';
+import { mulberry32, type BlockStore } from '@blockvfs/core';
 import { openDatabase } from '@blockvfs/vfs-wasqlite';
 
 /**
@@ -88,18 +88,6 @@ export function startWriter(spec: WriterSpec): Writer {
   return writer;
 }
 
-/** A small seeded PRNG (mulberry32), so that a failing run can be repeated. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export interface KillOptions {
   /** The store as this process reaches it, and as the children do. */
   store: BlockStore;
@@ -123,7 +111,7 @@ export async function killWritersAtRandom(options: KillOptions): Promise<KillRep
   const name = options.name ?? 'killed.db';
   const kills = options.kills ?? 5;
   const maxLifetime = options.maxLifetime ?? 1500;
-  const next = random(options.seed ?? 1);
+  const next = mulberry32(options.seed ?? 1); // seeded, so that a failing run can be repeated
   const setup = await openDatabase({ store: options.store, name });
   await setup.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)');
   await setup.close();

@@ -1,16 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { withMetrics, type BlockStore, type Layout, type MeteredStore } from '@blockvfs/core';
+import { withMetrics, type BlockStore, type Layout, type MeteredStore, type StoreMetrics } from '@blockvfs/core';
 import { openDatabase, type Database, type OpenDatabaseOptions } from '@blockvfs/vfs-wasqlite';
 
-export interface Counts {
-  get: number;
-  put: number;
-  delete: number;
-  list: number;
-  bytesRead: number;
-  bytesWritten: number;
-}
+export type Counts = Pick<StoreMetrics, 'get' | 'put' | 'delete' | 'list' | 'bytesRead' | 'bytesWritten'>;
 
 export interface RequestCountReport {
   layout: Layout;

@@ -1,17 +1,15 @@
-import { collectGarbage, isBlockVfsError, withMetrics, type BlockStore, type StoreCapabilities } from '@blockvfs/core';
+import { isBlockVfsError, withMetrics, type BlockStore, type StoreCapabilities } from '@blockvfs/core';
 import { MemoryStore } from '@blockvfs/store-memory';
 import { describe, expect, test } from 'vitest';
 import { isBusyError, openDatabase, SqliteError, SYNCHRONOUS_OFF_UNSUPPORTED, type Database, type OpenDatabaseOptions } from '@blockvfs/vfs-wasqlite';
-import { storeObjects } from './helpers.js';
 
 /**
  * The atomic layout through the Database API: writers racing (the loser gets
- * SQLITE_BUSY), snapshot isolation, the writer lease, time travel, garbage collection
- * beside readers and writers. "Another process" is another store object over the same
- * objects: the VFS keeps its per-process state (open files, locks) per store object.
+ * SQLITE_BUSY), the writer lease, time travel, refusals. "Another process" is another
+ * store object over the same objects: the VFS keeps its per-process state (open files,
+ * locks) per store object. (Snapshot isolation and garbage collection beside readers
+ * run on every store: test-workloads, isolation.ts.)
  */
-
-const hour = 60 * 60 * 1000;
 
 /** Another store object over `store`'s objects: what a second process would have. */
 function otherProcess(store: BlockStore): BlockStore {
@@ -81,30 +79,6 @@ describe('concurrent writers', () => {
   });
 });
 
-describe('snapshot isolation', () => {
-  test('a long read transaction sees one commit while another process commits; the next one sees them all', async () => {
-    const store = new MemoryStore();
-    const writer = await open(store);
-    await writer.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t (v) VALUES (0)');
-    const reader = await open(otherProcess(store), { cacheBytes: 0 });
-    await reader.transaction(async () => {
-      expect(await count(reader)).toBe(1);
-      for (let i = 1; i <= 5; i++) {
-        await writer.transaction(async () => {
-          for (let j = 0; j < 50; j++) await writer.run('INSERT INTO t (v) VALUES (?)', [`${i}:${j}:${'x'.repeat(200)}`]);
-          await writer.run('UPDATE t SET v = ? WHERE id = 1', [`version ${i}`]);
-        });
-        expect(await count(reader)).toBe(1);
-        expect(await reader.get('SELECT v FROM t WHERE id = 1')).toEqual({ v: '0' });
-      }
-    });
-    expect(await count(reader)).toBe(251);
-    expect(await reader.get('SELECT v FROM t WHERE id = 1')).toEqual({ v: 'version 5' });
-    await reader.close();
-    await writer.close();
-  });
-});
-
 describe('writer lease', () => {
   test('while one connection holds the lease, another fails fast with SQLITE_BUSY; after close it may write', async () => {
     const store = new MemoryStore();
@@ -153,44 +127,6 @@ describe('time travel', () => {
     await expect(open(store, { asOf: 2 })).rejects.toThrow(/pass readOnly: true too/);
     await expect(open(store, { readOnly: true, asOf: 99 })).rejects.toMatchObject({ kind: 'not-found' });
     await db.close();
-  });
-});
-
-describe('garbage collection', () => {
-  test('runs beside a writer and a reader on an old snapshot: inside the grace period nothing they need goes; after it, unreferenced objects do', async () => {
-    const store = new MemoryStore();
-    const writer = await open(store, { cacheBytes: 0 });
-    await writer.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)');
-    await writer.transaction(async () => {
-      for (let i = 0; i < 200; i++) await writer.run('INSERT INTO t (v) VALUES (?)', ['x'.repeat(1000)]);
-    });
-    const reader = await open(otherProcess(store), { cacheBytes: 0 });
-    await reader.exec('PRAGMA cache_size = 0'); // every page read goes to the store
-    await reader.transaction(async () => {
-      const before = await reader.all('SELECT id, length(v) AS n FROM t');
-      for (let round = 0; round < 10; round++) {
-        await writer.run('UPDATE t SET v = ? WHERE id % 10 = ?', ['y'.repeat(1000), round]);
-        const report = await collectGarbage({ store, name: 'app.db', retention: 0 });
-        expect(report.deleted.blocks + report.deleted.records).toBe(0);
-        expect(await reader.all('SELECT id, length(v) AS n FROM t')).toEqual(before);
-      }
-    });
-    // An hour later (by the collector's clock; connections idle that long re-read the head before trusting their view).
-    await reader.close();
-    const report = await collectGarbage({ store, name: 'app.db', retention: 0, now: Date.now() + hour });
-    expect(report.deleted.blocks).toBeGreaterThan(0);
-    expect(report.deleted.records).toBeGreaterThan(10);
-    // What is left: the blocks of the latest commit (folded into objects by the collector's checkpoint), that checkpoint, the head.
-    expect(report.oldestKept).toBe(report.latest);
-    const left = (await storeObjects(store)).map((o) => o.key);
-    expect(left.filter((key) => key.startsWith('app.db/blocks/')).length).toBe(report.kept.blocks);
-    expect(left.filter((key) => !key.startsWith('app.db/blocks/'))).toEqual([`app.db/checkpoint/${String(report.latest).padStart(12, '0')}`, 'app.db/head']);
-    await writer.run("INSERT INTO t (v) VALUES ('after')");
-    const fresh = await open(otherProcess(store));
-    expect(await fresh.get('PRAGMA integrity_check')).toEqual({ integrity_check: 'ok' });
-    expect(await fresh.get("SELECT count(*) AS n FROM t WHERE v LIKE 'y%'")).toEqual({ n: 200 });
-    expect(await count(fresh)).toBe(201);
-    for (const db of [writer, fresh]) await db.close();
   });
 });
 

@@ -33,8 +33,12 @@ import { atomicBlockKey, atomicCommitKey, encodeRecord, randomTag, type CommitRe
  */
 
 const SOURCE = '@blockvfs/core';
-/** Parallel block uploads per commit or checkpoint (as the direct layout). */
-const PARALLEL_REQUESTS = 16;
+/**
+ * Parallel block uploads per commit. Block objects of a commit are new keys, so they
+ * can all go at once: 64 in flight turns the 275 blocks of a 1 MiB transaction into 5
+ * round trips instead of 18 (bench step a). The direct layout keeps 16.
+ */
+const PARALLEL_REQUESTS = 64;
 
 export const DEFAULT_INLINE_LIMIT = 128 * 1024;
 export const DEFAULT_CHECKPOINT_EVERY = 100;
