@@ -1,12 +1,13 @@
-import { crashAtEveryRequest, gcBesideReaders, snapshotIsolation } from '@blockvfs/test-workloads';
+import { fileURLToPath } from 'node:url';
+import { concurrentIncrements, crashAtEveryRequest, gcBesideReaders, killWritersAtRandom, snapshotIsolation } from '@blockvfs/test-workloads';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GcsStore } from '../src/index.js';
 import { createStorage, emptyStore, freshPrefix, target } from './gcs-target.js';
 
 /**
  * The atomic layout on GCS (generation preconditions): crash at a sample of request
- * indexes, snapshot isolation, garbage collection beside a reader and a writer. The
- * full crash sweep runs on the memory and fs stores; writer processes on fs and S3.
+ * indexes, snapshot isolation, garbage collection beside a reader and a writer, writer
+ * processes racing and killed. The full crash sweep runs on the memory and fs stores.
  */
 describe(`atomic layout on GcsStore (${target.target})`, () => {
   const storage = createStorage();
@@ -19,7 +20,8 @@ describe(`atomic layout on GcsStore (${target.target})`, () => {
     const make = () => new GcsStore({ bucket: storage.bucket(target.bucket), prefix });
     const store = make();
     stores.push(store);
-    return { store, reopen: make };
+    const child = { module: fileURLToPath(new URL('./child-store.ts', import.meta.url)), options: { apiEndpoint: target.apiEndpoint, projectId: target.projectId, bucket: target.bucket, prefix } };
+    return { store, reopen: make, child };
   };
 
   it('crash at a sample of request indexes, both modes: integrity ok, exactly the acknowledged commits', async () => {
@@ -38,4 +40,16 @@ describe(`atomic layout on GcsStore (${target.target})`, () => {
   it('garbage collection beside a writer and a reader on an old snapshot', async () => {
     await gcBesideReaders(fresh('gc'));
   }, 120_000);
+
+  it('four processes increment one counter, retrying on SQLITE_BUSY: nothing lost, nothing doubled', async () => {
+    const report = await concurrentIncrements({ ...fresh('counter'), writers: 4, increments: 10 });
+    console.log(`concurrent increments on GCS (${target.target}): ${JSON.stringify(report)}`);
+    expect(report.counter).toBe(40);
+  }, 300_000);
+
+  it('a writer killed with SIGKILL at random moments: the database reopens intact with every acknowledged commit', async () => {
+    const report = await killWritersAtRandom({ ...fresh('killed'), kills: 3, seed: 5 });
+    console.log(`kill test on GCS (${target.target}): ${JSON.stringify(report)}`);
+    expect(report.acknowledged).toBeGreaterThan(3);
+  }, 300_000);
 });
