@@ -4,15 +4,17 @@ import { FileLock } from './lock-table.js';
 /**
  * What this process knows about the files it uses on one store: which are open (one
  * PagedFile per file, shared by every connection, as an operating system shares its
- * page cache), their sizes, and SQLite's locks on them.
+ * page cache), their sizes, SQLite's locks on them, and (atomic layout) the block
+ * caches, which outlive any one connection so that a new one starts warm.
  *
- * Knowing the journal's size lets the VFS answer "is there a hot journal?" (asked at
- * the start of every transaction) and delete the journal (at the end of every
- * transaction in DELETE mode) without listing the store. That knowledge is only
- * valid while this process is the single writer of the database, which the direct
- * layout requires anyway. It starts empty (unknown) for every store object, and any
- * failed request on a file forgets what was known about it, so that the next use asks
- * the store again.
+ * Direct layout: knowing the journal's size lets the VFS answer "is there a hot
+ * journal?" (asked at the start of every transaction) and delete the journal (at the
+ * end of every transaction in DELETE mode) without listing the store. That knowledge
+ * is only valid while this process is the single writer of the database, which the
+ * direct layout requires anyway. It starts empty (unknown) for every store object, and
+ * any failed request on a file forgets what was known about it, so that the next use
+ * asks the store again. (The atomic layout's journal lives in memory, and its files
+ * learn their state from the store's commit records.)
  */
 interface FileEntry {
   /** The open file, or one kept after close because its size is known. */
