@@ -7,9 +7,10 @@ import { withCache, type CachedStore } from '../layers/cache.js';
 import {
   applyRecord,
   catchUp,
-  commitTime,
+  commitAtOrBefore,
   copyState,
   emptyState,
+  latestState,
   newestListedCheckpoint,
   readCheckpointState,
   readHead,
@@ -469,40 +470,19 @@ function checkOptions(store: BlockStore, name: string, options: AtomicFormatOpti
   }
 }
 
-/** The state as of a commit number, or as of a time (the newest commit at or before it, by bisection on commit times). */
+/** The state as of a commit number, or as of a time (the newest commit at or before it). */
 async function loadAsOf(store: BlockStore, name: string, blockSize: number, asOf: number | Date): Promise<FileState> {
   const head = await readHead(store, name);
   if (typeof asOf === 'number') return stateAt(store, name, asOf, blockSize, head);
-  const target = asOf.getTime();
   const latest = await latestState(store, name, blockSize, head);
-  const oldest = Math.max(1, head?.oldest ?? 0);
   if (latest.seq === 0) throw new BlockVfsError('not-found', `"${name}" has no commits`, { source: SOURCE, store: store.name });
-  // The oldest kept commit may have only its checkpoint left (the collector deletes the records up to it).
-  const timeOf = async (seq: number): Promise<number> => {
-    if (seq === latest.seq) return latest.time;
-    if (seq === head?.oldest) return (await stateAt(store, name, seq, blockSize, head)).time;
-    return commitTime(store, name, seq);
-  };
-  if ((await timeOf(oldest)) > target) {
+  const seq = await commitAtOrBefore(store, name, latest, head, asOf.getTime());
+  if (seq === undefined) {
+    const oldest = Math.max(1, head?.oldest ?? 0);
     throw new BlockVfsError('not-found', `"${name}" has no commit at or before ${asOf.toISOString()} that is still kept (the oldest kept is commit ${oldest})`, {
       source: SOURCE,
       store: store.name,
     });
   }
-  let low = oldest; // time(low) <= target
-  let high = latest.seq;
-  while (low < high) {
-    const middle = Math.ceil((low + high) / 2);
-    if ((await timeOf(middle)) <= target) low = middle;
-    else high = middle - 1;
-  }
-  return low === latest.seq ? latest : stateAt(store, name, low, blockSize, head);
-}
-
-/** The newest state, for time travel by date (no trust bookkeeping needed: the result is read-only). */
-async function latestState(store: BlockStore, name: string, blockSize: number, head: Head | undefined): Promise<FileState> {
-  const from = head?.checkpoint ?? 0;
-  const state = (from > 0 ? await readCheckpointState(store, name, from) : undefined) ?? emptyState(blockSize);
-  await catchUp(store, name, state);
-  return state;
+  return seq === latest.seq ? latest : stateAt(store, name, seq, blockSize, head);
 }

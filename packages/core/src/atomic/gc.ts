@@ -2,7 +2,7 @@ import type { BlockStore } from '../block-store.js';
 import { forEachLimit } from '../concurrency.js';
 import { BlockVfsError } from '../errors.js';
 import { VIEW_TRUST_MS } from './atomic-format.js';
-import { catchUp, commitTime, emptyState, readCheckpointState, readHead, readRecord, stateAt, updateHead, writeCheckpoint, type FileState } from './history.js';
+import { commitAtOrBefore, latestState, readHead, readRecord, stateAt, updateHead, writeCheckpoint } from './history.js';
 import {
   atomicBlockKey,
   atomicPrefixes,
@@ -79,13 +79,12 @@ export async function collectGarbage(options: CollectGarbageOptions): Promise<Ga
 
   progress({ phase: 'reading', objects: 0 });
   const head = await readHead(store, name);
-  const latest = (head?.checkpoint ? await readCheckpointState(store, name, head.checkpoint) : undefined) ?? emptyState(4096);
-  await catchUp(store, name, latest);
+  const latest = await latestState(store, name, 4096, head);
   if (latest.seq === 0 && !head) throw new BlockVfsError('not-found', `there is no database "${name}" in the atomic layout on this store`, { source: SOURCE, store: store.name });
 
   // The commit in force at the horizon, and from there on everything is kept.
   const floor = head?.oldest ?? 0;
-  const atHorizon = await commitAt(store, name, latest, head, horizon);
+  const atHorizon = await commitAtOrBefore(store, name, latest, head, horizon);
   const oldestKept = Math.max(floor, atHorizon ?? 0);
   const base = oldestKept === latest.seq ? latest : await stateAt(store, name, oldestKept, latest.blockSize, head);
   const newer = await readRecords(store, name, oldestKept + 1, latest.seq);
@@ -145,25 +144,6 @@ export async function collectGarbage(options: CollectGarbageOptions): Promise<Ga
     }
   }
   return report;
-}
-
-/** The newest commit at or before `time` that is still kept, or undefined when every kept commit is newer. */
-async function commitAt(store: BlockStore, name: string, latest: FileState, head: Head | undefined, time: number): Promise<number | undefined> {
-  if (latest.seq === 0) return undefined;
-  if (latest.time <= time) return latest.seq;
-  const oldest = Math.max(1, head?.oldest ?? 0);
-  // The oldest kept commit may have only its checkpoint left (its record is collected with the rest).
-  const timeOf = async (seq: number): Promise<number> =>
-    seq === head?.oldest ? (await stateAt(store, name, seq, latest.blockSize, head)).time : commitTime(store, name, seq);
-  if ((await timeOf(oldest)) > time) return undefined;
-  let low = oldest;
-  let high = latest.seq - 1;
-  while (low < high) {
-    const middle = Math.ceil((low + high) / 2);
-    if ((await timeOf(middle)) <= time) low = middle;
-    else high = middle - 1;
-  }
-  return low;
 }
 
 /** Records `from` … `to` (all must exist: they are newer than the oldest kept commit). */

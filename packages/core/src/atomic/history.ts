@@ -76,14 +76,19 @@ export async function readHead(store: BlockStore, name: string): Promise<Head | 
   return bytes && decodeHead(bytes, key, store.name);
 }
 
-/** The head with the etag a conditional update needs: the etag from a listing first, then the bytes (never older than that etag). */
+/**
+ * The etag of object `key` from a listing of that one key (BlockStore.get returns no
+ * etag), or undefined when it does not exist. Read it before the bytes: bytes read
+ * after it are never older, so a conditional put with it fails if they changed since.
+ */
+export async function listedEtag(store: BlockStore, key: string): Promise<string | undefined> {
+  for await (const entry of store.list(key)) return entry.key === key ? entry.etag : undefined;
+  return undefined;
+}
+
+/** The head with the etag a conditional update needs: the etag from a listing first, then the bytes. */
 export async function readHeadVersioned(store: BlockStore, name: string): Promise<VersionedHead> {
-  const key = atomicHeadKey(name);
-  let etag: string | undefined;
-  for await (const entry of store.list(key)) {
-    if (entry.key === key) etag = entry.etag;
-    break;
-  }
+  const etag = await listedEtag(store, atomicHeadKey(name));
   const head = await readHead(store, name);
   return { head, etag: head && etag };
 }
@@ -205,6 +210,36 @@ export async function stateAt(store: BlockStore, name: string, seq: number, bloc
     throw new BlockVfsError('not-found', `commit ${seq} of "${name}" does not exist (the newest is ${state.seq})`, { source: SOURCE, store: store.name });
   }
   return state;
+}
+
+/** The newest state: the head's checkpoint and the records after it (for read-only uses: time travel, the collector). */
+export async function latestState(store: BlockStore, name: string, blockSize: number, head: Head | undefined): Promise<FileState> {
+  const from = head?.checkpoint ?? 0;
+  const state = (from > 0 ? await readCheckpointState(store, name, from) : undefined) ?? emptyState(blockSize);
+  await catchUp(store, name, state);
+  return state;
+}
+
+/**
+ * The newest kept commit at or before `time`, by bisection on record times (which
+ * never go back), or undefined when every kept commit is newer. `latest` is the newest state.
+ */
+export async function commitAtOrBefore(store: BlockStore, name: string, latest: FileState, head: Head | undefined, time: number): Promise<number | undefined> {
+  if (latest.seq === 0) return undefined;
+  if (latest.time <= time) return latest.seq;
+  const oldest = Math.max(1, head?.oldest ?? 0);
+  // The oldest kept commit may have only its checkpoint left (the collector deletes the records up to it).
+  const timeOf = async (seq: number): Promise<number> =>
+    seq === head?.oldest ? (await stateAt(store, name, seq, latest.blockSize, head)).time : commitTime(store, name, seq);
+  if ((await timeOf(oldest)) > time) return undefined;
+  let low = oldest; // time(low) <= time
+  let high = latest.seq - 1;
+  while (low < high) {
+    const middle = Math.ceil((low + high) / 2);
+    if ((await timeOf(middle)) <= time) low = middle;
+    else high = middle - 1;
+  }
+  return low;
 }
 
 /** The time of commit `seq` (> 0), from its record. */

@@ -1,5 +1,6 @@
 import type { BlockStore } from '../block-store.js';
 import { BlockVfsError, isBlockVfsError } from '../errors.js';
+import { listedEtag } from './history.js';
 import { atomicLeaseKey, decodeLease, encodeLease, randomTag } from './objects.js';
 
 const SOURCE = '@blockvfs/core';
@@ -103,11 +104,7 @@ export class WriterLease {
       if (!isBlockVfsError(error, 'precondition-failed')) throw error;
     }
     // There is a lease object: the etag first (from a listing), then its bytes, never older than that etag.
-    let etag: string | undefined;
-    for await (const entry of this.#store.list(this.key)) {
-      if (entry.key === this.key) etag = entry.etag;
-      break;
-    }
+    const etag = await listedEtag(this.#store, this.key);
     const bytes = await this.#store.get(this.key);
     if (bytes === undefined || etag === undefined) throw this.#busy('its lease object changed while being read');
     const current = decodeLease(bytes, this.key, this.#store.name);
