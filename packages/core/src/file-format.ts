@@ -21,6 +21,12 @@ export interface FileFormat {
   /** Block `index` as last committed, or undefined when absent (read as zeros). */
   readBlock(index: number): Promise<Uint8Array | undefined>;
   /**
+   * Block `index` when it can be had without the store (held in memory or in a cache):
+   * its bytes, which the caller must not change, or null when absent (zeros); undefined
+   * when only `readBlock` can tell. Absent: the format has no such memory.
+   */
+  readBlockInMemory?(index: number): Uint8Array | null | undefined;
+  /**
    * Makes the changed blocks and the new size durable. `blocks` holds whole-block
    * buffers (`blockSize` bytes); the format trims the last one to `size`. Blocks at
    * or past `size` are dropped.
@@ -32,6 +38,8 @@ export interface FileFormat {
    * anything changed. Absent: the format cannot see other writers' commits.
    */
   refresh?(): Promise<boolean>;
+  /** Whether `refresh()` would ask the store now (false: it would resolve to false at once). */
+  refreshNeeded?(): boolean;
   /** Writes whatever makes the next open cheap (the atomic layout's checkpoint). Absent: nothing to do. */
   checkpoint?(): Promise<void>;
   /**
@@ -39,6 +47,8 @@ export interface FileFormat {
    * lease here, and rejects with `precondition-failed` when another writer holds it).
    */
   beginWrite?(): Promise<void>;
+  /** Whether `beginWrite()` has work to do now (a lease to take or renew, an error to raise). */
+  beginWriteNeeded?(): boolean;
   /**
    * Uploads whole blocks of the coming commit ahead of it, so that they need not stay
    * in memory; `readBlock` returns them from then on, and `commit` includes them.

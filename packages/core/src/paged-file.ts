@@ -103,6 +103,39 @@ export class PagedFile {
     return available;
   }
 
+  /**
+   * `read` answered from memory alone (changed blocks, just-committed ones, the
+   * format's cache), with no request: the byte count, or undefined when some block
+   * needs the store (then `target` may hold part of the data; call `read`).
+   */
+  readInMemory(target: Uint8Array, offset: number): number | undefined {
+    checkRange(offset, target.length);
+    const end = Math.min(offset + target.length, this.#size);
+    const available = Math.max(0, end - offset);
+    if (available === 0) {
+      target.fill(0);
+      return 0;
+    }
+    const bs = this.blockSize;
+    const last = Math.floor((end - 1) / bs);
+    for (let index = Math.floor(offset / bs); index <= last; index++) {
+      const block = this.#dirty.get(index) ?? this.#recent.get(index) ?? this.#format.readBlockInMemory?.(index);
+      if (block === undefined) return undefined;
+      const blockStart = index * bs;
+      const from = Math.max(offset, blockStart);
+      const dest = target.subarray(from - offset, Math.min(end, blockStart + bs) - offset);
+      if (block === null) {
+        dest.fill(0);
+        continue;
+      }
+      const src = block.subarray(from - blockStart, Math.min(from - blockStart + dest.length, block.length));
+      dest.set(src);
+      dest.fill(0, src.length);
+    }
+    target.fill(0, available);
+    return available;
+  }
+
   /** Writes `data` at `offset`, growing the file if it ends past the current size. */
   async write(data: Uint8Array, offset: number): Promise<void> {
     checkRange(offset, data.length);
@@ -182,6 +215,16 @@ export class PagedFile {
     this.#staged = false;
     this.#lost = undefined;
     this.#format.discard?.();
+  }
+
+  /** Whether `refresh()` would ask the store (see FileFormat.refreshNeeded); with unsaved changes it would refuse, so true. */
+  get refreshNeeded(): boolean {
+    return this.dirty || (this.#format.refresh !== undefined && (this.#format.refreshNeeded?.() ?? true));
+  }
+
+  /** Whether `beginWrite()` has work to do (see FileFormat.beginWriteNeeded). */
+  get beginWriteNeeded(): boolean {
+    return this.#format.beginWrite !== undefined && (this.#format.beginWriteNeeded?.() ?? true);
   }
 
   /** Tells the format that a transaction is about to write (see FileFormat.beginWrite). */

@@ -202,6 +202,50 @@ describe('AtomicFormat', () => {
     }
   });
 
+  it('answers reads from memory (inline blocks, the block cache) with no request, and only those', async () => {
+    const store = withMetrics(new MemoryStore());
+    const writer = await openFile(store, 'db', { blockSize: 512, inlineLimit: 0 });
+    await writer.file.write(pattern(5 * 512 + 100, 1), 0);
+    await writer.file.sync();
+    const reader = await openFile(store, 'db', { blockSize: 512, inlineLimit: 0 }); // its own cache: nothing held yet
+    const expected = await contents(writer.file);
+    store.resetMetrics();
+    const target = new Uint8Array(700);
+    expect(reader.file.readInMemory(target, 400)).toBeUndefined(); // blocks 0 and 1 are not cached
+    expect(store.metrics.get).toBe(0);
+    expect(await reader.file.read(target, 400)).toBe(700); // now they are
+    store.resetMetrics();
+    const again = new Uint8Array(700).fill(9);
+    expect(reader.file.readInMemory(again, 400)).toBe(700);
+    expectSameBytes(again, expected.subarray(400, 1100), 'from the cache');
+    expect(store.metrics.get).toBe(0);
+    const tail = new Uint8Array(300).fill(9);
+    await reader.file.read(new Uint8Array(100), 5 * 512); // the short last block (perhaps read ahead already)
+    expect(reader.file.readInMemory(tail, 5 * 512)).toBe(100); // past the end: zeros, a short count
+    expectSameBytes(tail, Uint8Array.from([...expected.subarray(5 * 512), ...new Uint8Array(200)]), 'the tail');
+  });
+
+  it('says when a refresh or the start of a write would ask the store: freshness, a held lease, a pinned view', async () => {
+    const store = new MemoryStore();
+    const plain = await openFile(store, 'db', { blockSize: 512 });
+    expect(plain.file.refreshNeeded).toBe(true);
+    expect(plain.file.beginWriteNeeded).toBe(false); // no lease: nothing to do
+    const fresh = await openFile(store, 'db', { blockSize: 512, freshness: 60_000 });
+    expect(fresh.file.refreshNeeded).toBe(false); // just confirmed at open
+    const leased = await openFile(store, 'db', { blockSize: 512, lease: true });
+    expect(leased.file.beginWriteNeeded).toBe(true);
+    await leased.file.beginWrite();
+    expect(leased.file.beginWriteNeeded).toBe(false);
+    await leased.file.write(pattern(10, 1), 0);
+    await leased.file.sync();
+    expect(leased.file.refreshNeeded).toBe(false); // the lease keeps other writers out
+    await leased.file.close();
+    const pinned = await openFile(store, 'db', { blockSize: 512, asOf: 1 });
+    expect(pinned.file.refreshNeeded).toBe(false);
+    expect(pinned.file.beginWriteNeeded).toBe(true); // to refuse it
+    await expect(pinned.file.beginWrite()).rejects.toThrow();
+  });
+
   it('a PagedFile refresh shows another writer’s commits through its reads, and refuses with unsaved changes', async () => {
     const store = new MemoryStore();
     const writer = await openFile(store, 'db', { blockSize: 512 });

@@ -32,6 +32,7 @@ import {
   SQLITE_OPEN_SUPER_JOURNAL,
   SQLITE_OPEN_WAL,
 } from './sqlite-codes.js';
+import { settled } from './settled.js';
 import { fileKey, storeFiles, type StoreFiles } from './store-files.js';
 import { FacadeVFS, type WasmModule } from './wa-sqlite-adapter.js';
 
@@ -86,14 +87,16 @@ interface FailedCommit {
  * the direct layout it is `app.db/0000000000`, … and its journal `app.db-journal/…`.
  * Temp files stay in memory.
  *
- * Methods that may wait for the store are native async functions (wa-sqlite suspends
- * SQLite around them); unlock, sector size, device characteristics, reserved-lock
- * check, file size and file control stay synchronous, as each async call costs a
- * suspend and resume. Lock is synchronous in the direct layout and async in the atomic
- * one, where taking SHARED looks for other writers' commits and RESERVED may take the
- * writer lease; access and delete, which only ever concern the journal there, are then
- * synchronous. No exception ever leaves a method: it is kept (see `takeLastError`) and
- * SQLite gets an SQLITE_IOERR_* code fitting the operation.
+ * Methods that may wait for the store are registered as async (ASYNC_METHODS: wa-sqlite
+ * suspends SQLite around them); unlock, sector size, device characteristics,
+ * reserved-lock check, file size and file control stay synchronous. Read and, in the
+ * atomic layout, lock answer from memory when they can, with a `settled()` result
+ * that needs no suspend: a point query on cached pages then makes no async call at
+ * all. Lock is synchronous in the direct layout; in the atomic one, taking SHARED may
+ * look for other writers' commits and RESERVED may take the writer lease, while access
+ * and delete, which only ever concern the journal there, are synchronous. No exception
+ * ever leaves a method: it is kept (see `takeLastError`) and SQLite gets an
+ * SQLITE_IOERR_* code fitting the operation.
  *
  * Register it with the module it was built for (`sqlite3.vfs_register(vfs)`), then open
  * databases with that VFS name. Every call into one module must be serialised.
@@ -130,7 +133,6 @@ export class BlockVFS extends FacadeVFS {
     this.mxPathname = 1024;
     if (options.trace) (this as unknown as { log: BlockVfsOptions['trace'] }).log = options.trace;
     if (this.#policy.versioned) {
-      // Which methods are async is read once, at registration (hasAsyncMethod): set them per instance.
       const self = this as unknown as Record<string, unknown>;
       self.jLock = (fileId: number, lockType: number) => this.#lockVersioned(fileId, lockType);
       self.jAccess = (filename: string, flags: number, pResOut: DataView) => this.#accessInMemory(filename, flags, pResOut);
@@ -138,9 +140,9 @@ export class BlockVFS extends FacadeVFS {
     }
   }
 
+  /** Read once, at registration: which x-methods wa-sqlite enters as async (see ASYNC_METHODS). */
   override hasAsyncMethod(methodName: string): boolean {
-    if (this.#policy.versioned && ['xLock', 'xAccess', 'xDelete'].includes(methodName)) return methodName === 'xLock';
-    return super.hasAsyncMethod(methodName);
+    return ASYNC_METHODS[this.#policy.versioned ? 'versioned' : 'direct'].has(methodName);
   }
 
   /**
@@ -211,19 +213,26 @@ export class BlockVFS extends FacadeVFS {
     }
   }
 
-  override async jRead(fileId: number, pData: Uint8Array, offset: number): Promise<number> {
+  /** From memory when every block is there (settled, no suspend), else from the store. */
+  override jRead(fileId: number, pData: Uint8Array, offset: number): number | PromiseLike<number> {
     try {
       const open = this.#file(fileId);
-      let count: number;
-      if (open.kind === 'memory') {
-        count = open.file.read(pData.subarray(), offset);
-      } else {
-        // Read into our own buffer: wasm memory may be replaced while we await.
-        const buffer = new Uint8Array(pData.length);
-        count = await open.file.read(buffer, offset);
-        pData.set(buffer);
-      }
-      return count < pData.length ? SQLITE_IOERR_SHORT_READ : SQLITE_OK;
+      if (open.kind === 'memory') return settled(readResult(open.file.read(pData.subarray(), offset), pData.length));
+      const count = open.file.readInMemory(pData.subarray(), offset);
+      if (count !== undefined) return settled(readResult(count, pData.length));
+      return this.#readFromStore(open.file, pData, offset);
+    } catch (error) {
+      return settled(this.#fail(error, SQLITE_IOERR_READ));
+    }
+  }
+
+  async #readFromStore(file: PagedFile, pData: Uint8Array, offset: number): Promise<number> {
+    try {
+      // Read into our own buffer: wasm memory may be replaced while we await.
+      const buffer = new Uint8Array(pData.length);
+      const count = await file.read(buffer, offset);
+      pData.set(buffer);
+      return readResult(count, pData.length);
     } catch (error) {
       return this.#fail(error, SQLITE_IOERR_READ);
     }
@@ -336,17 +345,26 @@ export class BlockVFS extends FacadeVFS {
    * the file takes or renews its writer lease, if it has one; another holder makes it
    * SQLITE_BUSY.
    */
-  async #lockVersioned(fileId: number, lockType: number): Promise<number> {
+  #lockVersioned(fileId: number, lockType: number): number | PromiseLike<number> {
     const open = this.#open.get(fileId);
-    if (open?.kind !== 'store' || !open.lock) return SQLITE_OK;
+    if (open?.kind !== 'store' || !open.lock) return settled(SQLITE_OK);
     const before = open.lock.level(fileId);
-    if (!open.lock.lock(fileId, lockType)) return SQLITE_BUSY;
+    if (!open.lock.lock(fileId, lockType)) return settled(SQLITE_BUSY);
+    const refresh = before === SQLITE_LOCK_NONE && !open.lock.othersHold(fileId) && !open.file.dirty && open.file.refreshNeeded;
+    const write = before < SQLITE_LOCK_RESERVED && lockType >= SQLITE_LOCK_RESERVED && open.file.beginWriteNeeded;
+    // Nothing to ask the store (within freshness, a held lease): answered at once.
+    if (!refresh && !write) return settled(SQLITE_OK);
+    return this.#lockWithStore(open, fileId, before, { refresh, write });
+  }
+
+  async #lockWithStore(open: Extract<OpenFile, { kind: 'store' }>, fileId: number, before: number, work: { refresh: boolean; write: boolean }): Promise<number> {
+    const lock = open.lock as FileLock;
     try {
-      if (before === SQLITE_LOCK_NONE && !open.lock.othersHold(fileId) && !open.file.dirty) await open.file.refresh();
-      if (before < SQLITE_LOCK_RESERVED && lockType >= SQLITE_LOCK_RESERVED) await open.file.beginWrite();
+      if (work.refresh) await open.file.refresh();
+      if (work.write) await open.file.beginWrite();
       return SQLITE_OK;
     } catch (error) {
-      open.lock.unlock(fileId, before === SQLITE_LOCK_NONE ? SQLITE_LOCK_NONE : Math.min(before, SQLITE_LOCK_SHARED));
+      lock.unlock(fileId, before === SQLITE_LOCK_NONE ? SQLITE_LOCK_NONE : Math.min(before, SQLITE_LOCK_SHARED));
       return this.#fail(error, isBlockVfsError(error, 'precondition-failed') ? SQLITE_BUSY : SQLITE_IOERR_LOCK);
     }
   }
@@ -436,6 +454,20 @@ export class BlockVFS extends FacadeVFS {
   #unknownFile(fileId: number): BlockVfsError {
     return new BlockVfsError('invalid', `no open file with id ${fileId}`, { source: SOURCE, store: this.store.name });
   }
+}
+
+/**
+ * The x-methods entered as async, by layout: those that may wait for the store. Every
+ * other one is synchronous, as an async call costs a suspend and resume of SQLite.
+ */
+const ASYNC_METHODS = {
+  direct: new Set(['xOpen', 'xClose', 'xRead', 'xWrite', 'xTruncate', 'xSync', 'xDelete', 'xAccess']),
+  versioned: new Set(['xOpen', 'xClose', 'xRead', 'xWrite', 'xTruncate', 'xSync', 'xLock']),
+} as const;
+
+/** xRead's result: a read that ended at the end of the file is a short read (the rest zeroed). */
+function readResult(count: number, wanted: number): number {
+  return count < wanted ? SQLITE_IOERR_SHORT_READ : SQLITE_OK;
 }
 
 function isWalName(name: string): boolean {

@@ -4,7 +4,7 @@ import { SYNCHRONOUS_OFF_UNSUPPORTED, WAL_UNSUPPORTED } from './block-vfs.js';
 import { acquireVfs, sqliteModule, sqliteQueue, type VfsLease } from './runtime.js';
 import { SQLITE_IOERR_CLOSE, SQLITE_ROW, codeName } from './sqlite-codes.js';
 import { SqliteError } from './sqlite-error.js';
-import { bindParams, columnNames, readRow, safeNumber, type Params, type Row } from './values.js';
+import { ColumnNames, bindParams, readRow, safeNumber, type Params, type Row } from './values.js';
 import { BUILDS, waSqliteErrorCode, type Build, type WaSqlite } from './wa-sqlite-adapter.js';
 
 const SOURCE = '@blockvfs/vfs-wasqlite';
@@ -195,6 +195,7 @@ export class Database {
   readonly #live = new Set<number>();
   /** Reset statements ready for reuse, by SQL text, least recently used first (a subset of #live). */
   readonly #idle = new Map<string, number>();
+  readonly #names: ColumnNames;
   readonly #scope = new AsyncLocalStorage<TransactionScope>();
   #transaction: { scope: TransactionScope; done: Promise<void> } | undefined;
   #savepoints = 0;
@@ -206,6 +207,7 @@ export class Database {
     this.#lease = lease;
     this.#db = db;
     this.name = name;
+    this.#names = new ColumnNames(sqlite.module);
   }
 
   /** Whether close() has been called. */
@@ -254,7 +256,7 @@ export class Database {
     return this.#call(async () => {
       const stmt = await this.#checkout(sql, params);
       try {
-        while ((await this.#sqlite.api.step(stmt)) === SQLITE_ROW);
+        await this.#stepToEnd(stmt);
       } finally {
         await this.#checkin(sql, stmt);
       }
@@ -267,18 +269,11 @@ export class Database {
     checkSql(sql);
     return this.#call(async () => {
       const stmt = await this.#checkout(sql, params);
-      const rows: T[] = [];
       try {
-        // Column names after the first step: a reused statement is prepared again there if the schema changed.
-        let columns: string[] | undefined;
-        while ((await this.#sqlite.api.step(stmt)) === SQLITE_ROW) {
-          columns ??= columnNames(this.#sqlite.api, stmt);
-          rows.push(readRow(this.#sqlite.api, stmt, columns) as T);
-        }
+        return (await this.#collect(stmt, Infinity)) as T[];
       } finally {
         await this.#checkin(sql, stmt);
       }
-      return rows;
     });
   }
 
@@ -288,8 +283,7 @@ export class Database {
     return this.#call(async () => {
       const stmt = await this.#checkout(sql, params);
       try {
-        if ((await this.#sqlite.api.step(stmt)) !== SQLITE_ROW) return undefined;
-        return readRow(this.#sqlite.api, stmt, columnNames(this.#sqlite.api, stmt)) as T;
+        return (await this.#collect(stmt, 1))[0] as T | undefined;
       } finally {
         await this.#checkin(sql, stmt);
       }
@@ -303,7 +297,6 @@ export class Database {
    */
   iterate<T extends Row = Row>(sql: string, params?: Params): AsyncIterableIterator<T> {
     let stmt: number | undefined;
-    let columns: string[] = [];
     let finished = false;
     const finish = async (): Promise<void> => {
       if (finished) return;
@@ -320,11 +313,9 @@ export class Database {
             if (stmt === undefined) {
               checkSql(sql);
               stmt = await this.#prepare(sql, params);
-              columns = columnNames(this.#sqlite.api, stmt);
             }
             if (!this.#live.has(stmt)) return undefined;
-            if ((await this.#sqlite.api.step(stmt)) !== SQLITE_ROW) return undefined;
-            return readRow(this.#sqlite.api, stmt, columns) as T;
+            return (await this.#collect(stmt, 1))[0] as T | undefined;
           });
           if (row !== undefined) return { done: false, value: row };
         } catch (error) {
@@ -419,7 +410,7 @@ export class Database {
     for await (const stmt of api.statements(this.#db, sql, { unscoped: true })) {
       this.#live.add(stmt);
       try {
-        while ((await api.step(stmt)) === SQLITE_ROW);
+        await this.#stepToEnd(stmt);
       } finally {
         await this.#finalize(stmt);
       }
@@ -521,7 +512,8 @@ export class Database {
     if (!this.#live.has(stmt)) return;
     const { api } = this.#sqlite;
     try {
-      await api.reset(stmt); // throws the last step's error, if it failed
+      const reset = this.#sqlite.reset(stmt); // throws the last step's error, if it failed
+      if (typeof reset !== 'number') await reset;
       api.clear_bindings(stmt);
     } catch {
       await this.#finalize(stmt);
@@ -538,8 +530,35 @@ export class Database {
     }
   }
 
+  /** Steps `stmt` until it is done. Waits only for steps that suspended SQLite (see WaSqlite.step). */
+  async #stepToEnd(stmt: number): Promise<void> {
+    for (;;) {
+      let code = this.#sqlite.step(stmt);
+      if (typeof code !== 'number') code = await code;
+      if (code !== SQLITE_ROW) return;
+    }
+  }
+
+  /**
+   * Steps `stmt` for up to `limit` rows and returns them. Column names are read after
+   * the first step: a reused statement is prepared again there if the schema changed.
+   */
+  async #collect(stmt: number, limit: number): Promise<Row[]> {
+    const rows: Row[] = [];
+    let columns: string[] | undefined;
+    while (rows.length < limit) {
+      let code = this.#sqlite.step(stmt);
+      if (typeof code !== 'number') code = await code;
+      if (code !== SQLITE_ROW) break;
+      columns ??= this.#names.of(stmt);
+      rows.push(readRow(this.#sqlite.module, stmt, columns));
+    }
+    return rows;
+  }
+
   async #finalize(stmt: number): Promise<void> {
     if (!this.#live.delete(stmt)) return;
+    this.#names.forget(stmt);
     await this.#sqlite.api.finalize(stmt);
   }
 }

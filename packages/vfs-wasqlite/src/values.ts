@@ -1,6 +1,6 @@
 import { BlockVfsError } from '@blockvfs/core';
 import { SQLITE_BLOB, SQLITE_FLOAT, SQLITE_INTEGER, SQLITE_NULL, SQLITE_TEXT } from './sqlite-codes.js';
-import type { SqliteApi, WaSqlite } from './wa-sqlite-adapter.js';
+import type { WaSqlite, WasmModule } from './wa-sqlite-adapter.js';
 
 const SOURCE = '@blockvfs/vfs-wasqlite';
 
@@ -88,35 +88,82 @@ function describe(value: unknown): string {
   return typeof value;
 }
 
-/** The column names of `stmt`'s result. */
-export function columnNames(api: SqliteApi, stmt: number): string[] {
-  return Array.from({ length: api.column_count(stmt) }, (_, i) => api.column_name(stmt, i));
+const SQLITE_STMTSTATUS_REPREPARE = 5;
+const utf8 = new TextDecoder();
+
+/**
+ * The column names of prepared statements, read once per statement: SQLite prepares a
+ * statement again by itself when the schema changed (a `SELECT *` may then have other
+ * columns), which its REPREPARE counter tells, and only then are they read again.
+ */
+export class ColumnNames {
+  readonly #module: WasmModule;
+  readonly #held = new Map<number, { reprepares: number; names: string[] }>();
+
+  constructor(module: WasmModule) {
+    this.#module = module;
+  }
+
+  /** The names of `stmt`'s result columns (call after a step: that is when SQLite re-prepares). */
+  of(stmt: number): string[] {
+    const module = this.#module;
+    const reprepares = module._sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_REPREPARE, 0);
+    const held = this.#held.get(stmt);
+    if (held?.reprepares === reprepares) return held.names;
+    const names = Array.from({ length: module._sqlite3_column_count(stmt) }, (_, i) => module.UTF8ToString(module._sqlite3_column_name(stmt, i)));
+    this.#held.set(stmt, { reprepares, names });
+    return names;
+  }
+
+  /** Forgets a finalised statement (its handle may be reused). */
+  forget(stmt: number): void {
+    this.#held.delete(stmt);
+  }
 }
 
-/** The current row of `stmt`, copied out of wasm memory. */
-export function readRow(api: SqliteApi, stmt: number, columns: readonly string[]): Row {
+/**
+ * The current row of `stmt`, copied out of wasm memory. Reads SQLite's column
+ * functions directly (they touch only memory): the API's wrappers check every call and
+ * build a bigint for every integer, which costs more than the row itself.
+ */
+export function readRow(module: WasmModule, stmt: number, columns: readonly string[]): Row {
   const row: Row = {};
-  columns.forEach((column, i) => {
-    row[column] = readColumn(api, stmt, i);
-  });
+  for (let i = 0; i < columns.length; i++) row[columns[i] as string] = readColumn(module, stmt, i);
   return row;
 }
 
-function readColumn(api: SqliteApi, stmt: number, index: number): SqlValue {
-  switch (api.column_type(stmt, index)) {
-    case SQLITE_INTEGER:
-      return safeNumber(api.column_int64(stmt, index));
+function readColumn(module: WasmModule, stmt: number, index: number): SqlValue {
+  switch (module._sqlite3_column_type(stmt, index)) {
+    case SQLITE_INTEGER: {
+      const low = module._sqlite3_column_int64(stmt, index);
+      return integer(low, module.getTempRet0());
+    }
     case SQLITE_FLOAT:
-      return api.column_double(stmt, index);
-    case SQLITE_TEXT:
-      return api.column_text(stmt, index);
-    case SQLITE_BLOB:
-      return api.column_blob(stmt, index).slice(); // the view dies with the next call
+      return module._sqlite3_column_double(stmt, index);
+    case SQLITE_TEXT: {
+      // Text first, then its length (SQLite's advice: the conversion may change the length).
+      const pointer = module._sqlite3_column_text(stmt, index);
+      const length = module._sqlite3_column_bytes(stmt, index);
+      return utf8.decode(module.HEAPU8.subarray(pointer, pointer + length));
+    }
+    case SQLITE_BLOB: {
+      const pointer = module._sqlite3_column_blob(stmt, index);
+      const length = module._sqlite3_column_bytes(stmt, index);
+      return module.HEAPU8.slice(pointer, pointer + length); // a copy: the memory is SQLite's
+    }
     case SQLITE_NULL:
       return null;
     default:
       throw invalid(`column ${index} has an unknown SQLite type`);
   }
+}
+
+/** A 64-bit integer from its signed low and high 32-bit halves: a number when safe, else a bigint. */
+export function integer(low: number, high: number): number | bigint {
+  if ((high === 0 && low >= 0) || (high === -1 && low < 0)) return low;
+  // Exact whenever the result is a safe integer; a value beyond that stays beyond it.
+  const value = high * 0x1_0000_0000 + (low >>> 0);
+  return Number.isSafeInteger(value) ? value : (BigInt(high) << 32n) | BigInt(low >>> 0);
 }
 
 /** `value` as a number when it is a safe integer, else as the bigint. */

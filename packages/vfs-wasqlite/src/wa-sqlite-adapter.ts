@@ -35,6 +35,17 @@ export interface WasmModule {
   _sqlite3_last_insert_rowid(db: number): number;
   _sqlite3_vfs_unregister(vfs: number): number;
   _sqlite3_bind_zeroblob(stmt: number, index: number, length: number): number;
+  _sqlite3_db_handle(stmt: number): number;
+  _sqlite3_stmt_status(stmt: number, op: number, reset: number): number;
+  _sqlite3_column_count(stmt: number): number;
+  _sqlite3_column_name(stmt: number, index: number): number;
+  _sqlite3_column_type(stmt: number, index: number): number;
+  /** The low 32 bits (signed); the high ones are then in getTempRet0(). */
+  _sqlite3_column_int64(stmt: number, index: number): number;
+  _sqlite3_column_double(stmt: number, index: number): number;
+  _sqlite3_column_text(stmt: number, index: number): number;
+  _sqlite3_column_blob(stmt: number, index: number): number;
+  _sqlite3_column_bytes(stmt: number, index: number): number;
 }
 
 /**
@@ -78,30 +89,31 @@ export interface SqliteApi {
  * JavaScript arguments. A j-method counts as asynchronous only if it is a native
  * `async function` (checked once, at registration); buffers and out-pointers are
  * proxies over wasm memory (`Uint8Array`- and `DataView`-like), valid only during the call.
+ * An async method may return a `settled()` thenable when it has its answer at once.
  */
 export interface FacadeVfsBase {
   readonly name: string;
   mxPathname: number;
-  close(): void | Promise<void>;
-  isReady(): boolean | Promise<boolean>;
+  close(): void | PromiseLike<void>;
+  isReady(): boolean | PromiseLike<boolean>;
   hasAsyncMethod(methodName: string): boolean;
-  jOpen(filename: string | null, fileId: number, flags: number, pOutFlags: DataView): number | Promise<number>;
-  jDelete(filename: string, syncDir: number): number | Promise<number>;
-  jAccess(filename: string, flags: number, pResOut: DataView): number | Promise<number>;
-  jFullPathname(filename: string, zOut: Uint8Array): number | Promise<number>;
-  jGetLastError(zBuf: Uint8Array): number | Promise<number>;
-  jClose(fileId: number): number | Promise<number>;
-  jRead(fileId: number, pData: Uint8Array, offset: number): number | Promise<number>;
-  jWrite(fileId: number, pData: Uint8Array, offset: number): number | Promise<number>;
-  jTruncate(fileId: number, size: number): number | Promise<number>;
-  jSync(fileId: number, flags: number): number | Promise<number>;
-  jFileSize(fileId: number, pSize: DataView): number | Promise<number>;
-  jLock(fileId: number, lockType: number): number | Promise<number>;
-  jUnlock(fileId: number, lockType: number): number | Promise<number>;
-  jCheckReservedLock(fileId: number, pResOut: DataView): number | Promise<number>;
-  jFileControl(fileId: number, op: number, pArg: DataView): number | Promise<number>;
-  jSectorSize(fileId: number): number | Promise<number>;
-  jDeviceCharacteristics(fileId: number): number | Promise<number>;
+  jOpen(filename: string | null, fileId: number, flags: number, pOutFlags: DataView): number | PromiseLike<number>;
+  jDelete(filename: string, syncDir: number): number | PromiseLike<number>;
+  jAccess(filename: string, flags: number, pResOut: DataView): number | PromiseLike<number>;
+  jFullPathname(filename: string, zOut: Uint8Array): number | PromiseLike<number>;
+  jGetLastError(zBuf: Uint8Array): number | PromiseLike<number>;
+  jClose(fileId: number): number | PromiseLike<number>;
+  jRead(fileId: number, pData: Uint8Array, offset: number): number | PromiseLike<number>;
+  jWrite(fileId: number, pData: Uint8Array, offset: number): number | PromiseLike<number>;
+  jTruncate(fileId: number, size: number): number | PromiseLike<number>;
+  jSync(fileId: number, flags: number): number | PromiseLike<number>;
+  jFileSize(fileId: number, pSize: DataView): number | PromiseLike<number>;
+  jLock(fileId: number, lockType: number): number | PromiseLike<number>;
+  jUnlock(fileId: number, lockType: number): number | PromiseLike<number>;
+  jCheckReservedLock(fileId: number, pResOut: DataView): number | PromiseLike<number>;
+  jFileControl(fileId: number, op: number, pArg: DataView): number | PromiseLike<number>;
+  jSectorSize(fileId: number): number | PromiseLike<number>;
+  jDeviceCharacteristics(fileId: number): number | PromiseLike<number>;
 }
 
 export type FacadeVfsConstructor = abstract new (name: string, module: WasmModule) => FacadeVfsBase;
@@ -124,6 +136,15 @@ export interface WaSqlite {
   enableExtendedResultCodes(db: number): void;
   /** Binds a zero-length blob (the wrapper's bind_blob binds NULL for one: sqlite3_malloc(0) is NULL). */
   bindEmptyBlob(stmt: number, index: number): number;
+  /**
+   * sqlite3_step: SQLITE_ROW or SQLITE_DONE, or throws SQLite's error (an Error with a
+   * numeric `code`, as the API's). With the Asyncify build the answer is a plain number
+   * when SQLite made no call that suspended it (every page in memory), so a loop over
+   * rows need not wait a tick per row; otherwise, and always with JSPI, a promise.
+   */
+  step(stmt: number): number | Promise<number>;
+  /** sqlite3_reset, the same way: throws the error of the statement's last step, if it failed. */
+  reset(stmt: number): number | Promise<number>;
 }
 
 /** The numeric SQLite result code carried by an error the wa-sqlite API threw, if it is one. */
@@ -190,5 +211,27 @@ export async function loadWaSqlite(build: Build = 'asyncify'): Promise<WaSqlite>
     bindEmptyBlob(stmt, index) {
       return module._sqlite3_bind_zeroblob(stmt, index, 0);
     },
+    step: build === 'asyncify' ? (stmt) => maybeSyncCall(module, 'sqlite3_step', stmt, STEP_RESULTS) : (stmt) => api.step(stmt),
+    reset: build === 'asyncify' ? (stmt) => maybeSyncCall(module, 'sqlite3_reset', stmt, RESET_RESULTS) : (stmt) => api.reset(stmt),
   };
+}
+
+const STEP_RESULTS: readonly number[] = [100, 101]; // SQLITE_ROW, SQLITE_DONE
+const RESET_RESULTS: readonly number[] = [0]; // SQLITE_OK
+
+/**
+ * Calls a statement function of the Asyncify build without asking for a promise.
+ * Emscripten's ccall then returns the result itself when nothing suspended SQLite, and a
+ * promise of it when a VFS method did (it checks Asyncify's state after the call): so
+ * this is safe whichever happens, and costs no tick in the common case.
+ */
+function maybeSyncCall(module: WasmModule, name: string, stmt: number, allowed: readonly number[]): number | Promise<number> {
+  const result = module.ccall(name, 'number', ['number'], [stmt]) as number | Promise<number>;
+  const check = (code: number): number => {
+    if (allowed.includes(code)) return code;
+    const db = module._sqlite3_db_handle(stmt);
+    const message = db ? (module.ccall('sqlite3_errmsg', 'string', ['number'], [db]) as string) : name;
+    throw Object.assign(new Error(message), { code });
+  };
+  return typeof result === 'number' ? check(result) : result.then(check);
 }

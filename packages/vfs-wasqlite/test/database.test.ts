@@ -76,7 +76,11 @@ describe('parameters and values', () => {
   test('integers come back as numbers, or bigints outside the safe range', async () => {
     const db = await open();
     await db.exec('CREATE TABLE n (id INTEGER PRIMARY KEY, v)');
-    const values = [0, -1, 2 ** 31, 2 ** 40, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, 2n ** 62n, -(2n ** 63n), 2n ** 63n - 1n, 1.5, -0.25];
+    // Around every edge of the 32-bit halves the value is read in, and of the safe range.
+    const values = [
+      0, -1, 2 ** 31 - 1, 2 ** 31, -(2 ** 31), -(2 ** 31) - 1, 2 ** 32 - 1, 2 ** 32, -(2 ** 32), 2 ** 40, -(2 ** 40) - 7,
+      Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, 2n ** 53n, 2n ** 53n + 1n, -(2n ** 53n) - 1n, 2n ** 62n, -(2n ** 63n), 2n ** 63n - 1n, 1.5, -0.25,
+    ];
     for (const v of values) await db.run('INSERT INTO n (v) VALUES (?)', [v]);
     const rows = await db.all('SELECT v, typeof(v) AS type FROM n ORDER BY id');
     expect(rows.map((r) => r.v)).toEqual(values);
@@ -466,6 +470,9 @@ describe('prepared statement reuse', () => {
     await db.exec('ALTER TABLE t ADD COLUMN y DEFAULT 2');
     expect(await db.all('SELECT * FROM t')).toEqual([{ x: 1, y: 2 }]);
     expect(await db.get('SELECT * FROM t')).toEqual({ x: 1, y: 2 });
+    // A column renamed under a statement kept for reuse: its names are read again.
+    await db.exec('ALTER TABLE t RENAME COLUMN y TO z');
+    expect(await db.get('SELECT * FROM t')).toEqual({ x: 1, z: 2 });
   });
 
   test('a statement whose step failed is not reused in a bad state', async () => {

@@ -99,6 +99,8 @@ export class AtomicFormat implements FileFormat {
   #state: FileState;
   /** Block objects, read and written through a cache (keys are never reused for other bytes). */
   readonly #blocks: BlockStore;
+  /** The cache of `#blocks`, when it has one: reads it can answer need no request. */
+  readonly #cache: CachedStore['cache'] | undefined;
   /** Reads of block objects: one request per key at a time, and read-ahead for scans. */
   readonly #reader: BlockReader;
   #head: VersionedHead | undefined;
@@ -125,8 +127,10 @@ export class AtomicFormat implements FileFormat {
     this.#freshness = options.freshness ?? 0;
     this.#conditional = store.capabilities.conditionalPut;
     const cacheBytes = options.cacheBytes ?? DEFAULT_BLOCK_CACHE_BYTES;
-    this.#blocks = options.blockCache ?? (cacheBytes > 0 ? withCache(store, { maxBytes: cacheBytes }) : store);
-    this.#reader = new BlockReader(this.#blocks, { readAhead: this.#blocks !== store });
+    const cached = options.blockCache ?? (cacheBytes > 0 ? withCache(store, { maxBytes: cacheBytes }) : undefined);
+    this.#blocks = cached ?? store;
+    this.#cache = cached?.cache;
+    this.#reader = new BlockReader(this.#blocks, { readAhead: cached !== undefined });
     const lease = options.lease === true ? {} : options.lease || undefined;
     this.#lease = lease && pinned === undefined ? new WriterLease(store, name, lease) : undefined;
   }
@@ -192,6 +196,18 @@ export class AtomicFormat implements FileFormat {
     return this.#mustGet(atomicBlockKey(this.name, index, entry.seq, entry.tag), `block ${index} of commit ${entry.seq}`);
   }
 
+  /** Block `index` from memory: held inline, or its object in the block cache (see FileFormat.readBlockInMemory). */
+  readBlockInMemory(index: number): Uint8Array | null | undefined {
+    if (this.#attempt?.staged.has(index)) return undefined;
+    const entry = this.#state.map.get(index);
+    if (!entry) return null;
+    if (entry.inline) return entry.inline;
+    const bytes = this.#cache?.held(atomicBlockKey(this.name, index, entry.seq, entry.tag));
+    // Noted like a read from the store, so that a scan that reaches uncached blocks finds them being fetched ahead.
+    if (bytes) this.#reader.noteRead(index, blockCount(this.#state.size, this.#state.blockSize), (next) => this.#objectKey(next));
+    return bytes;
+  }
+
   /** The key of block `index`'s object in the current state, or undefined when it has none (absent, or held inline). */
   #objectKey(index: number): string | undefined {
     const entry = this.#state.map.get(index);
@@ -205,6 +221,11 @@ export class AtomicFormat implements FileFormat {
   async beginWrite(): Promise<void> {
     this.#checkWritable();
     await this.#lease?.ensure();
+  }
+
+  /** Whether `beginWrite()` has work to do: a lease to take or renew, or the refusal of a pinned (read-only) view. */
+  beginWriteNeeded(): boolean {
+    return this.pinned !== undefined || (this.#lease !== undefined && !this.#lease.current);
   }
 
   /**
@@ -297,13 +318,17 @@ export class AtomicFormat implements FileFormat {
    * commit then). Returns whether anything changed.
    */
   async refresh(): Promise<boolean> {
+    return this.refreshNeeded() ? this.#refreshNow() : false;
+  }
+
+  /** Whether `refresh()` would ask the store now: not for a pinned view, nor within `freshness` or a held lease. */
+  refreshNeeded(): boolean {
     if (this.pinned !== undefined) return false;
-    if (!this.#stale) {
-      const since = this.#lease?.heldSince;
-      if (since !== undefined && this.#confirmedAt >= since && Date.now() - this.#confirmedAt <= VIEW_TRUST_MS) return false;
-      if (this.#freshness > 0 && Date.now() - this.#confirmedAt < this.#freshness) return false;
-    }
-    return this.#refreshNow();
+    if (this.#stale) return true;
+    const since = this.#lease?.heldSince;
+    if (since !== undefined && this.#confirmedAt >= since && Date.now() - this.#confirmedAt <= VIEW_TRUST_MS) return false;
+    if (this.#freshness > 0 && Date.now() - this.#confirmedAt < this.#freshness) return false;
+    return true;
   }
 
   /**

@@ -62,14 +62,19 @@ export class WriterLease {
     return this.held ? this.#since : undefined;
   }
 
+  /** Whether `ensure()` would return at once: we hold the lease with more than half its ttl left. */
+  get current(): boolean {
+    return this.#etag !== undefined && this.#expires - Date.now() > this.ttl / 2;
+  }
+
   /**
    * Makes sure we hold the lease with at least half its ttl left: renews it, or takes
    * it. Rejects with `precondition-failed` when another writer holds it (or took it
    * from us after it expired).
    */
   async ensure(): Promise<void> {
+    if (this.current) return;
     const now = Date.now();
-    if (this.#etag !== undefined && this.#expires - now > this.ttl / 2) return;
     if (this.#etag !== undefined) {
       try {
         await this.#put({ ifMatch: this.#etag }, now);

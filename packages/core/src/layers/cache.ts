@@ -18,6 +18,12 @@ export interface CacheStats {
   readonly bytes: number;
   /** Drops every cached object (the counters stay). */
   clear(): void;
+  /**
+   * The cached bytes of `key` without a request or a copy (a hit, and most recently
+   * used from then on), or undefined when not cached. Never change them: they are the
+   * cache's own. For callers that must answer at once (a VFS read served from memory).
+   */
+  held(key: string): Uint8Array | undefined;
   /** Sets `hits` and `misses` back to zero. */
   resetStats(): void;
 }
@@ -84,6 +90,11 @@ export function withCache(store: BlockStore, options: CacheOptions): CachedStore
       },
       clear() {
         lru.clear();
+      },
+      held(key: string) {
+        const cached = lru.get(key);
+        if (cached) hits += 1;
+        return cached;
       },
       resetStats() {
         hits = 0;
