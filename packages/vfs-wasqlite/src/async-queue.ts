@@ -6,14 +6,27 @@
  */
 export class AsyncQueue {
   #tail: Promise<unknown> = Promise.resolve();
+  /** Tasks queued or running. */
+  #pending = 0;
 
   run<T>(task: () => Promise<T>): Promise<T> {
-    const result = this.#tail.then(task);
+    // An idle queue starts the task at once: a tick saved on every call into SQLite.
+    const result = this.#pending === 0 ? startNow(task) : this.#tail.then(task);
+    this.#pending += 1;
+    const settled = (): void => {
+      this.#pending -= 1;
+    };
     // The next task starts once this one has settled, whether it succeeded or not.
-    this.#tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
+    this.#tail = result.then(settled, settled);
     return result;
+  }
+}
+
+/** `task()`, with a synchronous throw turned into a rejection (as `.then(task)` would). */
+function startNow<T>(task: () => Promise<T>): Promise<T> {
+  try {
+    return task();
+  } catch (error) {
+    return Promise.reject(error);
   }
 }

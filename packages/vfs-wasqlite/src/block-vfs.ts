@@ -113,6 +113,8 @@ export class BlockVFS extends FacadeVFS {
   /** Failed commits of the atomic layout, by file key (see FailedCommit). */
   readonly #failed = new Map<string, FailedCommit>();
   #lastError: unknown;
+  #heapView: DataView | undefined;
+  readonly #trace: BlockVfsOptions['trace'];
 
   constructor(name: string, module: WasmModule, options: BlockVfsOptions) {
     super(name, module);
@@ -131,11 +133,11 @@ export class BlockVFS extends FacadeVFS {
     this.#files = storeFiles(this.store);
     // Store names can be longer than FacadeVFS's default of 64 bytes.
     this.mxPathname = 1024;
+    this.#trace = options.trace;
     if (options.trace) (this as unknown as { log: BlockVfsOptions['trace'] }).log = options.trace;
     if (this.#policy.versioned) {
       const self = this as unknown as Record<string, unknown>;
       self.jLock = (fileId: number, lockType: number) => this.#lockVersioned(fileId, lockType);
-      self.jAccess = (filename: string, flags: number, pResOut: DataView) => this.#accessInMemory(filename, flags, pResOut);
       self.jDelete = (filename: string, syncDir: number) => this.#deleteInMemory(filename, syncDir);
     }
   }
@@ -285,14 +287,6 @@ export class BlockVFS extends FacadeVFS {
     }
   }
 
-  /** Synchronous: the size (including unsynced writes) is tracked in memory. */
-  override jFileSize(fileId: number, pSize: DataView): number {
-    const open = this.#open.get(fileId);
-    if (!open) return this.#fail(this.#unknownFile(fileId), SQLITE_IOERR_READ);
-    pSize.setBigInt64(0, BigInt(open.file.size), true);
-    return SQLITE_OK;
-  }
-
   override async jDelete(filename: string, _syncDir: number): Promise<number> {
     try {
       // No -wal file is ever created here; SQLite's probing for one needs no request.
@@ -316,13 +310,36 @@ export class BlockVFS extends FacadeVFS {
   }
 
   /**
-   * The atomic layout's xAccess: SQLite asks only about the journal and the WAL file,
-   * and neither is ever on the store (the journal lives in memory and cannot be hot:
-   * a crash loses no committed state), so the answer is no, without a request.
+   * In the atomic layout SQLite asks only about the journal and the WAL file (twice per
+   * read transaction), and neither is ever on the store (the journal lives in memory and
+   * cannot be hot: a crash loses no committed state): the answer is no, written straight
+   * into SQLite's memory, without FacadeVFS's proxies or a request. The direct layout
+   * asks the store (jAccess).
    */
-  #accessInMemory(_filename: string, _flags: number, pResOut: DataView): number {
-    pResOut.setInt32(0, 0, true);
+  override xAccess(pVfs: number, zName: number, flags: number, pResOut: number): number | PromiseLike<number> {
+    if (!this.#policy.versioned) return super.xAccess(pVfs, zName, flags, pResOut);
+    this.#trace?.('jAccess', this.#module.UTF8ToString(zName), flags);
+    this.#heap().setInt32(pResOut, 0, true);
     return SQLITE_OK;
+  }
+
+  /** Synchronous, from the size tracked in memory (including unsynced writes), written straight into SQLite's memory. */
+  override xFileSize(fileId: number, pSize: number): number {
+    this.#trace?.('jFileSize', fileId);
+    const open = this.#open.get(fileId);
+    if (!open) return this.#fail(this.#unknownFile(fileId), SQLITE_IOERR_READ);
+    const size = open.file.size;
+    const heap = this.#heap();
+    heap.setUint32(pSize, size % 2 ** 32, true);
+    heap.setUint32(pSize + 4, Math.floor(size / 2 ** 32), true);
+    return SQLITE_OK;
+  }
+
+  /** A view of all of wasm memory, made again when memory has grown (which replaces its buffer). */
+  #heap(): DataView {
+    const { buffer } = this.#module.HEAPU8;
+    if (this.#heapView?.buffer !== buffer) this.#heapView = new DataView(buffer);
+    return this.#heapView;
   }
 
   /** The atomic layout's xDelete: journals live in memory, each dropped at close; nothing to do on the store. */

@@ -4,7 +4,7 @@ import { SYNCHRONOUS_OFF_UNSUPPORTED, WAL_UNSUPPORTED } from './block-vfs.js';
 import { acquireVfs, sqliteModule, sqliteQueue, type VfsLease } from './runtime.js';
 import { SQLITE_IOERR_CLOSE, SQLITE_ROW, codeName } from './sqlite-codes.js';
 import { SqliteError } from './sqlite-error.js';
-import { ColumnNames, bindParams, readRow, safeNumber, type Params, type Row } from './values.js';
+import { ColumnNames, bindParams, integer, readRow, type Params, type Row } from './values.js';
 import { BUILDS, waSqliteErrorCode, type Build, type WaSqlite } from './wa-sqlite-adapter.js';
 
 const SOURCE = '@blockvfs/vfs-wasqlite';
@@ -260,7 +260,8 @@ export class Database {
       } finally {
         await this.#checkin(sql, stmt);
       }
-      return { changes: this.#sqlite.api.changes(this.#db), lastInsertRowid: safeNumber(this.#sqlite.lastInsertRowid(this.#db)) };
+      const rowid = this.#sqlite.lastInsertRowid(this.#db);
+      return { changes: this.#sqlite.module._sqlite3_changes(this.#db), lastInsertRowid: integer(rowid.low, rowid.high) };
     });
   }
 

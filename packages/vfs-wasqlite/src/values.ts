@@ -25,7 +25,7 @@ function invalid(message: string): BlockVfsError {
 /** Binds `params` to every parameter of `stmt`; a missing or unusable value is an 'invalid' error. */
 export function bindParams(sqlite: WaSqlite, stmt: number, params: Params | undefined): void {
   const { api } = sqlite;
-  const count = api.bind_parameter_count(stmt);
+  const count = sqlite.module._sqlite3_bind_parameter_count(stmt);
   if (params === undefined || params === null) {
     if (count > 0) throw invalid(`the statement has ${count} parameter(s) but no values were given`);
     return;
@@ -53,13 +53,13 @@ export function bindParams(sqlite: WaSqlite, stmt: number, params: Params | unde
 }
 
 function bindValue(sqlite: WaSqlite, stmt: number, index: number, value: BindValue, what: string): void {
-  const { api } = sqlite;
+  const { api, module } = sqlite;
   switch (typeof value) {
     case 'number':
-      if (Number.isInteger(value) && value >= INT32_MIN && value <= INT32_MAX) api.bind_int(stmt, index, value);
-      // wa-sqlite would bind any integer beyond 32 bits as a double: keep it an integer.
+      // Numbers straight to SQLite (the API's wrappers check more than needed here); any integer stays an integer.
+      if (Number.isInteger(value) && value >= INT32_MIN && value <= INT32_MAX) checkBind(sqlite, stmt, module._sqlite3_bind_int(stmt, index, value), what);
       else if (Number.isSafeInteger(value)) api.bind_int64(stmt, index, BigInt(value));
-      else api.bind_double(stmt, index, value);
+      else checkBind(sqlite, stmt, module._sqlite3_bind_double(stmt, index, value), what);
       return;
     case 'bigint':
       if (value < INT64_MIN || value > INT64_MAX) throw invalid(`${what}: ${value} does not fit SQLite's 64-bit integers`);
@@ -72,13 +72,21 @@ function bindValue(sqlite: WaSqlite, stmt: number, index: number, value: BindVal
       api.bind_int(stmt, index, value ? 1 : 0);
       return;
     default:
-      if (value === null) api.bind_null(stmt, index);
+      if (value === null) checkBind(sqlite, stmt, module._sqlite3_bind_null(stmt, index), what);
       else if (value instanceof Uint8Array) {
         if (value.length > 0) api.bind_blob(stmt, index, value);
         else sqlite.bindEmptyBlob(stmt, index);
       }
       else throw invalid(`${what}: cannot bind ${describe(value)}; use a number, bigint, string, Uint8Array, boolean or null`);
   }
+}
+
+/** A bind that SQLite refused (out of memory, a finalised statement): its message, as the API's wrappers throw it. */
+function checkBind(sqlite: WaSqlite, stmt: number, code: number, what: string): void {
+  if (code === 0) return;
+  const db = sqlite.module._sqlite3_db_handle(stmt);
+  const message = db ? (sqlite.module.ccall('sqlite3_errmsg', 'string', ['number'], [db]) as string) : 'bind failed';
+  throw Object.assign(new Error(`${what}: ${message}`), { code });
 }
 
 function describe(value: unknown): string {
@@ -164,9 +172,4 @@ export function integer(low: number, high: number): number | bigint {
   // Exact whenever the result is a safe integer; a value beyond that stays beyond it.
   const value = high * 0x1_0000_0000 + (low >>> 0);
   return Number.isSafeInteger(value) ? value : (BigInt(high) << 32n) | BigInt(low >>> 0);
-}
-
-/** `value` as a number when it is a safe integer, else as the bigint. */
-export function safeNumber(value: bigint): number | bigint {
-  return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
 }

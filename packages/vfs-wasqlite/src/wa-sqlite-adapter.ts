@@ -35,6 +35,11 @@ export interface WasmModule {
   _sqlite3_last_insert_rowid(db: number): number;
   _sqlite3_vfs_unregister(vfs: number): number;
   _sqlite3_bind_zeroblob(stmt: number, index: number, length: number): number;
+  _sqlite3_bind_parameter_count(stmt: number): number;
+  _sqlite3_bind_int(stmt: number, index: number, value: number): number;
+  _sqlite3_bind_double(stmt: number, index: number, value: number): number;
+  _sqlite3_bind_null(stmt: number, index: number): number;
+  _sqlite3_changes(db: number): number;
   _sqlite3_db_handle(stmt: number): number;
   _sqlite3_stmt_status(stmt: number, op: number, reset: number): number;
   _sqlite3_column_count(stmt: number): number;
@@ -97,6 +102,9 @@ export interface FacadeVfsBase {
   close(): void | PromiseLike<void>;
   isReady(): boolean | PromiseLike<boolean>;
   hasAsyncMethod(methodName: string): boolean;
+  /** The x-methods a subclass overrides at the pointer level (to skip the proxies where they cost more than the call). */
+  xAccess(pVfs: number, zName: number, flags: number, pResOut: number): number | PromiseLike<number>;
+  xFileSize(fileId: number, pSize: number): number | PromiseLike<number>;
   jOpen(filename: string | null, fileId: number, flags: number, pOutFlags: DataView): number | PromiseLike<number>;
   jDelete(filename: string, syncDir: number): number | PromiseLike<number>;
   jAccess(filename: string, flags: number, pResOut: DataView): number | PromiseLike<number>;
@@ -130,8 +138,8 @@ export interface WaSqlite {
   registerVfs(vfs: FacadeVfsBase): void;
   /** Removes a VFS registered by `registerVfs`, so that it (and the store it holds) can be collected. */
   unregisterVfs(name: string): void;
-  /** The full 64-bit rowid of the last insert on `db` (the wrapper's own function keeps only 32 bits). */
-  lastInsertRowid(db: number): bigint;
+  /** The full 64-bit rowid of the last insert on `db` as its signed 32-bit halves (the wrapper's own function keeps only the low ones). */
+  lastInsertRowid(db: number): { low: number; high: number };
   /** Turns extended result codes on for `db` (the wrapper has no function for it). */
   enableExtendedResultCodes(db: number): void;
   /** Binds a zero-length blob (the wrapper's bind_blob binds NULL for one: sqlite3_malloc(0) is NULL). */
@@ -202,8 +210,7 @@ export async function loadWaSqlite(build: Build = 'asyncify'): Promise<WaSqlite>
     lastInsertRowid(db) {
       // 64-bit results come back split: the low 32 bits returned, the high ones in tempRet0.
       const low = module._sqlite3_last_insert_rowid(db);
-      const high = module.getTempRet0();
-      return (BigInt(high) << 32n) | (BigInt(low) & 0xffffffffn);
+      return { low, high: module.getTempRet0() };
     },
     enableExtendedResultCodes(db) {
       module._sqlite3_extended_result_codes(db, 1);
