@@ -105,6 +105,7 @@ export interface FacadeVfsBase {
   /** The x-methods a subclass overrides at the pointer level (to skip the proxies where they cost more than the call). */
   xAccess(pVfs: number, zName: number, flags: number, pResOut: number): number | PromiseLike<number>;
   xFileSize(fileId: number, pSize: number): number | PromiseLike<number>;
+  xRead(fileId: number, pData: number, length: number, offsetLow: number, offsetHigh: number): number | PromiseLike<number>;
   jOpen(filename: string | null, fileId: number, flags: number, pOutFlags: DataView): number | PromiseLike<number>;
   jDelete(filename: string, syncDir: number): number | PromiseLike<number>;
   jAccess(filename: string, flags: number, pResOut: DataView): number | PromiseLike<number>;
@@ -225,6 +226,7 @@ export async function loadWaSqlite(build: Build = 'asyncify'): Promise<WaSqlite>
 
 const STEP_RESULTS: readonly number[] = [100, 101]; // SQLITE_ROW, SQLITE_DONE
 const RESET_RESULTS: readonly number[] = [0]; // SQLITE_OK
+const ONE_NUMBER = ['number'];
 
 /**
  * Calls a statement function of the Asyncify build without asking for a promise.
@@ -233,7 +235,7 @@ const RESET_RESULTS: readonly number[] = [0]; // SQLITE_OK
  * this is safe whichever happens, and costs no tick in the common case.
  */
 function maybeSyncCall(module: WasmModule, name: string, stmt: number, allowed: readonly number[]): number | Promise<number> {
-  const result = module.ccall(name, 'number', ['number'], [stmt]) as number | Promise<number>;
+  const result = module.ccall(name, 'number', ONE_NUMBER, [stmt]) as number | Promise<number>;
   const check = (code: number): number => {
     if (allowed.includes(code)) return code;
     const db = module._sqlite3_db_handle(stmt);
