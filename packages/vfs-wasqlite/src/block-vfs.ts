@@ -65,7 +65,16 @@ export interface BlockVfsOptions {
 
 /** A file SQLite opened: on the store (main database, rollback journal) or in memory (temp files). */
 type OpenFile =
-  | { kind: 'store'; name: string; key: string; role: 'main' | 'journal'; file: PagedFile; lock: FileLock | undefined }
+  | {
+      kind: 'store';
+      name: string;
+      key: string;
+      role: 'main' | 'journal';
+      file: PagedFile;
+      lock: FileLock | undefined;
+      /** This open loaded the file's view (no other handle had it open): the handle's first read transaction may use it as it is. */
+      viewFromOpen: boolean;
+    }
   | { kind: 'memory'; name: string | null; file: MemoryFile };
 
 /**
@@ -185,6 +194,7 @@ export class BlockVFS extends FacadeVFS {
       } else {
         const atomic = role === 'main' ? this.#atomic : undefined;
         const key = fileKey(filename, atomic);
+        const loads = !this.#files.isOpen(key);
         const file = await this.#files.open(key, filename, { layout: this.layout, blockSize: this.blockSize, keep: role === 'journal', atomic });
         if (role === 'main' && file.size === 0 && !(flags & SQLITE_OPEN_CREATE)) {
           await this.#files.close(key);
@@ -192,7 +202,7 @@ export class BlockVFS extends FacadeVFS {
           return this.#fail(new BlockVfsError('not-found', message, { source: SOURCE, store: this.store.name }), SQLITE_CANTOPEN);
         }
         const lock = role === 'main' ? this.#files.lock(key) : undefined;
-        this.#open.set(fileId, { kind: 'store', name: filename, key, role, file, lock });
+        this.#open.set(fileId, { kind: 'store', name: filename, key, role, file, lock, viewFromOpen: loads && role === 'main' });
       }
       pOutFlags.setInt32(0, flags, true);
       return SQLITE_OK;
@@ -374,7 +384,11 @@ export class BlockVFS extends FacadeVFS {
     if (open?.kind !== 'store' || !open.lock) return settled(SQLITE_OK);
     const before = open.lock.level(fileId);
     if (!open.lock.lock(fileId, lockType)) return settled(SQLITE_BUSY);
-    const refresh = before === SQLITE_LOCK_NONE && !open.lock.othersHold(fileId) && !open.file.dirty && open.file.refreshNeeded;
+    // The first read transaction of a handle whose open just loaded the view (openDatabase's
+    // pragmas, in the same turn of the queue) would only confirm it again: one GET saved per open.
+    const fromOpen = open.viewFromOpen;
+    open.viewFromOpen = false;
+    const refresh = before === SQLITE_LOCK_NONE && !fromOpen && !open.lock.othersHold(fileId) && !open.file.dirty && open.file.refreshNeeded;
     const write = before < SQLITE_LOCK_RESERVED && lockType >= SQLITE_LOCK_RESERVED && open.file.beginWriteNeeded;
     // Nothing to ask the store (within freshness, a held lease): answered at once.
     if (!refresh && !write) return settled(SQLITE_OK);

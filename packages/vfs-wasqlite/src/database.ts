@@ -94,29 +94,34 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   const readOnly = options.readOnly ?? false;
   const sqlite = await sqliteModule(options.build ?? 'asyncify');
 
-  const database = await sqliteQueue.run(async () => {
+  // page_size only takes effect before the database's first write; for an existing database it does nothing.
+  const pragmas = [`PRAGMA cache_size = -${DEFAULT_CACHE_KIB}`, 'PRAGMA temp_store = MEMORY'];
+  if (!readOnly) pragmas.unshift(`PRAGMA page_size = ${pageSize}`);
+  // The open and its pragmas in one turn of the queue: the pragmas' read transaction
+  // (cache_size loads the schema) then uses the view the open just loaded (see BlockVFS.jOpen).
+  return sqliteQueue.run(async () => {
     const lease = acquireVfs(sqlite, store, layout, blockSize, atomic);
     const flags = readOnly ? OPEN_READONLY : OPEN_READWRITE | OPEN_CREATE;
     lease.vfs.takeLastError();
+    let db: number | undefined;
     try {
-      const db = await sqlite.api.open_v2(name, flags, lease.vfs.name);
+      db = await sqlite.api.open_v2(name, flags, lease.vfs.name);
       sqlite.enableExtendedResultCodes(db);
+      for await (const stmt of sqlite.api.statements(db, pragmas.join("; "), { unscoped: false })) {
+        for (;;) {
+          let code = sqlite.step(stmt);
+          if (typeof code !== 'number') code = await code;
+          if (code !== SQLITE_ROW) break;
+        }
+      }
       return new Database(sqlite, lease, db, name);
     } catch (error) {
+      const failure = toError(error, lease);
+      if (db !== undefined) await sqlite.api.close(db).catch(() => undefined);
       lease.release();
-      throw toError(error, lease);
+      throw failure;
     }
   });
-  try {
-    // page_size only takes effect before the database's first write; for an existing database it does nothing.
-    const pragmas = [`PRAGMA cache_size = -${DEFAULT_CACHE_KIB}`, 'PRAGMA temp_store = MEMORY'];
-    if (!readOnly) pragmas.unshift(`PRAGMA page_size = ${pageSize}`);
-    await database.exec(pragmas.join('; '));
-  } catch (error) {
-    await database.close().catch(() => undefined);
-    throw error;
-  }
-  return database;
 }
 
 function checkOptions(options: OpenDatabaseOptions): { store: BlockStore; name: string; atomic: AtomicOptions | undefined } {

@@ -75,13 +75,19 @@ export class StoreFiles {
     return lock;
   }
 
+  /** Whether file `key` is open on some handle now (so that opening it again loads nothing). */
+  isOpen(key: string): boolean {
+    const entry = this.#entries.get(key);
+    return entry?.file !== undefined && (entry.opens > 0 || entry.trusted);
+  }
+
   /**
    * Opens file `name` (kept in the table as `key`), sharing the PagedFile with other
    * handles; lists the store only if its size is unknown.
    */
   async open(key: string, name: string, options: OpenStoreFileOptions): Promise<PagedFile> {
     const entry = this.#entries.get(key);
-    if (entry?.file && (entry.opens > 0 || entry.trusted)) {
+    if (entry?.file && this.isOpen(key)) {
       entry.opens += 1;
       return entry.file;
     }

@@ -147,8 +147,17 @@ export class AtomicFormat implements FileFormat {
       return new AtomicFormat(store, name, state, options, state.seq);
     }
     const format = new AtomicFormat(store, name, emptyState(options.blockSize), options, undefined);
-    await format.#loadLatest();
-    if (format.#state.seq === 0 && (await store.get(directBlockKey(name, 0), { offset: 0, length: 1 })) !== undefined) {
+    // With no head (a new or young database), whether a direct-layout file sits under the
+    // name is asked alongside the rest of the load: one round trip less to create one.
+    let directProbe: Promise<Uint8Array | undefined> | undefined;
+    await format.#loadLatest((head) => {
+      if (!head) {
+        directProbe = store.get(directBlockKey(name, 0), { offset: 0, length: 1 });
+        directProbe.catch(() => undefined); // awaited below when needed; never an unhandled rejection meanwhile
+      }
+    });
+    const direct = format.#state.seq === 0 ? await (directProbe ?? store.get(directBlockKey(name, 0), { offset: 0, length: 1 })) : undefined;
+    if (direct !== undefined) {
       throw new BlockVfsError('invalid', `"${name}" holds a direct-layout file (object "${directBlockKey(name, 0)}"); open it with layout "direct"`, {
         source: SOURCE,
         store: store.name,
@@ -375,9 +384,10 @@ export class AtomicFormat implements FileFormat {
    * head again, which must not name a checkpoint past what was reached (a garbage
    * collection that ran meanwhile can have removed records this catch-up needed).
    */
-  async #loadLatest(): Promise<void> {
+  async #loadLatest(onFirstHead?: (head: Head | undefined) => void): Promise<void> {
     const started = Date.now();
     let head = await readHead(this.store, this.name);
+    onFirstHead?.(head);
     for (let attempt = 0; ; attempt++) {
       let state = emptyState(this.#state.blockSize);
       if (head && head.checkpoint > 0) {
