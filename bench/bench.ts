@@ -22,7 +22,7 @@ import { S3Store } from '@blockvfs/store-s3';
 import { startCephRgw } from '@blockvfs/test-servers';
 import { openDatabase } from '@blockvfs/vfs-wasqlite';
 import { engineTable, runEngine, type EngineResult } from './engine.ts';
-import { runWorkloads, type StepResult } from './workloads.ts';
+import { STEPS, runWorkloads, type StepResult } from './workloads.ts';
 
 const { values } = parseArgs({
   options: {
@@ -31,6 +31,7 @@ const { values } = parseArgs({
     'page-sizes': { type: 'string', default: '4096,65536' },
     'block-size': { type: 'string' },
     latency: { type: 'string', default: '20' },
+    steps: { type: 'string', default: STEPS.join(',') },
     'no-engine': { type: 'boolean', default: false },
     json: { type: 'string' },
     results: { type: 'boolean', default: false },
@@ -41,6 +42,8 @@ for (const store of stores) if (!['memory', 'fs', 's3'].includes(store)) throw n
 const layouts = values.layouts.split(',').map((layout) => checkLayout(layout));
 const pageSizes = values['page-sizes'].split(',').map(Number);
 const latency = Number(values.latency);
+const steps = new Set(values.steps.split(','));
+for (const step of steps) if (!(STEPS as readonly string[]).includes(step)) throw new Error(`unknown step "${step}": ${STEPS.join(', ')}`);
 
 interface Run {
   store: string;
@@ -111,8 +114,8 @@ for (const kind of stores) {
       for (const pageSize of pageSizes) {
         const blockSize = values['block-size'] ? Number(values['block-size']) : pageSize;
         const label = `${kind}, ${layout}, page ${pageSize}, block ${blockSize}`;
-        const steps = await runWorkloads({ base, layout, pageSize, blockSize, latency, onStep: (step) => progress(`${label}: step ${step}`) });
-        runs.push({ store: kind, layout, pageSize, blockSize, steps });
+        const results = await runWorkloads({ base, layout, pageSize, blockSize, latency, steps, onStep: (step) => progress(`${label}: step ${step}`) });
+        runs.push({ store: kind, layout, pageSize, blockSize, steps: results });
       }
     }
   });

@@ -18,8 +18,40 @@ export async function writeNewFile(path: string, content: Uint8Array): Promise<v
   }
 }
 
-/** Makes a directory's entries (creations, renames, unlinks) durable. */
-export async function syncDir(path: string): Promise<void> {
+/** A directory fsync in progress, and the one queued to start after it. */
+interface DirSync {
+  running: Promise<void>;
+  queued: Promise<void> | undefined;
+}
+const dirSyncs = new Map<string, DirSync>();
+
+/**
+ * Makes a directory's entries (creations, renames, unlinks) durable: resolves once an
+ * fsync of the directory that started after this call has finished. Concurrent calls
+ * share one: the puts of a commit (hundreds of blocks in one directory) then cost a
+ * few directory fsyncs instead of one each. An fsync already running may have started
+ * before the caller's rename, so a caller joins the one queued after it, never it.
+ */
+export function syncDir(path: string): Promise<void> {
+  const current = dirSyncs.get(path);
+  if (!current) return startDirSync(path);
+  current.queued ??= current.running.then(startAfter, startAfter).then(() => startDirSync(path));
+  return current.queued;
+}
+
+const startAfter = (): void => undefined;
+
+function startDirSync(path: string): Promise<void> {
+  const entry: DirSync = { running: fsyncDir(path), queued: undefined };
+  dirSyncs.set(path, entry);
+  const forget = (): void => {
+    if (dirSyncs.get(path) === entry) dirSyncs.delete(path);
+  };
+  entry.running.then(forget, forget);
+  return entry.running;
+}
+
+async function fsyncDir(path: string): Promise<void> {
   const handle = await open(path, 'r');
   try {
     await handle.sync();
