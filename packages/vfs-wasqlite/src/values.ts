@@ -66,7 +66,7 @@ function bindValue(sqlite: WaSqlite, stmt: number, index: number, value: BindVal
       api.bind_int64(stmt, index, value);
       return;
     case 'string':
-      api.bind_text(stmt, index, value);
+      checkBind(sqlite, stmt, sqlite.bindText(stmt, index, value), what);
       return;
     case 'boolean':
       api.bind_int(stmt, index, value ? 1 : 0);

@@ -39,6 +39,7 @@ export interface WasmModule {
   _sqlite3_bind_int(stmt: number, index: number, value: number): number;
   _sqlite3_bind_double(stmt: number, index: number, value: number): number;
   _sqlite3_bind_null(stmt: number, index: number): number;
+  _sqlite3_bind_text(stmt: number, index: number, pointer: number, bytes: number, destructor: number): number;
   _sqlite3_changes(db: number): number;
   _sqlite3_db_handle(stmt: number): number;
   _sqlite3_stmt_status(stmt: number, op: number, reset: number): number;
@@ -143,6 +144,12 @@ export interface WaSqlite {
   lastInsertRowid(db: number): { low: number; high: number };
   /** Turns extended result codes on for `db` (the wrapper has no function for it). */
   enableExtendedResultCodes(db: number): void;
+  /**
+   * Binds text: the result code (0 for done). Encoded straight into a scratch buffer in
+   * wasm memory that SQLite copies from, instead of the wrapper's new array and
+   * allocation per value.
+   */
+  bindText(stmt: number, index: number, value: string): number;
   /** Binds a zero-length blob (the wrapper's bind_blob binds NULL for one: sqlite3_malloc(0) is NULL). */
   bindEmptyBlob(stmt: number, index: number): number;
   /**
@@ -193,6 +200,7 @@ export async function loadWaSqlite(build: Build = 'asyncify'): Promise<WaSqlite>
   const factory = factoryModule.default as ModuleFactory;
   const module = await factory({ wasmBinary: new Uint8Array(wasmBinary.buffer, wasmBinary.byteOffset, wasmBinary.byteLength) });
   const api = (Factory as (module: WasmModule) => SqliteApi)(module);
+  const scratch = new TextScratch(module);
 
   return {
     build,
@@ -216,6 +224,9 @@ export async function loadWaSqlite(build: Build = 'asyncify'): Promise<WaSqlite>
     enableExtendedResultCodes(db) {
       module._sqlite3_extended_result_codes(db, 1);
     },
+    bindText(stmt, index, value) {
+      return scratch.bind(stmt, index, value);
+    },
     bindEmptyBlob(stmt, index) {
       return module._sqlite3_bind_zeroblob(stmt, index, 0);
     },
@@ -223,6 +234,51 @@ export async function loadWaSqlite(build: Build = 'asyncify'): Promise<WaSqlite>
     reset: build === 'asyncify' ? (stmt) => maybeSyncCall(module, 'sqlite3_reset', stmt, RESET_RESULTS) : (stmt) => api.reset(stmt),
   };
 }
+
+/** SQLite's destructor value that makes it copy a bound value at once. */
+const SQLITE_TRANSIENT = -1;
+/** Text longer than this (in UTF-16 units) gets an allocation of its own instead of the scratch buffer. */
+const SCRATCH_MAX_CHARS = 256 * 1024;
+
+/** One buffer in wasm memory that text is encoded into for binding, grown as needed up to 3 × SCRATCH_MAX_CHARS bytes. */
+class TextScratch {
+  readonly #module: WasmModule;
+  readonly #encoder = new TextEncoder();
+  #pointer = 0;
+  #capacity = 0;
+
+  constructor(module: WasmModule) {
+    this.#module = module;
+  }
+
+  bind(stmt: number, index: number, value: string): number {
+    const module = this.#module;
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    const needed = value.length * 3;
+    if (value.length > SCRATCH_MAX_CHARS) {
+      const pointer = module._sqlite3_malloc(needed + 1);
+      if (!pointer) return SQLITE_NOMEM;
+      try {
+        const { written } = this.#encoder.encodeInto(value, module.HEAPU8.subarray(pointer, pointer + needed));
+        return module._sqlite3_bind_text(stmt, index, pointer, written, SQLITE_TRANSIENT);
+      } finally {
+        module._sqlite3_free(pointer);
+      }
+    }
+    if (needed + 1 > this.#capacity) {
+      const capacity = Math.max(needed + 1, 4096);
+      const pointer = module._sqlite3_malloc(capacity);
+      if (!pointer) return SQLITE_NOMEM;
+      if (this.#pointer) module._sqlite3_free(this.#pointer);
+      this.#pointer = pointer;
+      this.#capacity = capacity;
+    }
+    const { written } = this.#encoder.encodeInto(value, module.HEAPU8.subarray(this.#pointer, this.#pointer + needed));
+    return module._sqlite3_bind_text(stmt, index, this.#pointer, written, SQLITE_TRANSIENT);
+  }
+}
+
+const SQLITE_NOMEM = 7;
 
 const STEP_RESULTS: readonly number[] = [100, 101]; // SQLITE_ROW, SQLITE_DONE
 const RESET_RESULTS: readonly number[] = [0]; // SQLITE_OK

@@ -89,6 +89,18 @@ describe('parameters and values', () => {
     expect(await db.get('SELECT ? AS a, ? AS b', [5n, -(2n ** 53n)])).toEqual({ a: 5, b: -(2n ** 53n) });
   });
 
+  test('text of every size and script round-trips: empty, accents, emoji, lone surrogates replaced, beyond the bind buffer', async () => {
+    const db = await open();
+    await db.exec('CREATE TABLE s (id INTEGER PRIMARY KEY, v TEXT)');
+    const big = 'ü€😀'.repeat(100_000); // 400,000 UTF-16 units, 900,000 UTF-8 bytes: past the scratch buffer
+    const values = ['', 'a', 'é', 'naïve café', '日本語のテキスト', '😀👍🏽', 'x'.repeat(5000), big, 'after the big one'];
+    for (const v of values) await db.run('INSERT INTO s (v) VALUES (?)', [v]);
+    const rows = await db.all<{ v: string; n: number }>('SELECT v, length(CAST(v AS BLOB)) AS n FROM s ORDER BY id');
+    expect(rows.map((r) => r.v)).toEqual(values);
+    expect(rows.map((r) => r.n)).toEqual(values.map((v) => new TextEncoder().encode(v).length));
+    expect(await db.get('SELECT ? AS v', ['\ud800 lone'])).toEqual({ v: '\ufffd lone' }); // as TextEncoder writes it
+  });
+
   test('lastInsertRowid is a number, or a bigint beyond the safe range', async () => {
     const db = await open();
     await db.exec('CREATE TABLE r (id INTEGER PRIMARY KEY, v)');
