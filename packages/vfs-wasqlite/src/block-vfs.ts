@@ -33,6 +33,7 @@ import {
   SQLITE_OPEN_WAL,
 } from './sqlite-codes.js';
 import { settled } from './settled.js';
+import { suspensionsOf } from './suspensions.js';
 import { fileKey, storeFiles, type StoreFiles } from './store-files.js';
 import { FacadeVFS, type WasmModule } from './wa-sqlite-adapter.js';
 
@@ -144,10 +145,20 @@ export class BlockVFS extends FacadeVFS {
     this.mxPathname = 1024;
     this.#trace = options.trace;
     if (options.trace) (this as unknown as { log: BlockVfsOptions['trace'] }).log = options.trace;
+    const self = this as unknown as Record<string, unknown>;
     if (this.#policy.versioned) {
-      const self = this as unknown as Record<string, unknown>;
       self.jLock = (fileId: number, lockType: number) => this.#lockVersioned(fileId, lockType);
       self.jDelete = (filename: string, syncDir: number) => this.#deleteInMemory(filename, syncDir);
+    }
+    // Every async x-method reports the promises it answers with: each one suspends SQLite (see Suspensions).
+    const suspensions = suspensionsOf(module);
+    for (const name of ASYNC_METHODS[this.#policy.versioned ? 'versioned' : 'direct']) {
+      const method = self[name] as (...args: unknown[]) => number | PromiseLike<number>;
+      self[name] = (...args: unknown[]): PromiseLike<number> => {
+        const result = method.apply(this, args);
+        if (result instanceof Promise) suspensions.note(result);
+        return typeof result === 'number' ? settled(result) : result;
+      };
     }
   }
 

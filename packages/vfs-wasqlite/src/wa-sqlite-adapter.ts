@@ -15,6 +15,7 @@ import { dirname, join } from 'node:path';
 import { FacadeVFS as FacadeVFSImpl } from '@journeyapps/wa-sqlite/src/FacadeVFS.js';
 import { Factory } from '@journeyapps/wa-sqlite/src/sqlite-api.js';
 import { BlockVfsError } from '@blockvfs/core';
+import { suspensionsOf } from './suspensions.js';
 
 const SOURCE = '@blockvfs/vfs-wasqlite';
 
@@ -42,6 +43,9 @@ export interface WasmModule {
   _sqlite3_bind_text(stmt: number, index: number, pointer: number, bytes: number, destructor: number): number;
   _sqlite3_changes(db: number): number;
   _sqlite3_db_handle(stmt: number): number;
+  _sqlite3_step(stmt: number): number;
+  _sqlite3_reset(stmt: number): number;
+  _sqlite3_extended_errcode(db: number): number;
   _sqlite3_stmt_status(stmt: number, op: number, reset: number): number;
   _sqlite3_column_count(stmt: number): number;
   _sqlite3_column_name(stmt: number, index: number): number;
@@ -155,8 +159,9 @@ export interface WaSqlite {
   /**
    * sqlite3_step: SQLITE_ROW or SQLITE_DONE, or throws SQLite's error (an Error with a
    * numeric `code`, as the API's). With the Asyncify build the answer is a plain number
-   * when SQLite made no call that suspended it (every page in memory), so a loop over
-   * rows need not wait a tick per row; otherwise, and always with JSPI, a promise.
+   * when no VFS method suspended SQLite (every page in memory), so a loop over rows
+   * need not wait a tick per row; otherwise, and always with JSPI, a promise.
+   * Only BlockVFS may serve the module's databases (it reports its suspensions).
    */
   step(stmt: number): number | Promise<number>;
   /** sqlite3_reset, the same way: throws the error of the statement's last step, if it failed. */
@@ -230,8 +235,8 @@ export async function loadWaSqlite(build: Build = 'asyncify'): Promise<WaSqlite>
     bindEmptyBlob(stmt, index) {
       return module._sqlite3_bind_zeroblob(stmt, index, 0);
     },
-    step: build === 'asyncify' ? (stmt) => maybeSyncCall(module, 'sqlite3_step', stmt, STEP_RESULTS) : (stmt) => api.step(stmt),
-    reset: build === 'asyncify' ? (stmt) => maybeSyncCall(module, 'sqlite3_reset', stmt, RESET_RESULTS) : (stmt) => api.reset(stmt),
+    step: build === 'asyncify' ? (stmt) => directCall(module, module._sqlite3_step, stmt, STEP_RESULTS) : (stmt) => api.step(stmt),
+    reset: build === 'asyncify' ? (stmt) => directCall(module, module._sqlite3_reset, stmt, RESET_RESULTS) : (stmt) => api.reset(stmt),
   };
 }
 
@@ -285,18 +290,24 @@ const RESET_RESULTS: readonly number[] = [0]; // SQLITE_OK
 const ONE_NUMBER = ['number'];
 
 /**
- * Calls a statement function of the Asyncify build without asking for a promise.
- * Emscripten's ccall then returns the result itself when nothing suspended SQLite, and a
- * promise of it when a VFS method did (it checks Asyncify's state after the call): so
- * this is safe whichever happens, and costs no tick in the common case.
+ * Calls a statement function of the Asyncify build directly: Emscripten's ccall costs
+ * about as much as a row of a scan. When no VFS method suspended SQLite the result is
+ * the function's own; when one did, the call returned early and SQLite finishes it by
+ * itself once the VFS's promises settle, leaving the result where sqlite3_errcode finds
+ * it (SQLite records every step's and reset's result there, SQLITE_ROW and SQLITE_DONE
+ * included). See Suspensions.
  */
-function maybeSyncCall(module: WasmModule, name: string, stmt: number, allowed: readonly number[]): number | Promise<number> {
-  const result = module.ccall(name, 'number', ONE_NUMBER, [stmt]) as number | Promise<number>;
-  const check = (code: number): number => {
-    if (allowed.includes(code)) return code;
-    const db = module._sqlite3_db_handle(stmt);
-    const message = db ? (module.ccall('sqlite3_errmsg', 'string', ['number'], [db]) as string) : name;
-    throw Object.assign(new Error(message), { code });
-  };
-  return typeof result === 'number' ? check(result) : result.then(check);
+function directCall(module: WasmModule, fn: (stmt: number) => number, stmt: number, allowed: readonly number[]): number | Promise<number> {
+  const suspensions = suspensionsOf(module);
+  const mark = suspensions.count;
+  const result = fn(stmt);
+  if (suspensions.count === mark) return checkResult(module, stmt, result, allowed);
+  return suspensions.settledAfter(mark).then(() => checkResult(module, stmt, module._sqlite3_extended_errcode(module._sqlite3_db_handle(stmt)), allowed));
+}
+
+function checkResult(module: WasmModule, stmt: number, code: number, allowed: readonly number[]): number {
+  if (allowed.includes(code)) return code;
+  const db = module._sqlite3_db_handle(stmt);
+  const message = db ? (module.ccall('sqlite3_errmsg', 'string', ONE_NUMBER, [db]) as string) : `SQLite error ${code}`;
+  throw Object.assign(new Error(message), { code });
 }
