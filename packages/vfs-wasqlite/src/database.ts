@@ -4,6 +4,7 @@ import { SYNCHRONOUS_OFF_UNSUPPORTED, WAL_UNSUPPORTED } from './block-vfs.js';
 import { acquireVfs, sqliteModule, sqliteQueue, type VfsLease } from './runtime.js';
 import { SQLITE_IOERR_CLOSE, SQLITE_ROW, codeName } from './sqlite-codes.js';
 import { SqliteError } from './sqlite-error.js';
+import { andFinally, andThen, type MaybePromise } from './maybe-async.js';
 import { ColumnNames, bindParams, integer, readRow, type Params, type Row } from './values.js';
 import { BUILDS, waSqliteErrorCode, type Build, type WaSqlite } from './wa-sqlite-adapter.js';
 
@@ -258,42 +259,24 @@ export class Database {
   /** Runs one statement; returns the number of changed rows and the last inserted rowid. */
   async run(sql: string, params?: Params): Promise<RunResult> {
     checkSql(sql);
-    return this.#call(async () => {
-      const stmt = await this.#checkout(sql, params);
-      try {
-        await this.#stepToEnd(stmt);
-      } finally {
-        await this.#checkin(sql, stmt);
-      }
-      const rowid = this.#sqlite.lastInsertRowid(this.#db);
-      return { changes: this.#sqlite.module._sqlite3_changes(this.#db), lastInsertRowid: integer(rowid.low, rowid.high) };
-    });
+    return this.#call(() =>
+      andThen(this.#withStatement(sql, params, (stmt) => this.#stepToEnd(stmt)), () => {
+        const rowid = this.#sqlite.lastInsertRowid(this.#db);
+        return { changes: this.#sqlite.module._sqlite3_changes(this.#db), lastInsertRowid: integer(rowid.low, rowid.high) };
+      }),
+    );
   }
 
   /** Runs one statement; returns every row. */
   async all<T extends Row = Row>(sql: string, params?: Params): Promise<T[]> {
     checkSql(sql);
-    return this.#call(async () => {
-      const stmt = await this.#checkout(sql, params);
-      try {
-        return (await this.#collect(stmt, Infinity)) as T[];
-      } finally {
-        await this.#checkin(sql, stmt);
-      }
-    });
+    return this.#call(() => this.#withStatement(sql, params, (stmt) => this.#collect(stmt, Infinity) as MaybePromise<T[]>));
   }
 
   /** Runs one statement; returns its first row, or undefined when there is none. */
   async get<T extends Row = Row>(sql: string, params?: Params): Promise<T | undefined> {
     checkSql(sql);
-    return this.#call(async () => {
-      const stmt = await this.#checkout(sql, params);
-      try {
-        return (await this.#collect(stmt, 1))[0] as T | undefined;
-      } finally {
-        await this.#checkin(sql, stmt);
-      }
-    });
+    return this.#call(() => this.#withStatement(sql, params, (stmt) => andThen(this.#collect(stmt, 1), (rows) => rows[0] as T | undefined)));
   }
 
   /**
@@ -451,20 +434,29 @@ export class Database {
   }
 
   /** Waits for its turn (after another caller's transaction, after earlier calls), then runs `task`. */
-  async #call<T>(task: () => Promise<T>): Promise<T> {
+  #call<T>(task: () => MaybePromise<T>): Promise<T> {
     this.#checkOpen();
-    if (!this.#inTransactionScope()) while (this.#transaction) await this.#transaction.done;
+    if (this.#transaction && !this.#inTransactionScope()) return this.#callAfterTransactions(task);
     return this.#guard(task);
   }
 
-  #guard<T>(task: () => Promise<T>): Promise<T> {
-    return sqliteQueue.run(async () => {
+  async #callAfterTransactions<T>(task: () => MaybePromise<T>): Promise<T> {
+    while (this.#transaction) await this.#transaction.done;
+    return this.#guard(task);
+  }
+
+  #guard<T>(task: () => MaybePromise<T>): Promise<T> {
+    const fail = (error: unknown): never => {
+      throw isBlockVfsError(error) ? error : toError(error, this.#lease);
+    };
+    return sqliteQueue.run(() => {
       this.#checkOpen();
       this.#lease.vfs.takeLastError(); // errors of earlier calls are not ours
       try {
-        return await task();
+        const result = task();
+        return result instanceof Promise ? result.catch(fail) : result;
       } catch (error) {
-        throw isBlockVfsError(error) ? error : toError(error, this.#lease);
+        return fail(error);
       }
     });
   }
@@ -499,8 +491,22 @@ export class Database {
     }
   }
 
+  /**
+   * Runs `use` with a statement for `sql` (`params` bound), then resets it and keeps it
+   * for reuse. Statements in memory and steps that do not suspend SQLite make the whole
+   * call synchronous (see maybe-async.ts).
+   */
+  #withStatement<T>(sql: string, params: Params | undefined, use: (stmt: number) => MaybePromise<T>): MaybePromise<T> {
+    return andThen(this.#checkout(sql, params), (stmt) =>
+      andFinally(
+        () => use(stmt),
+        () => this.#checkin(sql, stmt),
+      ),
+    );
+  }
+
   /** A statement for `sql` with `params` bound: a cached one when there is one, else newly prepared. */
-  async #checkout(sql: string, params: Params | undefined): Promise<number> {
+  #checkout(sql: string, params: Params | undefined): MaybePromise<number> {
     const stmt = this.#idle.get(sql);
     if (stmt === undefined) return this.#prepare(sql, params);
     this.#idle.delete(sql); // checked out: no other call can get it meanwhile
@@ -508,39 +514,53 @@ export class Database {
       bindParams(this.#sqlite, stmt, params);
       return stmt;
     } catch (error) {
-      await this.#checkin(sql, stmt);
-      throw error;
+      return andThen(this.#checkin(sql, stmt), () => {
+        throw error;
+      });
     }
   }
 
   /** Resets a statement from #checkout and keeps it for reuse; one whose last step failed is finalised instead. */
-  async #checkin(sql: string, stmt: number): Promise<void> {
+  #checkin(sql: string, stmt: number): MaybePromise<void> {
     if (!this.#live.has(stmt)) return;
-    const { api } = this.#sqlite;
+    let reset: MaybePromise<number>;
     try {
-      const reset = this.#sqlite.reset(stmt); // throws the last step's error, if it failed
-      if (typeof reset !== 'number') await reset;
-      api.clear_bindings(stmt);
+      reset = this.#sqlite.reset(stmt); // throws the last step's error, if it failed
     } catch {
-      await this.#finalize(stmt);
-      return;
+      return this.#finalize(stmt);
     }
+    if (reset instanceof Promise) {
+      return reset.then(
+        () => this.#keep(sql, stmt),
+        () => this.#finalize(stmt),
+      );
+    }
+    return this.#keep(sql, stmt);
+  }
+
+  /** Keeps a reset statement for reuse, finalising a duplicate and the least recently used beyond STATEMENT_CACHE_SIZE. */
+  #keep(sql: string, stmt: number): MaybePromise<void> {
+    this.#sqlite.api.clear_bindings(stmt);
     const held = this.#idle.get(sql);
-    if (held !== undefined) await this.#finalize(held);
     this.#idle.delete(sql);
     this.#idle.set(sql, stmt);
+    const dropped: number[] = held === undefined ? [] : [held];
     if (this.#idle.size > STATEMENT_CACHE_SIZE) {
       const [oldestSql, oldest] = this.#idle.entries().next().value as [string, number];
       this.#idle.delete(oldestSql);
-      await this.#finalize(oldest);
+      dropped.push(oldest);
     }
+    if (dropped.length === 0) return;
+    return (async () => {
+      for (const old of dropped) await this.#finalize(old);
+    })();
   }
 
-  /** Steps `stmt` until it is done. Waits only for steps that suspended SQLite (see WaSqlite.step). */
-  async #stepToEnd(stmt: number): Promise<void> {
+  /** Steps `stmt` until it is done, waiting only for steps that suspended SQLite (see WaSqlite.step). */
+  #stepToEnd(stmt: number): MaybePromise<void> {
     for (;;) {
-      let code = this.#sqlite.step(stmt);
-      if (typeof code !== 'number') code = await code;
+      const code = this.#sqlite.step(stmt);
+      if (code instanceof Promise) return code.then((settled) => (settled === SQLITE_ROW ? this.#stepToEnd(stmt) : undefined));
       if (code !== SQLITE_ROW) return;
     }
   }
@@ -549,15 +569,22 @@ export class Database {
    * Steps `stmt` for up to `limit` rows and returns them. Column names are read after
    * the first step: a reused statement is prepared again there if the schema changed.
    */
-  async #collect(stmt: number, limit: number): Promise<Row[]> {
-    const rows: Row[] = [];
-    let columns: string[] | undefined;
+  #collect(stmt: number, limit: number, rows: Row[] = [], known?: readonly string[]): MaybePromise<Row[]> {
+    const { module } = this.#sqlite;
+    let columns = known;
     while (rows.length < limit) {
-      let code = this.#sqlite.step(stmt);
-      if (typeof code !== 'number') code = await code;
+      const code = this.#sqlite.step(stmt);
+      if (code instanceof Promise) {
+        return code.then((settled) => {
+          if (settled !== SQLITE_ROW) return rows;
+          columns ??= this.#names.of(stmt);
+          rows.push(readRow(module, stmt, columns));
+          return this.#collect(stmt, limit, rows, columns);
+        });
+      }
       if (code !== SQLITE_ROW) break;
       columns ??= this.#names.of(stmt);
-      rows.push(readRow(this.#sqlite.module, stmt, columns));
+      rows.push(readRow(module, stmt, columns));
     }
     return rows;
   }

@@ -101,6 +101,8 @@ export class AtomicFormat implements FileFormat {
   #state: FileState;
   /** Block objects, read and written through a cache (keys are never reused for other bytes). */
   readonly #blocks: BlockStore;
+  /** The block last answered from the cache, by its map entry (entries are replaced, never changed, by a commit). */
+  #lastHeld: { entry: object; bytes: Uint8Array } | undefined;
   /** The cache of `#blocks`, when it has one: reads it can answer need no request. */
   readonly #cache: CachedStore['cache'] | undefined;
   /** Reads of block objects: one request per key at a time, and read-ahead for scans. */
@@ -213,7 +215,10 @@ export class AtomicFormat implements FileFormat {
     const entry = this.#state.map.get(index);
     if (!entry) return null;
     if (entry.inline) return entry.inline;
+    // SQLite reads the change counter in block 0 at every transaction: the same block, again and again.
+    if (this.#lastHeld?.entry === entry) return this.#lastHeld.bytes;
     const bytes = this.#cache?.held(atomicBlockKey(this.name, index, entry.seq, entry.tag));
+    if (bytes) this.#lastHeld = { entry, bytes };
     // Noted like a read from the store, so that a scan that reaches uncached blocks finds them being fetched ahead.
     if (bytes) this.#reader.noteRead(index, blockCount(this.#state.size, this.#state.blockSize), (next) => this.#objectKey(next));
     return bytes;
