@@ -8,6 +8,7 @@ import {
   SQLITE_ERROR,
   SQLITE_FCNTL_PRAGMA,
   SQLITE_IOCAP_POWERSAFE_OVERWRITE,
+  SQLITE_IOERR,
   SQLITE_IOERR_ACCESS,
   SQLITE_IOERR_CLOSE,
   SQLITE_IOERR_DELETE,
@@ -155,7 +156,12 @@ export class BlockVFS extends FacadeVFS {
     for (const name of ASYNC_METHODS[this.#policy.versioned ? 'versioned' : 'direct']) {
       const method = self[name] as (...args: unknown[]) => number | PromiseLike<number>;
       self[name] = (...args: unknown[]): PromiseLike<number> => {
-        const result = method.apply(this, args);
+        let result: number | PromiseLike<number>;
+        try {
+          result = method.apply(this, args);
+        } catch (error) {
+          return settled(this.#fail(error, SQLITE_IOERR)); // nothing may escape into SQLite
+        }
         if (result instanceof Promise) suspensions.note(result);
         return typeof result === 'number' ? settled(result) : result;
       };
