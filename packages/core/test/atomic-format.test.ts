@@ -211,7 +211,7 @@ describe('AtomicFormat', () => {
     const expected = await contents(writer.file);
     store.resetMetrics();
     const target = new Uint8Array(700);
-    expect(reader.file.readInMemory(target, 400)).toBeUndefined(); // blocks 0 and 1 are not cached
+    expect(reader.file.readInMemory(target, 400)).toBeUndefined(); // blocks 0 to 2 are not cached yet
     expect(store.metrics.get).toBe(0);
     expect(await reader.file.read(target, 400)).toBe(700); // now they are
     store.resetMetrics();
