@@ -1,8 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { concurrentIncrements, crashAtEveryRequest, gcBesideReaders, killWritersAtRandom, snapshotIsolation } from '@blockvfs/test-workloads';
-import { afterAll, describe, expect, it } from 'vitest';
-import { GcsStore } from '../src/index.js';
-import { createStorage, emptyStore, freshPrefix, target } from './gcs-target.js';
+import { describe, expect, it } from 'vitest';
+import { gcsSuite, target } from './gcs-target.js';
 
 /**
  * The atomic layout on GCS (generation preconditions): crash at a sample of request
@@ -10,18 +9,11 @@ import { createStorage, emptyStore, freshPrefix, target } from './gcs-target.js'
  * processes racing and killed. The full crash sweep runs on the memory and fs stores.
  */
 describe(`atomic layout on GcsStore (${target.target})`, () => {
-  const storage = createStorage();
-  const stores: GcsStore[] = [];
-  afterAll(async () => {
-    for (const store of stores) await emptyStore(store);
-  });
+  const suite = gcsSuite();
   const fresh = (label: string) => {
-    const prefix = freshPrefix(label);
-    const make = () => new GcsStore({ bucket: storage.bucket(target.bucket), prefix });
-    const store = make();
-    stores.push(store);
+    const { store, prefix, reopen } = suite.fresh(label);
     const child = { module: fileURLToPath(new URL('./child-store.ts', import.meta.url)), options: { apiEndpoint: target.apiEndpoint, projectId: target.projectId, bucket: target.bucket, prefix } };
-    return { store, reopen: make, child };
+    return { store, reopen, child };
   };
 
   it('crash at a sample of request indexes, both modes: integrity ok, exactly the acknowledged commits', async () => {

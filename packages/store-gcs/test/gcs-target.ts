@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Storage, type StorageOptions } from '@google-cloud/storage';
 import type { BlockStore } from '@blockvfs/core';
-import { inject } from 'vitest';
+import { afterAll, inject } from 'vitest';
 import type { GcsTestConnection } from '../../test-servers/src/vitest-setup-gcs.js';
 import { GcsStore, type GcsStoreOptions } from '../src/index.js';
 
@@ -40,4 +40,29 @@ export async function emptyStore(store: BlockStore): Promise<void> {
   const keys: string[] = [];
   for await (const entry of store.list('')) keys.push(entry.key);
   await store.delete(keys);
+}
+
+/**
+ * Stores on fresh prefixes of the target bucket, emptied after the tests of the describe
+ * block whose body calls this; `reopen()` makes another store object on the same prefix
+ * (another "process").
+ */
+export function gcsSuite(storage: Storage = createStorage()): {
+  storage: Storage;
+  fresh(label: string, options?: Partial<GcsStoreOptions>): { store: GcsStore; prefix: string; reopen: () => GcsStore };
+} {
+  const stores: GcsStore[] = [];
+  afterAll(async () => {
+    for (const store of stores) await emptyStore(store);
+  });
+  return {
+    storage,
+    fresh(label, options = {}) {
+      const prefix = freshPrefix(label);
+      const reopen = () => new GcsStore({ bucket: storage.bucket(target.bucket), prefix, ...options });
+      const store = reopen();
+      stores.push(store);
+      return { store, prefix, reopen };
+    },
+  };
 }

@@ -1,7 +1,6 @@
 import { checkRequestBounds, countRequests, countTable, LAYOUTS } from '@blockvfs/test-workloads';
-import { afterAll, describe, it } from 'vitest';
-import type { GcsStore } from '../src/index.js';
-import { createStorage, emptyStore, freshStore, target } from './gcs-target.js';
+import { describe, it } from 'vitest';
+import { gcsSuite, target } from './gcs-target.js';
 
 /**
  * Requests per operation on GCS (counted with withMetrics: store calls; a `delete` of
@@ -10,16 +9,11 @@ import { createStorage, emptyStore, freshStore, target } from './gcs-target.js';
  * for the record, and bounded (checkRequestBounds) so that a change adding round trips fails.
  */
 describe(`GcsStore request counts (${target.target})`, () => {
-  const storage = createStorage();
-  const stores: GcsStore[] = [];
-  afterAll(async () => {
-    for (const store of stores) await emptyStore(store);
-  });
+  const suite = gcsSuite();
 
   for (const layout of LAYOUTS) {
     it(`${layout} layout: open, one single-row commit, 1,000 cold point queries, a full scan`, async () => {
-      const store = freshStore(storage, `counts-${layout}`);
-      stores.push(store);
+      const { store } = suite.fresh(`counts-${layout}`);
       const report = await countRequests(store, { layout });
       console.log(`request counts on GCS (${target.target}), ${layout} layout, ${report.blocks} blocks of 4096 bytes:`);
       console.table(countTable(report));

@@ -1,7 +1,6 @@
 import { JOURNAL_MODES, LAYOUTS, runSqlMatrixCase } from '@blockvfs/test-workloads';
-import { afterAll, describe, it } from 'vitest';
-import type { GcsStore } from '../src/index.js';
-import { createStorage, emptyStore, freshStore, target } from './gcs-target.js';
+import { describe, it } from 'vitest';
+import { gcsSuite, target } from './gcs-target.js';
 
 /**
  * The SQL matrix on GCS, a subset: both layouts × every rollback journal mode × block =
@@ -13,19 +12,14 @@ const SHAPES = [
 ] as const;
 
 describe(`SQL on GcsStore (${target.target})`, () => {
-  const storage = createStorage();
-  const stores: GcsStore[] = [];
-  afterAll(async () => {
-    for (const store of stores) await emptyStore(store);
-  });
+  const suite = gcsSuite();
 
   for (const layout of LAYOUTS) {
     for (const { pageSize, blockSize } of SHAPES) {
       describe(`${layout} layout, page ${pageSize}, block ${blockSize}`, () => {
         for (const mode of JOURNAL_MODES) {
           it(`journal_mode=${mode}: transactions (one spilling the page cache, one rolled back), reopen: same rows, integrity ok`, async () => {
-            const store = freshStore(storage, `sql-${layout}-${mode}-${pageSize}`);
-            stores.push(store);
+            const { store } = suite.fresh(`sql-${layout}-${mode}-${pageSize}`);
             await runSqlMatrixCase(store, { layout, pageSize, blockSize, mode });
           });
         }

@@ -1,10 +1,8 @@
 import { fileURLToPath } from 'node:url';
-import type { S3Client } from '@aws-sdk/client-s3';
 import { concurrentIncrements, crashAtEveryRequest, gcBesideReaders, killWritersAtRandom, snapshotIsolation, type ChildStoreSpec } from '@blockvfs/test-workloads';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { S3TestTarget } from '../../test-servers/src/vitest-setup-s3.js';
-import { S3Store } from '../src/index.js';
-import { createClient, describeS3, emptyStore, freshPrefix } from './s3-target.js';
+import { describeS3, emptyStore, s3Suite } from './s3-target.js';
 
 /**
  * The atomic layout on S3 (Ceph RGW here, which enforces conditional PUTs): crash at a
@@ -13,29 +11,14 @@ import { createClient, describeS3, emptyStore, freshPrefix } from './s3-target.j
  * crash sweep runs on the memory and fs stores.
  */
 describeS3('atomic layout on S3', (target) => {
-  let client: S3Client;
-  const stores: S3Store[] = [];
-  beforeAll(() => {
-    client = createClient(target);
-  });
-  afterAll(async () => {
-    for (const store of stores) await emptyStore(store);
-    client.destroy();
-  });
-
-  const fresh = (label: string): { store: S3Store; prefix: string } => {
-    const prefix = freshPrefix(target, label);
-    const store = new S3Store({ client, bucket: target.bucket, prefix });
-    stores.push(store);
-    return { store, prefix };
-  };
+  const suite = s3Suite(target);
 
   it('crash at a sample of request indexes, both modes: integrity ok, exactly the acknowledged commits', async () => {
     const report = await crashAtEveryRequest(
       {
         create: async () => {
-          const { store, prefix } = fresh('crash');
-          return { store, reopen: () => new S3Store({ client, bucket: target.bucket, prefix }), dispose: () => emptyStore(store) };
+          const { store, reopen } = suite.fresh('crash');
+          return { store, reopen, dispose: () => emptyStore(store) };
         },
       },
       // Every 7th request and the last few: the commits' blocks, records and reads all get hit.
@@ -46,24 +29,24 @@ describeS3('atomic layout on S3', (target) => {
   }, 600_000);
 
   it('snapshot isolation: a long read transaction sees one commit while another process commits', async () => {
-    const { store, prefix } = fresh('snapshot');
-    await snapshotIsolation({ store, reopen: () => new S3Store({ client, bucket: target.bucket, prefix }) });
+    const { store, reopen } = suite.fresh('snapshot');
+    await snapshotIsolation({ store, reopen });
   }, 120_000);
 
   it('garbage collection beside a writer and a reader on an old snapshot', async () => {
-    const { store, prefix } = fresh('gc');
-    await gcBesideReaders({ store, reopen: () => new S3Store({ client, bucket: target.bucket, prefix }) });
+    const { store, reopen } = suite.fresh('gc');
+    await gcBesideReaders({ store, reopen });
   }, 120_000);
 
   it('four processes increment one counter, retrying on SQLITE_BUSY: nothing lost, nothing doubled', async () => {
-    const { store, prefix } = fresh('counter');
+    const { store, prefix } = suite.fresh('counter');
     const report = await concurrentIncrements({ store, child: childStore(target, prefix), writers: 4, increments: 15 });
     console.log(`concurrent increments on ${target.server}: ${JSON.stringify(report)}`);
     expect(report.counter).toBe(60);
   }, 300_000);
 
   it('a writer killed with SIGKILL at random moments: the database reopens intact with every acknowledged commit', async () => {
-    const { store, prefix } = fresh('killed');
+    const { store, prefix } = suite.fresh('killed');
     const report = await killWritersAtRandom({ store, child: childStore(target, prefix), kills: 4, seed: 11 });
     console.log(`kill test on ${target.server}: ${JSON.stringify(report)}`);
     expect(report.acknowledged).toBeGreaterThan(4);

@@ -2,12 +2,11 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { serialize } from '@blockvfs/serialize';
 import { openDatabase } from '@blockvfs/vfs-wasqlite';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { S3Store } from '../src/index.js';
-import { createClient, describeS3, emptyStore, freshStore } from './s3-target.js';
+import { describeS3, s3Suite } from './s3-target.js';
 
 /**
  * Interoperability with uktrade/sqlite-s3vfs (the "direct" layout): block i of database
@@ -29,24 +28,19 @@ function sqlite3Json(file: string, sql: string): unknown[] {
 const blockKey = (name: string, index: number) => `${name}/${String(index).padStart(10, '0')}`;
 
 describeS3('sqlite-s3vfs layout on S3', (target) => {
-  let client: S3Client;
+  const suite = s3Suite(target);
   let scratch: string;
-  const stores: S3Store[] = [];
-  const store = (label: string) => {
-    const made = freshStore(target, client, label);
-    stores.push(made);
-    return made;
-  };
+  const store = (label: string) => suite.fresh(label).store;
 
   /** Every object under `prefix`, read with the plain SDK: raw key → bytes. */
   async function rawObjects(prefix: string): Promise<Map<string, Uint8Array>> {
     const objects = new Map<string, Uint8Array>();
     let startAfter: string | undefined;
     for (;;) {
-      const page = await client.send(new ListObjectsV2Command({ Bucket: target.bucket, Prefix: prefix, ...(startAfter ? { StartAfter: startAfter } : {}) }));
+      const page = await suite.client.send(new ListObjectsV2Command({ Bucket: target.bucket, Prefix: prefix, ...(startAfter ? { StartAfter: startAfter } : {}) }));
       for (const { Key } of page.Contents ?? []) {
         if (!Key) continue;
-        const object = await client.send(new GetObjectCommand({ Bucket: target.bucket, Key }));
+        const object = await suite.client.send(new GetObjectCommand({ Bucket: target.bucket, Key }));
         objects.set(Key, (await object.Body?.transformToByteArray()) ?? new Uint8Array(0));
         startAfter = Key;
       }
@@ -55,13 +49,10 @@ describeS3('sqlite-s3vfs layout on S3', (target) => {
   }
 
   beforeAll(() => {
-    client = createClient(target);
     scratch = mkdtempSync(join(tmpdir(), 'blockvfs-s3-interop-'));
   });
-  afterAll(async () => {
-    for (const made of stores) await emptyStore(made);
+  afterAll(() => {
     rmSync(scratch, { recursive: true, force: true });
-    client.destroy();
   });
 
   itWithSqlite3(needsSqlite3('writes <name>/<10-digit block> objects of 4096 bytes that concatenate to the database file'), async () => {
@@ -117,7 +108,7 @@ describeS3('sqlite-s3vfs layout on S3', (target) => {
     const s = store('interop-read');
     const name = 'fixture.db';
     for (let i = 0; i * BLOCK < file.length; i++) {
-      await client.send(new PutObjectCommand({ Bucket: target.bucket, Key: s.prefix + blockKey(name, i), Body: file.subarray(i * BLOCK, (i + 1) * BLOCK) }));
+      await suite.client.send(new PutObjectCommand({ Bucket: target.bucket, Key: s.prefix + blockKey(name, i), Body: file.subarray(i * BLOCK, (i + 1) * BLOCK) }));
     }
 
     const queries = [

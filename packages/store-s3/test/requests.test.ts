@@ -1,8 +1,6 @@
-import type { S3Client } from '@aws-sdk/client-s3';
 import { checkRequestBounds, countRequests, countTable, LAYOUTS } from '@blockvfs/test-workloads';
-import { afterAll, beforeAll, it } from 'vitest';
-import type { S3Store } from '../src/index.js';
-import { createClient, describeS3, emptyStore, freshStore } from './s3-target.js';
+import { it } from 'vitest';
+import { describeS3, s3Suite } from './s3-target.js';
 
 /**
  * Requests per operation on S3 (counted with withMetrics: store calls, each one S3
@@ -11,20 +9,11 @@ import { createClient, describeS3, emptyStore, freshStore } from './s3-target.js
  * for the record, and bounded (checkRequestBounds) so that a change adding round trips fails.
  */
 describeS3('S3Store request counts', (target) => {
-  let client: S3Client;
-  const stores: S3Store[] = [];
-  beforeAll(() => {
-    client = createClient(target);
-  });
-  afterAll(async () => {
-    for (const store of stores) await emptyStore(store);
-    client.destroy();
-  });
+  const suite = s3Suite(target);
 
   for (const layout of LAYOUTS) {
     it(`${layout} layout: open, one single-row commit, 1,000 cold point queries, a full scan`, async () => {
-      const store = freshStore(target, client, `counts-${layout}`);
-      stores.push(store);
+      const { store } = suite.fresh(`counts-${layout}`);
       const report = await countRequests(store, { layout });
       console.log(`request counts on ${target.server}, ${layout} layout, ${report.blocks} blocks of 4096 bytes:`);
       console.table(countTable(report));

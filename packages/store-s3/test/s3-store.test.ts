@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { ListObjectsV2Command, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, S3ServiceException } from '@aws-sdk/client-s3';
 import { BlockVfsError, isBlockVfsError } from '@blockvfs/core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { S3Store } from '../src/index.js';
-import { createClient, describeS3, emptyStore, freshPrefix, freshStore } from './s3-target.js';
+import { createClient, describeS3, freshPrefix, s3Suite } from './s3-target.js';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
@@ -17,21 +17,8 @@ async function rejection(promise: Promise<unknown>): Promise<BlockVfsError> {
 }
 
 describeS3('S3Store on S3', (target) => {
-  let client: S3Client;
-  const stores: S3Store[] = [];
-  const store = (label: string, options = {}) => {
-    const made = freshStore(target, client, label, options);
-    stores.push(made);
-    return made;
-  };
-
-  beforeAll(() => {
-    client = createClient(target);
-  });
-  afterAll(async () => {
-    for (const made of stores) await emptyStore(made);
-    client.destroy();
-  });
+  const suite = s3Suite(target);
+  const store = (label: string, options = {}) => suite.fresh(label, options).store;
 
   it('keeps every key under its prefix and lists them without it', async () => {
     const a = store('prefix-a');
@@ -39,7 +26,7 @@ describeS3('S3Store on S3', (target) => {
     await a.put('x/1', bytes('one'));
     await a.put('x/2', bytes('two'));
     await b.put('x/1', bytes('other'));
-    const raw = await client.send(new ListObjectsV2Command({ Bucket: target.bucket, Prefix: a.prefix }));
+    const raw = await suite.client.send(new ListObjectsV2Command({ Bucket: target.bucket, Prefix: a.prefix }));
     expect(raw.Contents?.map((object) => object.Key)).toEqual([`${a.prefix}x/1`, `${a.prefix}x/2`]);
     const listed = [];
     for await (const entry of a.list('x/')) listed.push(entry);
@@ -88,7 +75,7 @@ describeS3('S3Store on S3', (target) => {
 
   it('a missing bucket is a permanent error that names the store and keeps the SDK error', async () => {
     const bucket = `blockvfs-missing-${randomBytes(6).toString('hex')}`;
-    const s = new S3Store({ client, bucket, prefix: 'p/', retry: { baseDelayMs: 0 } });
+    const s = new S3Store({ client: suite.client, bucket, prefix: 'p/', retry: { baseDelayMs: 0 } });
     const error = await rejection(s.get('k'));
     expect(error.kind).toBe('permanent');
     expect(error.message).toMatch(new RegExp(`^@blockvfs/store-s3 \\(s3://${bucket}/p/\\): get "k" failed: NoSuchBucket \\(HTTP 404\\)`));
@@ -141,6 +128,7 @@ describeS3('S3Store on S3', (target) => {
 
   it('rejects bad options with an invalid error', () => {
     const make = (options: unknown) => () => new S3Store(options as ConstructorParameters<typeof S3Store>[0]);
+    const { client } = suite;
     expect(make({ client, bucket: '' })).toThrow(/"bucket" must be a non-empty string/);
     expect(make({ bucket: 'b' })).toThrow(/"client" must be an S3Client/);
     expect(make({ client, bucket: 'b', prefix: 3 })).toThrow(/"prefix" must be a string/);

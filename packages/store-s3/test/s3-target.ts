@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import type { BlockStore } from '@blockvfs/core';
-import { describe, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, inject, it } from 'vitest';
 import type { ProvidedS3, S3TestTarget } from '../../test-servers/src/vitest-setup-s3.js';
 import { S3Store, type S3StoreOptions } from '../src/index.js';
 
@@ -55,4 +55,42 @@ export async function emptyStore(store: BlockStore): Promise<void> {
   const keys: string[] = [];
   for await (const entry of store.list('')) keys.push(entry.key);
   await store.delete(keys);
+}
+
+/** What the tests of one describe block share (see s3Suite). */
+export interface S3Suite {
+  /** The block's SDK client: made before its tests, destroyed after them (use it inside tests and hooks). */
+  readonly client: S3Client;
+  /**
+   * A store on a fresh prefix, emptied after the block's tests; `reopen()` makes another
+   * store object on the same prefix (another "process").
+   */
+  fresh(label: string, options?: Partial<S3StoreOptions>): { store: S3Store; prefix: string; reopen: () => S3Store };
+}
+
+/** Registers the client and store clean-up of a describe block (call it in the block's body). */
+export function s3Suite(target: S3TestTarget): S3Suite {
+  let client: S3Client | undefined;
+  const stores: S3Store[] = [];
+  beforeAll(() => {
+    client = createClient(target);
+  });
+  afterAll(async () => {
+    for (const store of stores) await emptyStore(store);
+    client?.destroy();
+  });
+  const suite: S3Suite = {
+    get client() {
+      if (!client) throw new Error('the suite’s S3 client exists only while its tests run');
+      return client;
+    },
+    fresh(label, options = {}) {
+      const prefix = freshPrefix(target, label);
+      const reopen = () => new S3Store({ client: suite.client, bucket: target.bucket, prefix, ...options });
+      const store = reopen();
+      stores.push(store);
+      return { store, prefix, reopen };
+    },
+  };
+  return suite;
 }
