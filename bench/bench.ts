@@ -145,7 +145,7 @@ function markdown(all: Run[], engineResults: EngineResult[] | undefined): string
     if (run.pageSize === 4096) lines.push('', 'Targets (4 KiB pages):', '', ...targets(run).map((line) => `- ${line}`), '');
     else lines.push('');
   }
-  if (engineResults) lines.push('### Engine only: memory store, no latency, against better-sqlite3 in the same process', '', engineTable(engineResults), '', ...engineTargets(engineResults).map((line) => `- ${line}`), '');
+  if (engineResults) lines.push('### Engine only: memory store, no latency, against better-sqlite3 in the same process (best of 5 interleaved rounds)', '', engineTable(engineResults), '', ...engineTargets(engineResults).map((line) => `- ${line}`), '');
   return lines.join('\n');
 }
 
