@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { FacadeVFS as FacadeVFSImpl } from '@journeyapps/wa-sqlite/src/FacadeVFS.js';
 import { Factory } from '@journeyapps/wa-sqlite/src/sqlite-api.js';
 import { BlockVfsError } from '@blockvfs/core';
-import { suspensionsOf } from './suspensions.js';
+import { suspensionsOf, type Suspensions } from './suspensions.js';
 
 const SOURCE = '@blockvfs/vfs-wasqlite';
 
@@ -206,6 +206,7 @@ export async function loadWaSqlite(build: Build = 'asyncify'): Promise<WaSqlite>
   const module = await factory({ wasmBinary: new Uint8Array(wasmBinary.buffer, wasmBinary.byteOffset, wasmBinary.byteLength) });
   const api = (Factory as (module: WasmModule) => SqliteApi)(module);
   const scratch = new TextScratch(module);
+  const suspensions = suspensionsOf(module);
 
   return {
     build,
@@ -235,8 +236,8 @@ export async function loadWaSqlite(build: Build = 'asyncify'): Promise<WaSqlite>
     bindEmptyBlob(stmt, index) {
       return module._sqlite3_bind_zeroblob(stmt, index, 0);
     },
-    step: build === 'asyncify' ? (stmt) => directCall(module, module._sqlite3_step, stmt, STEP_RESULTS) : (stmt) => api.step(stmt),
-    reset: build === 'asyncify' ? (stmt) => directCall(module, module._sqlite3_reset, stmt, RESET_RESULTS) : (stmt) => api.reset(stmt),
+    step: build === 'asyncify' ? (stmt) => directCall(module, suspensions, module._sqlite3_step, stmt, STEP_RESULTS) : (stmt) => api.step(stmt),
+    reset: build === 'asyncify' ? (stmt) => directCall(module, suspensions, module._sqlite3_reset, stmt, RESET_RESULTS) : (stmt) => api.reset(stmt),
   };
 }
 
@@ -297,8 +298,7 @@ const ONE_NUMBER = ['number'];
  * it (SQLite records every step's and reset's result there, SQLITE_ROW and SQLITE_DONE
  * included). See Suspensions.
  */
-function directCall(module: WasmModule, fn: (stmt: number) => number, stmt: number, allowed: readonly number[]): number | Promise<number> {
-  const suspensions = suspensionsOf(module);
+function directCall(module: WasmModule, suspensions: Suspensions, fn: (stmt: number) => number, stmt: number, allowed: readonly number[]): number | Promise<number> {
   const mark = suspensions.count;
   const result = fn(stmt);
   if (suspensions.count === mark) return checkResult(module, stmt, result, allowed);
