@@ -108,7 +108,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     try {
       db = await sqlite.api.open_v2(name, flags, lease.vfs.name);
       sqlite.enableExtendedResultCodes(db);
-      for await (const stmt of sqlite.api.statements(db, pragmas.join("; "), { unscoped: false })) {
+      for await (const stmt of sqlite.api.statements(db, pragmas.join('; '), { unscoped: false })) {
         for (;;) {
           let code = sqlite.step(stmt);
           if (typeof code !== 'number') code = await code;
