@@ -28,6 +28,13 @@ vi.mock('node:fs/promises', async (importOriginal) => {
 const { syncDir } = await import('../src/durable.js');
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
+/** Waits until `condition` holds (file operations go through libuv's threads, slower on a busy machine). */
+async function until(condition: () => boolean): Promise<void> {
+  for (let waited = 0; !condition(); waited += 5) {
+    if (waited > 10_000) throw new Error('timed out waiting for the fsync to start');
+    await tick();
+  }
+}
 const roots: string[] = [];
 afterEach(() => {
   for (const root of roots.splice(0)) rmSync(root, { recursive: true, force: true });
@@ -39,17 +46,15 @@ describe('syncDir', () => {
     roots.push(dir);
     const settled: string[] = [];
     const first = syncDir(dir).then(() => settled.push('first'));
-    await tick();
-    expect(syncs.started).toBe(1);
+    await until(() => syncs.started === 1);
     // Three calls while the first fsync runs: they wait for one fsync started after it.
     const later = [1, 2, 3].map((i) => syncDir(dir).then(() => settled.push(`later ${i}`)));
     await tick();
     expect(syncs.started).toBe(1);
     syncs.release.shift()?.(); // the first fsync finishes: only the first call is done
     await first;
-    await tick();
+    await until(() => syncs.started === 2); // the shared one starts
     expect(settled).toEqual(['first']);
-    expect(syncs.started).toBe(2); // the shared one has started
     syncs.release.shift()?.();
     await Promise.all(later);
     expect(settled).toEqual(['first', 'later 1', 'later 2', 'later 3']);
