@@ -78,26 +78,9 @@ export class PagedFile {
     const available = Math.max(0, end - offset);
     target.fill(0, available);
     if (available === 0) return 0;
-    const bs = this.blockSize;
-    const first = Math.floor(offset / bs);
-    const last = Math.floor((end - 1) / bs);
     const reads: Promise<void>[] = [];
-    for (let index = first; index <= last; index++) {
-      reads.push(
-        this.#block(index).then((block) => {
-          const blockStart = index * bs;
-          const from = Math.max(offset, blockStart);
-          const to = Math.min(end, blockStart + bs);
-          const dest = target.subarray(from - offset, to - offset);
-          if (block === undefined) {
-            dest.fill(0);
-            return;
-          }
-          const src = block.subarray(from - blockStart, Math.min(to - blockStart, block.length));
-          dest.set(src);
-          dest.fill(0, src.length); // a stored block shorter than expected reads as zeros
-        }),
-      );
+    for (let index = Math.floor(offset / this.blockSize); index * this.blockSize < end; index++) {
+      reads.push(this.#block(index).then((block) => this.#copyBlock(target, offset, end, index, block)));
     }
     await Promise.all(reads);
     return available;
@@ -112,28 +95,29 @@ export class PagedFile {
     checkRange(offset, target.length);
     const end = Math.min(offset + target.length, this.#size);
     const available = Math.max(0, end - offset);
-    if (available === 0) {
-      target.fill(0);
-      return 0;
-    }
-    const bs = this.blockSize;
-    const last = Math.floor((end - 1) / bs);
-    for (let index = Math.floor(offset / bs); index <= last; index++) {
+    target.fill(0, available);
+    if (available === 0) return 0;
+    for (let index = Math.floor(offset / this.blockSize); index * this.blockSize < end; index++) {
       const block = this.#dirty.get(index) ?? this.#recent.get(index) ?? this.#format.readBlockInMemory?.(index);
       if (block === undefined) return undefined;
-      const blockStart = index * bs;
-      const from = Math.max(offset, blockStart);
-      const dest = target.subarray(from - offset, Math.min(end, blockStart + bs) - offset);
-      if (block === null) {
-        dest.fill(0);
-        continue;
-      }
-      const src = block.subarray(from - blockStart, Math.min(from - blockStart + dest.length, block.length));
-      dest.set(src);
-      dest.fill(0, src.length);
+      this.#copyBlock(target, offset, end, index, block ?? undefined);
     }
-    target.fill(0, available);
     return available;
+  }
+
+  /** Copies block `index`'s part of the range [offset, end) into `target` (which starts at `offset`); an absent block, or the missing tail of a short one, reads as zeros. */
+  #copyBlock(target: Uint8Array, offset: number, end: number, index: number, block: Uint8Array | undefined): void {
+    const blockStart = index * this.blockSize;
+    const from = Math.max(offset, blockStart);
+    const to = Math.min(end, blockStart + this.blockSize);
+    const dest = target.subarray(from - offset, to - offset);
+    if (block === undefined) {
+      dest.fill(0);
+      return;
+    }
+    const src = block.subarray(from - blockStart, Math.min(to - blockStart, block.length));
+    dest.set(src);
+    dest.fill(0, src.length); // a stored block shorter than expected reads as zeros
   }
 
   /** Writes `data` at `offset`, growing the file if it ends past the current size. */

@@ -125,6 +125,10 @@ export class BlockVFS extends FacadeVFS {
   readonly #failed = new Map<string, FailedCommit>();
   #lastError: unknown;
   #heapView: DataView | undefined;
+  /** The x-methods registered as async for this layout (ASYNC_METHODS). */
+  get #asyncMethods(): ReadonlySet<string> {
+    return ASYNC_METHODS[this.#policy.versioned ? 'versioned' : 'direct'];
+  }
   readonly #trace: BlockVfsOptions['trace'];
 
   constructor(name: string, module: WasmModule, options: BlockVfsOptions) {
@@ -153,7 +157,7 @@ export class BlockVFS extends FacadeVFS {
     }
     // Every async x-method reports the promises it answers with: each one suspends SQLite (see Suspensions).
     const suspensions = suspensionsOf(module);
-    for (const name of ASYNC_METHODS[this.#policy.versioned ? 'versioned' : 'direct']) {
+    for (const name of this.#asyncMethods) {
       const method = self[name] as (...args: unknown[]) => number | PromiseLike<number>;
       self[name] = (...args: unknown[]): PromiseLike<number> => {
         let result: number | PromiseLike<number>;
@@ -170,7 +174,7 @@ export class BlockVFS extends FacadeVFS {
 
   /** Read once, at registration: which x-methods wa-sqlite enters as async (see ASYNC_METHODS). */
   override hasAsyncMethod(methodName: string): boolean {
-    return ASYNC_METHODS[this.#policy.versioned ? 'versioned' : 'direct'].has(methodName);
+    return this.#asyncMethods.has(methodName);
   }
 
   /**

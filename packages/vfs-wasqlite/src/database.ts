@@ -108,13 +108,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     try {
       db = await sqlite.api.open_v2(name, flags, lease.vfs.name);
       sqlite.enableExtendedResultCodes(db);
-      for await (const stmt of sqlite.api.statements(db, pragmas.join('; '), { unscoped: false })) {
-        for (;;) {
-          let code = sqlite.step(stmt);
-          if (typeof code !== 'number') code = await code;
-          if (code !== SQLITE_ROW) break;
-        }
-      }
+      for await (const stmt of sqlite.api.statements(db, pragmas.join('; '), { unscoped: false })) await stepToEnd(sqlite, stmt);
       return new Database(sqlite, lease, db, name);
     } catch (error) {
       const failure = toError(error, lease);
@@ -260,7 +254,7 @@ export class Database {
   async run(sql: string, params?: Params): Promise<RunResult> {
     checkSql(sql);
     return this.#call(() =>
-      andThen(this.#withStatement(sql, params, (stmt) => this.#stepToEnd(stmt)), () => {
+      andThen(this.#withStatement(sql, params, (stmt) => stepToEnd(this.#sqlite, stmt)), () => {
         const rowid = this.#sqlite.lastInsertRowid(this.#db);
         return { changes: this.#sqlite.module._sqlite3_changes(this.#db), lastInsertRowid: integer(rowid.low, rowid.high) };
       }),
@@ -399,7 +393,7 @@ export class Database {
     for await (const stmt of api.statements(this.#db, sql, { unscoped: true })) {
       this.#live.add(stmt);
       try {
-        await this.#stepToEnd(stmt);
+        await stepToEnd(this.#sqlite, stmt);
       } finally {
         await this.#finalize(stmt);
       }
@@ -556,15 +550,6 @@ export class Database {
     })();
   }
 
-  /** Steps `stmt` until it is done, waiting only for steps that suspended SQLite (see WaSqlite.step). */
-  #stepToEnd(stmt: number): MaybePromise<void> {
-    for (;;) {
-      const code = this.#sqlite.step(stmt);
-      if (code instanceof Promise) return code.then((settled) => (settled === SQLITE_ROW ? this.#stepToEnd(stmt) : undefined));
-      if (code !== SQLITE_ROW) return;
-    }
-  }
-
   /**
    * Steps `stmt` for up to `limit` rows and returns them. Column names are read after
    * the first step: a reused statement is prepared again there if the schema changed.
@@ -593,6 +578,15 @@ export class Database {
     if (!this.#live.delete(stmt)) return;
     this.#names.forget(stmt);
     await this.#sqlite.api.finalize(stmt);
+  }
+}
+
+/** Steps `stmt` until it is done, waiting only for steps that suspended SQLite (see WaSqlite.step). */
+function stepToEnd(sqlite: WaSqlite, stmt: number): MaybePromise<void> {
+  for (;;) {
+    const code = sqlite.step(stmt);
+    if (code instanceof Promise) return code.then((settled) => (settled === SQLITE_ROW ? stepToEnd(sqlite, stmt) : undefined));
+    if (code !== SQLITE_ROW) return;
   }
 }
 

@@ -1,6 +1,6 @@
 import { BlockVfsError } from '@blockvfs/core';
 import { SQLITE_BLOB, SQLITE_FLOAT, SQLITE_INTEGER, SQLITE_NULL, SQLITE_TEXT } from './sqlite-codes.js';
-import type { WaSqlite, WasmModule } from './wa-sqlite-adapter.js';
+import { statementError, type WaSqlite, type WasmModule } from './wa-sqlite-adapter.js';
 
 const SOURCE = '@blockvfs/vfs-wasqlite';
 
@@ -83,10 +83,7 @@ function bindValue(sqlite: WaSqlite, stmt: number, index: number, value: BindVal
 
 /** A bind that SQLite refused (out of memory, a finalised statement): its message, as the API's wrappers throw it. */
 function checkBind(sqlite: WaSqlite, stmt: number, code: number, what: string): void {
-  if (code === 0) return;
-  const db = sqlite.module._sqlite3_db_handle(stmt);
-  const message = db ? (sqlite.module.ccall('sqlite3_errmsg', 'string', ['number'], [db]) as string) : 'bind failed';
-  throw Object.assign(new Error(`${what}: ${message}`), { code });
+  if (code !== 0) throw statementError(sqlite.module, stmt, code, what);
 }
 
 function describe(value: unknown): string {

@@ -307,7 +307,15 @@ function directCall(module: WasmModule, suspensions: Suspensions, fn: (stmt: num
 
 function checkResult(module: WasmModule, stmt: number, code: number, allowed: readonly number[]): number {
   if (allowed.includes(code)) return code;
+  throw statementError(module, stmt, code);
+}
+
+/**
+ * The error of a statement call that returned `code`, as the API's own functions throw
+ * it: an Error with SQLite's message for the connection and a numeric `code`.
+ */
+export function statementError(module: WasmModule, stmt: number, code: number, context?: string): Error {
   const db = module._sqlite3_db_handle(stmt);
   const message = db ? (module.ccall('sqlite3_errmsg', 'string', ONE_NUMBER, [db]) as string) : `SQLite error ${code}`;
-  throw Object.assign(new Error(message), { code });
+  return Object.assign(new Error(context === undefined ? message : `${context}: ${message}`), { code });
 }

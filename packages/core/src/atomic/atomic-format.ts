@@ -205,7 +205,7 @@ export class AtomicFormat implements FileFormat {
     const entry = this.#state.map.get(index);
     if (!entry) return undefined;
     if (entry.inline) return entry.inline.slice(); // callers may keep it; ours must stay unchanged
-    this.#reader.noteRead(index, blockCount(this.#state.size, this.#state.blockSize), (next) => this.#objectKey(next));
+    this.#noteRead(index);
     return this.#mustGet(atomicBlockKey(this.name, index, entry.seq, entry.tag), `block ${index} of commit ${entry.seq}`);
   }
 
@@ -220,8 +220,13 @@ export class AtomicFormat implements FileFormat {
     const bytes = this.#cache?.held(atomicBlockKey(this.name, index, entry.seq, entry.tag));
     if (bytes) this.#lastHeld = { entry, bytes };
     // Noted like a read from the store, so that a scan that reaches uncached blocks finds them being fetched ahead.
-    if (bytes) this.#reader.noteRead(index, blockCount(this.#state.size, this.#state.blockSize), (next) => this.#objectKey(next));
+    if (bytes) this.#noteRead(index);
     return bytes;
+  }
+
+  /** Tells the reader that block `index` is being read, so that a scan's next blocks are fetched ahead. */
+  #noteRead(index: number): void {
+    this.#reader.noteRead(index, blockCount(this.#state.size, this.#state.blockSize), (next) => this.#objectKey(next));
   }
 
   /** The key of block `index`'s object in the current state, or undefined when it has none (absent, or held inline). */
