@@ -1,20 +1,11 @@
 import { BlockVfsError, isBlockVfsError, withFaults } from '@blockvfs/core';
 import type { ContainerClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { JOURNAL_MODES, LAYOUTS, runSqlMatrixCase } from '@blockvfs/test-workloads';
+import { CLOUD_MATRIX_CASES, runSqlMatrixCase } from '@blockvfs/test-workloads';
 import { openDatabase, SqliteError } from '@blockvfs/vfs-wasqlite';
 import { AzureBlobStore } from '@blockvfs/store-azure';
 import { createTestContainer, deleteTestContainer, NO_SDK_RETRIES } from './azure-fixture.js';
 
-/**
- * The SQL matrix on Azure Blob, a subset: both layouts × every rollback journal mode ×
- * block = page, and a block size that is not a multiple of the page size.
- */
-const SIZES = [
-  { pageSize: 4096, blockSize: 4096 },
-  { pageSize: 512, blockSize: 1000 },
-];
-const cases = LAYOUTS.flatMap((layout) => SIZES.flatMap((size) => JOURNAL_MODES.map((mode) => ({ layout, ...size, mode }))));
 
 let container: ContainerClient;
 let prefixes = 0;
@@ -25,8 +16,9 @@ afterAll(async () => {
   if (container) await deleteTestContainer(container);
 });
 
+/** The SQL matrix's cloud subset (CLOUD_MATRIX_CASES) on Azure Blob. */
 describe('SQL on AzureBlobStore', () => {
-  test.each(cases)('$layout layout, page $pageSize, block $blockSize, journal $mode', async (matrixCase) => {
+  test.each(CLOUD_MATRIX_CASES)('$layout layout, page $pageSize, block $blockSize, journal $mode', async (matrixCase) => {
     const store = new AzureBlobStore({ container, prefix: `case-${++prefixes}/` });
     await runSqlMatrixCase(store, matrixCase);
   });

@@ -1,4 +1,4 @@
-export { JOURNAL_MODES, LAYOUTS, listObjects, payload, runSqlMatrixCase, type JournalMode, type SqlMatrixCase } from './sql-matrix.js';
+export { CLOUD_MATRIX_CASES, JOURNAL_MODES, LAYOUTS, listObjects, payload, runSqlMatrixCase, type JournalMode, type SqlMatrixCase } from './sql-matrix.js';
 export { gcBesideReaders, snapshotIsolation, type TwoProcesses } from './isolation.js';
 export { crashAtEveryRequest, type CrashMode, type CrashOptions, type CrashReport, type CrashTarget } from './crash.js';
 export { checkRequestBounds, countRequests, countTable, type Counts, type RequestCountOptions, type RequestCountReport } from './request-counts.js';

@@ -14,6 +14,18 @@ export interface SqlMatrixCase {
   mode: JournalMode;
 }
 
+/**
+ * The subset of the matrix every cloud store runs: both layouts × every rollback journal
+ * mode × block = page (the sqlite-s3vfs shape), and a small page in blocks that are not a
+ * multiple of it.
+ */
+export const CLOUD_MATRIX_CASES: readonly SqlMatrixCase[] = LAYOUTS.flatMap((layout) =>
+  [
+    { pageSize: 4096, blockSize: 4096 },
+    { pageSize: 512, blockSize: 1000 },
+  ].flatMap((shape) => JOURNAL_MODES.map((mode) => ({ layout, ...shape, mode }))),
+);
+
 /** SQLite page cache during the case, in pages: small, so that the big transaction spills. */
 const CACHE_PAGES = 10;
 
