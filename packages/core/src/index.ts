@@ -1,6 +1,7 @@
 export type { BlockStore, ByteRange, ListEntry, ListOptions, PutCondition, PutResult, StoreCapabilities } from './block-store.js';
 export { BlockVfsError, ERROR_KINDS, isBlockVfsError, type BlockVfsErrorOptions, type ErrorKind } from './errors.js';
 export { forEachLimit } from './concurrency.js';
+export { systemClock, type Clock } from './clock.js';
 export { blockCount, blockLength, type FileChange, type FileFormat } from './file-format.js';
 export { DirectFormat, directBlockKey, type DirectFormatOptions } from './direct-format.js';
 export { PagedFile, type PagedFileOptions } from './paged-file.js';
@@ -21,7 +22,7 @@ export {
   type AtomicFormatOptions,
 } from './atomic/atomic-format.js';
 export { atomicBlockKey, atomicCheckpointKey, atomicCommitKey, atomicHeadKey, atomicLeaseKey } from './atomic/objects.js';
-export { WriterLease, DEFAULT_LEASE_TTL, type LeaseOptions } from './atomic/lease.js';
+export { WriterLease, breakLease, DEFAULT_LEASE_TTL, MAX_LEASE_TTL, type BreakLeaseOptions, type LeaseOptions } from './atomic/lease.js';
 export {
   collectGarbage,
   DEFAULT_GRACE_MS,

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { AtomicFormat, BlockVfsError, DEFAULT_LAYOUT, checkLayout, isBlockVfsError, type AtomicOptions, type BlockStore, type Layout, type LeaseOptions } from '@blockvfs/core';
+import { AtomicFormat, BlockVfsError, DEFAULT_LAYOUT, checkLayout, isBlockVfsError, type AtomicOptions, type BlockStore, type Clock, type Layout, type LeaseOptions } from '@blockvfs/core';
 import { SYNCHRONOUS_OFF_UNSUPPORTED, WAL_UNSUPPORTED } from './block-vfs.js';
 import { acquireVfs, sqliteModule, sqliteQueue, type VfsLease } from './runtime.js';
 import { SQLITE_IOERR_CLOSE, SQLITE_ROW, codeName } from './sqlite-codes.js';
@@ -71,6 +71,11 @@ export interface OpenDatabaseOptions {
    * writers apart; you promise that only one writer ever exists.
    */
   singleWriter?: boolean;
+  /**
+   * Where time comes from (default the system clock): commit times, the writer lease,
+   * `freshness`. Deterministic tests pass a simulated clock; applications leave it out.
+   */
+  clock?: Clock;
 }
 
 /** A commit of the atomic layout: its number (1, 2, …) and its writer's clock. */
@@ -143,16 +148,16 @@ function checkOptions(options: OpenDatabaseOptions): { store: BlockStore; name: 
 
 /** The atomic layout's options among `options` (undefined when none is given), checked against the layout. */
 function atomicOptions(options: OpenDatabaseOptions, invalid: (message: string) => BlockVfsError): AtomicOptions | undefined {
-  const { lease, freshness, asOf, cacheBytes, singleWriter } = options;
+  const { lease, freshness, asOf, cacheBytes, singleWriter, clock } = options;
   const given = Object.entries({ lease, freshness, asOf, cacheBytes, singleWriter }).filter(([, value]) => value !== undefined);
-  if (given.length === 0) return undefined;
+  if (given.length === 0) return clock === undefined || (options.layout ?? DEFAULT_LAYOUT) !== 'atomic' ? undefined : { clock };
   if ((options.layout ?? DEFAULT_LAYOUT) !== 'atomic') {
     throw invalid(`${given.map(([key]) => `"${key}"`).join(', ')} need${given.length === 1 ? 's' : ''} the atomic layout, not "${String(options.layout)}"`);
   }
   if (asOf !== undefined && !options.readOnly) throw invalid('"asOf" opens an older state of the database, which is read-only: pass readOnly: true too');
   if (lease !== undefined && lease !== false && options.readOnly) throw invalid('"lease" is for writers; a readOnly connection never writes');
   if (freshness !== undefined && !(Number.isSafeInteger(freshness) && freshness >= 0)) throw invalid(`"freshness" must be a non-negative integer of ms, got ${freshness}`);
-  return Object.fromEntries(given) as AtomicOptions;
+  return { ...(Object.fromEntries(given) as AtomicOptions), ...(clock === undefined ? {} : { clock }) };
 }
 
 /**

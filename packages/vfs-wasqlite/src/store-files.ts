@@ -48,7 +48,8 @@ export interface OpenStoreFileOptions {
 export function fileKey(name: string, atomic: AtomicOptions | undefined): string {
   if (!atomic || Object.keys(atomic).length === 0) return name;
   const entries = Object.entries(atomic)
-    .filter(([, value]) => value !== undefined)
+    // The clock is the process's, not an option of the view: connections share the file whatever object they pass.
+    .filter(([key, value]) => value !== undefined && key !== 'clock')
     .map(([key, value]) => [key, value instanceof Date ? value.toISOString() : value] as const)
     .sort(([a], [b]) => (a < b ? -1 : 1));
   return entries.length === 0 ? name : `${name}\0${JSON.stringify(entries)}`;

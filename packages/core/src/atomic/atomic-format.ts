@@ -1,4 +1,5 @@
 import type { BlockStore } from '../block-store.js';
+import { isClock, systemClock, type Clock } from '../clock.js';
 import { forEachLimit } from '../concurrency.js';
 import { directBlockKey } from '../direct-format.js';
 import { BlockVfsError, isBlockVfsError } from '../errors.js';
@@ -85,6 +86,8 @@ export interface AtomicFormatOptions {
   lease?: LeaseOptions | boolean;
   /** Open the file as it was after this commit (a seq), or at this time (the newest commit at or before it): read-only. */
   asOf?: number | Date;
+  /** Where time comes from: commit times, the lease, freshness and the view's trust window (default the system clock). */
+  clock?: Clock;
 }
 
 /** The blocks of the commit being prepared that were uploaded ahead of it (a transaction larger than memory). */
@@ -118,6 +121,7 @@ export class AtomicFormat implements FileFormat {
   readonly #freshness: number;
   readonly #conditional: boolean;
   readonly #lease: WriterLease | undefined;
+  readonly #clock: Clock;
   /** The commit this file was opened at, when opened with `asOf` (read-only). */
   readonly pinned: number | undefined;
 
@@ -130,13 +134,14 @@ export class AtomicFormat implements FileFormat {
     this.#checkpointEvery = options.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
     this.#freshness = options.freshness ?? 0;
     this.#conditional = store.capabilities.conditionalPut;
+    this.#clock = options.clock ?? systemClock;
     const cacheBytes = options.cacheBytes ?? DEFAULT_BLOCK_CACHE_BYTES;
     const cached = options.blockCache ?? (cacheBytes > 0 ? withCache(store, { maxBytes: cacheBytes }) : undefined);
     this.#blocks = cached ?? store;
     this.#cache = cached?.cache;
     this.#reader = new BlockReader(this.#blocks, { readAhead: cached !== undefined });
     const lease = options.lease === true ? {} : options.lease || undefined;
-    this.#lease = lease && pinned === undefined ? new WriterLease(store, name, lease) : undefined;
+    this.#lease = lease && pinned === undefined ? new WriterLease(store, name, lease, this.#clock) : undefined;
   }
 
   /**
@@ -280,7 +285,7 @@ export class AtomicFormat implements FileFormat {
     this.#attempt = undefined;
     this.#checkWritable();
     await this.#lease?.ensure();
-    if (Date.now() - this.#confirmedAt > VIEW_TRUST_MS && (await this.#refreshNow())) {
+    if (this.#clock.now() - this.#confirmedAt > VIEW_TRUST_MS && (await this.#refreshNow())) {
       throw this.#conflict(this.#state.seq, 'while this transaction ran');
     }
     const bs = this.#state.blockSize;
@@ -307,13 +312,13 @@ export class AtomicFormat implements FileFormat {
       seq,
       tag,
       // Never earlier than the commit before, whatever the clocks: time travel bisects on it.
-      time: Math.max(Date.now(), this.#state.time),
+      time: Math.max(this.#clock.now(), this.#state.time),
       size: change.size,
       blockSize: bs,
       blocks: inline ? [] : [...written.map(([index]) => index), ...staged].sort((a, b) => a - b),
       inline: inline ? written.map(([index, data]) => [index, data.slice()]) : [],
     };
-    const started = Date.now();
+    const started = this.#clock.now();
     try {
       await this.#createRecord(record);
     } catch (error) {
@@ -347,8 +352,8 @@ export class AtomicFormat implements FileFormat {
     if (this.pinned !== undefined) return false;
     if (this.#stale) return true;
     const since = this.#lease?.heldSince;
-    if (since !== undefined && this.#confirmedAt >= since && Date.now() - this.#confirmedAt <= VIEW_TRUST_MS) return false;
-    if (this.#freshness > 0 && Date.now() - this.#confirmedAt < this.#freshness) return false;
+    if (since !== undefined && this.#confirmedAt >= since && this.#clock.now() - this.#confirmedAt <= VIEW_TRUST_MS) return false;
+    if (this.#freshness > 0 && this.#clock.now() - this.#confirmedAt < this.#freshness) return false;
     return true;
   }
 
@@ -378,7 +383,7 @@ export class AtomicFormat implements FileFormat {
   /** Looks for new commits now, and re-reads the head when the view is too old to trust without it. */
   async #refreshNow(): Promise<boolean> {
     const before = this.#state.seq;
-    const started = Date.now();
+    const started = this.#clock.now();
     await catchUp(this.store, this.name, this.#state);
     if (started - this.#confirmedAt > VIEW_TRUST_MS) {
       const head = await readHead(this.store, this.name);
@@ -397,7 +402,7 @@ export class AtomicFormat implements FileFormat {
    * collection that ran meanwhile can have removed records this catch-up needed).
    */
   async #loadLatest(onFirstHead?: (head: Head | undefined) => void): Promise<void> {
-    const started = Date.now();
+    const started = this.#clock.now();
     let head = await readHead(this.store, this.name);
     onFirstHead?.(head);
     for (let attempt = 0; ; attempt++) {
@@ -505,6 +510,7 @@ function checkOptions(store: BlockStore, name: string, options: AtomicFormatOpti
   count(options.checkpointEvery, 'checkpointEvery');
   count(options.cacheBytes, 'cacheBytes');
   count(options.freshness, 'freshness');
+  if (options.clock !== undefined && !isClock(options.clock)) throw invalid('clock must have now() and sleep(ms) functions');
   const { asOf } = options;
   if (asOf !== undefined && !(asOf instanceof Date ? Number.isFinite(asOf.getTime()) : Number.isSafeInteger(asOf) && asOf >= 1)) {
     throw invalid(`asOf must be a commit number (1 or more) or a valid Date, got ${String(asOf)}`);

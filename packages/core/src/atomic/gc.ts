@@ -74,6 +74,9 @@ export async function collectGarbage(options: CollectGarbageOptions): Promise<Ga
   if (typeof name !== 'string' || name.length === 0) throw invalid('"name" must be a non-empty string');
   if (!Number.isSafeInteger(retention) || retention < 0) throw invalid(`retention must be a non-negative integer of ms, got ${retention}`);
   if (!Number.isSafeInteger(grace) || grace < MIN_GRACE_MS) throw invalid(`grace must be an integer of at least ${MIN_GRACE_MS} ms, got ${grace}`);
+  if (options.now !== undefined && !(Number.isSafeInteger(options.now) && options.now >= 0)) {
+    throw invalid(`now must be a time in ms since the epoch (a non-negative integer), got ${options.now}`);
+  }
   const progress = options.onProgress ?? (() => undefined);
   const horizon = (options.now ?? Date.now()) - Math.max(retention, grace);
 

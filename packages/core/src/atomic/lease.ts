@@ -1,16 +1,28 @@
 import type { BlockStore } from '../block-store.js';
+import { systemClock, type Clock } from '../clock.js';
 import { BlockVfsError, isBlockVfsError } from '../errors.js';
 import { listedEtag } from './history.js';
-import { atomicLeaseKey, decodeLease, encodeLease, randomTag } from './objects.js';
+import { atomicLeaseKey, decodeLease, encodeLease, randomTag, type LeaseRecord } from './objects.js';
 
 const SOURCE = '@blockvfs/core';
 
 export interface LeaseOptions {
-  /** How long a lease lasts from its last renewal, in ms (default 30 s). It is renewed when less than half is left. */
+  /** How long a lease lasts from its last renewal, in ms (default 30 s, at most MAX_LEASE_TTL). It is renewed when less than half is left. */
   ttl?: number;
 }
 
 export const DEFAULT_LEASE_TTL = 30_000;
+export const MIN_LEASE_TTL = 1000;
+/** The longest ttl a holder may ask for: a dead holder blocks other lease writers for at most this long. */
+export const MAX_LEASE_TTL = 10 * 60_000;
+/**
+ * How far past our clock a lease's expiry may lie and still be honoured: MAX_LEASE_TTL
+ * plus a minute of clock skew between machines. A lease further in the future was not
+ * written by a holder that kept to the ttl bound (a bug, a hand edit, a clock years
+ * off), so it is void and may be taken over: otherwise it would block every lease
+ * writer until that date. (The lease is a courtesy: commit records keep writers apart.)
+ */
+export const LEASE_VOID_BEYOND = MAX_LEASE_TTL + 60_000;
 
 /**
  * A writer lease on one file of the atomic layout: the object `<name>/lease`, taken
@@ -35,10 +47,12 @@ export class WriterLease {
   /** When the current holding began (our clock). */
   #since = 0;
 
-  constructor(store: BlockStore, name: string, options: LeaseOptions = {}) {
+  readonly #clock: Clock;
+
+  constructor(store: BlockStore, name: string, options: LeaseOptions = {}, clock: Clock = systemClock) {
     const ttl = options.ttl ?? DEFAULT_LEASE_TTL;
-    if (!Number.isSafeInteger(ttl) || ttl < 1000) {
-      throw new BlockVfsError('invalid', `lease ttl must be an integer of at least 1000 ms, got ${ttl}`, { source: SOURCE, store: store.name });
+    if (!Number.isSafeInteger(ttl) || ttl < MIN_LEASE_TTL || ttl > MAX_LEASE_TTL) {
+      throw new BlockVfsError('invalid', `lease ttl must be an integer of ${MIN_LEASE_TTL} to ${MAX_LEASE_TTL} ms, got ${ttl}`, { source: SOURCE, store: store.name });
     }
     if (!store.capabilities.conditionalPut) {
       throw new BlockVfsError('invalid', `a writer lease needs a store with conditional puts, and this one has none`, { source: SOURCE, store: store.name });
@@ -46,6 +60,7 @@ export class WriterLease {
     this.ttl = ttl;
     this.#store = store;
     this.#name = name;
+    this.#clock = clock;
   }
 
   get key(): string {
@@ -54,7 +69,7 @@ export class WriterLease {
 
   /** Whether we hold an unexpired lease (by our clock). */
   get held(): boolean {
-    return this.#etag !== undefined && Date.now() < this.#expires;
+    return this.#etag !== undefined && this.#clock.now() < this.#expires;
   }
 
   /** When the current holding began, or undefined when we hold none. */
@@ -64,7 +79,7 @@ export class WriterLease {
 
   /** Whether `ensure()` would return at once: we hold the lease with more than half its ttl left. */
   get current(): boolean {
-    return this.#etag !== undefined && this.#expires - Date.now() > this.ttl / 2;
+    return this.#etag !== undefined && this.#expires - this.#clock.now() > this.ttl / 2;
   }
 
   /**
@@ -74,7 +89,7 @@ export class WriterLease {
    */
   async ensure(): Promise<void> {
     if (this.current) return;
-    const now = Date.now();
+    const now = this.#clock.now();
     if (this.#etag !== undefined) {
       try {
         await this.#put({ ifMatch: this.#etag }, now);
@@ -109,12 +124,11 @@ export class WriterLease {
       if (!isBlockVfsError(error, 'precondition-failed')) throw error;
     }
     // There is a lease object: the etag first (from a listing), then its bytes, never older than that etag.
-    const etag = await listedEtag(this.#store, this.key);
-    const bytes = await this.#store.get(this.key);
-    if (bytes === undefined || etag === undefined) throw this.#busy('its lease object changed while being read');
-    const current = decodeLease(bytes, this.key, this.#store.name);
-    if (current.owner !== this.owner && current.expires > now) {
-      throw this.#busy(`another writer holds its lease until ${new Date(current.expires).toISOString()}`);
+    const found = await readLease(this.#store, this.#name);
+    if (found === undefined) throw this.#busy('its lease object changed while being read');
+    const { lease: current, etag } = found;
+    if (current.owner !== this.owner && leaseLive(current, now)) {
+      throw this.#busy(`another writer holds its lease until ${timeText(current.expires)} (if that writer is gone for good, breakLease() frees it now)`);
     }
     try {
       await this.#put({ ifMatch: etag }, now);
@@ -135,4 +149,57 @@ export class WriterLease {
   #busy(why: string): BlockVfsError {
     return new BlockVfsError('precondition-failed', `"${this.#name}" is busy: ${why}`, { source: SOURCE, store: this.#store.name });
   }
+}
+
+/** The lease object with the etag a conditional replacement needs (from a listing, then the bytes), or undefined when there is none. */
+async function readLease(store: BlockStore, name: string): Promise<{ lease: LeaseRecord; etag: string } | undefined> {
+  const key = atomicLeaseKey(name);
+  const etag = await listedEtag(store, key);
+  const bytes = await store.get(key);
+  if (bytes === undefined || etag === undefined) return undefined;
+  return { lease: decodeLease(bytes, key, store.name), etag };
+}
+
+/** Whether `lease` binds other writers at `now`: unexpired, and not void (see LEASE_VOID_BEYOND). */
+function leaseLive(lease: LeaseRecord, now: number): boolean {
+  return lease.expires > now && lease.expires - now <= LEASE_VOID_BEYOND;
+}
+
+/** An expiry for messages: ISO time when it is one, else the raw number. */
+function timeText(ms: number): string {
+  return Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : `${ms} ms after the epoch`;
+}
+
+export interface BreakLeaseOptions {
+  store: BlockStore;
+  /** The database's name on the store. */
+  name: string;
+}
+
+/**
+ * Frees the writer lease of database `name` (atomic layout) now, whoever holds it:
+ * for a holder that died with a long ttl left. Returns the lease it broke (undefined
+ * when there was none, or it was already released).
+ *
+ * Safe for the data whatever the holder does (commit records, not the lease, keep
+ * writers apart), but a holder that is still alive keeps trusting its view for up to
+ * half its ttl and then takes the lease back at its next write: break only the lease
+ * of a process known to be gone.
+ */
+export async function breakLease(options: BreakLeaseOptions): Promise<LeaseRecord | undefined> {
+  const { store, name } = options ?? ({} as BreakLeaseOptions);
+  if (!store || typeof store.put !== 'function') throw new BlockVfsError('invalid', 'breakLease needs a BlockStore as "store"', { source: SOURCE });
+  if (typeof name !== 'string' || name.length === 0) throw new BlockVfsError('invalid', '"name" must be a non-empty string', { source: SOURCE, store: store.name });
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const found = await readLease(store, name);
+    if (found === undefined) return undefined;
+    if (found.lease.expires === 0) return undefined;
+    try {
+      await store.put(atomicLeaseKey(name), encodeLease({ owner: `broken-${randomTag()}`, expires: 0 }), { ifMatch: found.etag });
+      return found.lease;
+    } catch (error) {
+      if (!isBlockVfsError(error, 'precondition-failed')) throw error;
+    }
+  }
+  throw new BlockVfsError('transient', `the lease of "${name}" kept changing while being broken; try again`, { source: SOURCE, store: store.name });
 }

@@ -1,4 +1,5 @@
 import type { BlockStore, ByteRange, ListEntry, ListOptions, PutCondition, PutResult } from '../block-store.js';
+import { isClock, systemClock, type Clock } from '../clock.js';
 import { BlockVfsError, isBlockVfsError } from '../errors.js';
 
 export type RetryOp = 'get' | 'put' | 'delete' | 'list';
@@ -26,6 +27,8 @@ export interface RetryOptions {
   random?: () => number;
   /** Called before each retry waits: for logs and tests. */
   onRetry?: (event: RetryEvent) => void;
+  /** What waits between attempts (default the system clock; deterministic tests pass a simulated one). */
+  clock?: Clock;
 }
 
 export const DEFAULT_RETRY: Readonly<Required<Pick<RetryOptions, 'retries' | 'baseDelayMs' | 'maxDelayMs'>>> = Object.freeze({
@@ -58,10 +61,12 @@ export function withRetry(store: BlockStore, options: RetryOptions = {}): BlockS
   const baseDelayMs = options.baseDelayMs ?? DEFAULT_RETRY.baseDelayMs;
   const maxDelayMs = options.maxDelayMs ?? DEFAULT_RETRY.maxDelayMs;
   const random = options.random ?? Math.random;
+  const clock = options.clock ?? systemClock;
   const invalid = (message: string): BlockVfsError => new BlockVfsError('invalid', message, { source: SOURCE, store: store.name });
   if (!Number.isSafeInteger(retries) || retries < 0) throw invalid(`retry: retries must be a non-negative integer, got ${retries}`);
   if (!(baseDelayMs >= 0 && Number.isFinite(baseDelayMs))) throw invalid(`retry: baseDelayMs must be a non-negative number, got ${baseDelayMs}`);
   if (!(maxDelayMs >= 0 && Number.isFinite(maxDelayMs))) throw invalid(`retry: maxDelayMs must be a non-negative number, got ${maxDelayMs}`);
+  if (!isClock(clock)) throw invalid('retry: clock must have now() and sleep(ms) functions');
 
   /** The wait before retry number `attempt` (1-based). */
   const delayFor = (attempt: number): number => random() * Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
@@ -74,7 +79,7 @@ export function withRetry(store: BlockStore, options: RetryOptions = {}): BlockS
     if (!isBlockVfsError(error, 'transient') || attempt > retries) return false;
     const delayMs = delayFor(attempt);
     options.onRetry?.({ op, key, attempt, delayMs, error });
-    if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+    if (delayMs > 0) await clock.sleep(delayMs);
     return true;
   };
 
