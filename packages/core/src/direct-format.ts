@@ -1,5 +1,6 @@
 import type { BlockStore, PutResult } from './block-store.js';
 import { forEachLimit } from './concurrency.js';
+import { blockSizeProblem, storeProblem } from './argument-checks.js';
 import { BlockVfsError } from './errors.js';
 import { blockCount, blockLength, type FileChange, type FileFormat } from './file-format.js';
 
@@ -114,9 +115,8 @@ export class DirectFormat implements FileFormat {
 
   /** Opens file `name`, listing its blocks once to learn its size (unless `knownSize` is given). */
   static async open(store: BlockStore, name: string, options: DirectFormatOptions): Promise<DirectFormat> {
-    if (!Number.isInteger(options.blockSize) || options.blockSize < 1) {
-      throw new BlockVfsError('invalid', `block size must be a positive integer, got ${options.blockSize}`, { source: SOURCE, store: store.name });
-    }
+    const problem = storeProblem(store) ?? blockSizeProblem(options.blockSize);
+    if (problem) throw new BlockVfsError('invalid', problem, { source: SOURCE, store: (store as BlockStore | undefined)?.name });
     if (options.knownSize !== undefined) return new DirectFormat(store, name, options.blockSize, options.knownSize);
     const info = await listBlocks(store, name);
     // A file of two or more blocks shows the block size it was written with, and keeps it.

@@ -14,6 +14,13 @@ export interface FileFormat {
   /** The committed file size in bytes. */
   readonly size: number;
   /**
+   * Which committed state the format shows: changes whenever `size` or any block's
+   * committed bytes change other than by this file's own `commit` (a refresh that
+   * picked up other writers' commits, a reload). PagedFile ties its copies of
+   * committed blocks to it. Absent: only this file's commits change the state.
+   */
+  readonly version?: number;
+  /**
    * Whether PagedFile may commit part of a transaction before SQLite syncs (to bound
    * memory). True for layouts where SQLite's own journal makes partial writes safe.
    */

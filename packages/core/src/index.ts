@@ -12,7 +12,7 @@ export { withLatency, type LatencyOptions } from './layers/latency.js';
 export { mulberry32, withFaults, type FaultControl, type FaultMode, type FaultOp, type FaultOptions, type FaultyStore } from './layers/faults.js';
 export { withRetry, type RetryEvent, type RetryOptions } from './layers/retry.js';
 export { LayeredStore, type StoreLayerOptions } from './layers/layered-store.js';
-export { keyProblem, rangeProblem } from './argument-checks.js';
+export { MAX_BLOCK_SIZE, blockSizeProblem, keyProblem, rangeProblem, storeProblem } from './argument-checks.js';
 export {
   AtomicFormat,
   DEFAULT_BLOCK_CACHE_BYTES,

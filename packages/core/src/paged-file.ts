@@ -29,11 +29,16 @@ export class PagedFile {
   /**
    * The blocks the latest sync committed, kept while they are few: SQLite reads some of
    * them again right away (the journal header it rewrites, the change counter on page 1
-   * at the next transaction), and a copy here saves those GETs.
+   * at the next transaction), and a copy here saves those GETs. Tied to the format's
+   * version they were committed at: once the format shows another state (a refresh, a
+   * reload, whether or not it completed), they are stale and never read.
    */
-  #recent = new Map<number, Uint8Array>();
-  #size: number;
-  #sizeChanged = false;
+  #recent: { version: number | undefined; blocks: Map<number, Uint8Array> } = { version: undefined, blocks: new Map() };
+  /**
+   * The size after changes not yet committed; undefined when there are none, and the
+   * size is then always the format's (so it can never lag behind a refresh).
+   */
+  #pendingSize: number | undefined;
   /** Blocks of the coming commit went to the store ahead of it (see FileFormat.stage). */
   #staged = false;
   /** A commit with staged blocks failed: those blocks are lost, so only `discard()` can go on. */
@@ -41,7 +46,6 @@ export class PagedFile {
 
   constructor(format: FileFormat, options: PagedFileOptions = {}) {
     this.#format = format;
-    this.#size = format.size;
     this.#maxDirtyBytes = options.maxDirtyBytes ?? 64 * 1024 * 1024;
   }
 
@@ -55,12 +59,17 @@ export class PagedFile {
 
   /** The file size including changes not yet synced. */
   get size(): number {
-    return this.#size;
+    return this.#pendingSize ?? this.#format.size;
   }
 
   /** Whether there are changes that `sync` would commit. */
   get dirty(): boolean {
-    return this.#dirty.size > 0 || this.#sizeChanged || this.#staged;
+    return this.#dirty.size > 0 || this.#pendingSize !== undefined || this.#staged;
+  }
+
+  /** A block the latest sync committed, while the format still shows that commit. */
+  #recentBlock(index: number): Uint8Array | undefined {
+    return this.#recent.version === this.#format.version ? this.#recent.blocks.get(index) : undefined;
   }
 
   /** The layout underneath (for layout-specific calls such as the atomic layout's checkpoint). */
@@ -74,7 +83,7 @@ export class PagedFile {
    */
   async read(target: Uint8Array, offset: number): Promise<number> {
     checkRange(offset, target.length);
-    const end = Math.min(offset + target.length, this.#size);
+    const end = Math.min(offset + target.length, this.size);
     const available = Math.max(0, end - offset);
     target.fill(0, available);
     if (available === 0) return 0;
@@ -93,12 +102,12 @@ export class PagedFile {
    */
   readInMemory(target: Uint8Array, offset: number): number | undefined {
     checkRange(offset, target.length);
-    const end = Math.min(offset + target.length, this.#size);
+    const end = Math.min(offset + target.length, this.size);
     const available = Math.max(0, end - offset);
     target.fill(0, available);
     if (available === 0) return 0;
     for (let index = Math.floor(offset / this.blockSize); index * this.blockSize < end; index++) {
-      const block = this.#dirty.get(index) ?? this.#recent.get(index) ?? this.#format.readBlockInMemory?.(index);
+      const block = this.#dirty.get(index) ?? this.#recentBlock(index) ?? this.#format.readBlockInMemory?.(index);
       if (block === undefined) return undefined;
       this.#copyBlock(target, offset, end, index, block ?? undefined);
     }
@@ -126,10 +135,10 @@ export class PagedFile {
     if (data.length === 0) return;
     const bs = this.blockSize;
     const end = offset + data.length;
-    if (offset > this.#size) await this.#grow(offset);
+    if (offset > this.size) await this.#grow(offset);
     const first = Math.floor(offset / bs);
     const last = Math.floor((end - 1) / bs);
-    const oldSize = this.#size;
+    const oldSize = this.size;
     await Promise.all(
       range(first, last).map(async (index) => {
         const blockStart = index * bs;
@@ -141,23 +150,23 @@ export class PagedFile {
         this.#dirty.set(index, buffer);
       }),
     );
-    if (end > this.#size) this.#setSize(end);
+    if (end > this.size) this.#setSize(end);
     await this.#flushIfLarge();
   }
 
   /** Sets the file size: drops blocks past it, or grows the file with zeros. */
   async truncate(size: number): Promise<void> {
     checkRange(size, 0);
-    if (size > this.#size) {
+    if (size > this.size) {
       await this.#grow(size);
       this.#setSize(size);
       return;
     }
-    if (size === this.#size) return;
+    if (size === this.size) return;
     const bs = this.blockSize;
     const count = blockCount(size, bs);
     for (const index of this.#dirty.keys()) if (index >= count) this.#dirty.delete(index);
-    for (const index of this.#recent.keys()) if (index >= count) this.#recent.delete(index);
+    for (const index of this.#recent.blocks.keys()) if (index >= count) this.#recent.blocks.delete(index);
     if (size % bs !== 0) {
       // The new last block is rewritten shorter, and its tail zeroed so that a later growth reads zeros.
       const last = await this.#dirtyBlock(count - 1);
@@ -180,22 +189,22 @@ export class PagedFile {
     }
     if (!this.dirty) return;
     try {
-      await this.#format.commit({ size: this.#size, blocks: this.#dirty });
+      await this.#format.commit({ size: this.size, blocks: this.#dirty });
     } catch (error) {
       if (this.#staged) this.#lost = error;
       throw error;
     }
-    this.#recent = this.#dirty.size * this.blockSize <= RECENT_BLOCKS_MAX_BYTES ? new Map(this.#dirty) : new Map();
+    const kept = this.#dirty.size * this.blockSize <= RECENT_BLOCKS_MAX_BYTES ? new Map(this.#dirty) : new Map<number, Uint8Array>();
+    this.#recent = { version: this.#format.version, blocks: kept };
     this.#dirty.clear();
-    this.#sizeChanged = false;
+    this.#pendingSize = undefined;
     this.#staged = false;
   }
 
   /** Drops every change not yet committed: the file is again as the store has it. */
   discard(): void {
     this.#dirty.clear();
-    this.#size = this.#format.size;
-    this.#sizeChanged = false;
+    this.#pendingSize = undefined;
     this.#staged = false;
     this.#lost = undefined;
     this.#format.discard?.();
@@ -234,18 +243,14 @@ export class PagedFile {
     if (this.dirty) {
       throw new BlockVfsError('invalid', `cannot refresh "${this.name}" while it has unsaved changes`, { source: SOURCE });
     }
-    const changed = (await this.#format.refresh?.()) ?? false;
-    if (changed) {
-      this.#size = this.#format.size;
-      this.#recent = new Map(); // blocks this file committed may have been replaced since
-    }
-    return changed;
+    // The size and the recent blocks follow the format's state by themselves (see #recent, #pendingSize).
+    return (await this.#format.refresh?.()) ?? false;
   }
 
   /** Zero-fills from the current size up to `size`: the blocks in between must exist on the store. */
   async #grow(size: number): Promise<void> {
     const bs = this.blockSize;
-    const oldSize = this.#size;
+    const oldSize = this.size;
     if (oldSize % bs !== 0) await this.#dirtyBlock(Math.floor(oldSize / bs)); // rewritten longer
     for (let index = blockCount(oldSize, bs); index * bs < size; index++) {
       if (!this.#dirty.has(index)) this.#dirty.set(index, new Uint8Array(bs));
@@ -254,13 +259,12 @@ export class PagedFile {
   }
 
   #setSize(size: number): void {
-    this.#size = size;
-    this.#sizeChanged = true;
+    this.#pendingSize = size;
   }
 
   /** The current contents of block `index`: the buffered copy, or the committed one. */
   async #block(index: number): Promise<Uint8Array | undefined> {
-    return this.#dirty.get(index) ?? this.#recent.get(index) ?? this.#format.readBlock(index);
+    return this.#dirty.get(index) ?? this.#recentBlock(index) ?? this.#format.readBlock(index);
   }
 
   /** Block `index` as a whole-block buffer held in the dirty set, loaded from the store if needed. */
@@ -268,7 +272,7 @@ export class PagedFile {
     const held = this.#dirty.get(index);
     if (held) return held;
     const buffer = new Uint8Array(this.blockSize);
-    const stored = this.#recent.get(index) ?? (await this.#format.readBlock(index));
+    const stored = this.#recentBlock(index) ?? (await this.#format.readBlock(index));
     if (stored) buffer.set(stored.subarray(0, this.blockSize)); // a copy: recent blocks are never changed in place
     // Another call may have buffered the block while we read it; theirs is newer.
     const raced = this.#dirty.get(index);
@@ -285,13 +289,13 @@ export class PagedFile {
     }
     if (!this.#format.stage) return;
     // Whole blocks only: the last one may still grow, and a staged object is a whole block.
-    const full = Math.floor(this.#size / this.blockSize);
+    const full = Math.floor(this.size / this.blockSize);
     const ahead = new Map([...this.#dirty].filter(([index]) => index < full));
     if (ahead.size === 0) return;
     await this.#format.stage(ahead);
     for (const index of ahead.keys()) {
       this.#dirty.delete(index);
-      this.#recent.delete(index);
+      this.#recent.blocks.delete(index);
     }
     this.#staged = true;
   }

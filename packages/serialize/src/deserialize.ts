@@ -1,4 +1,4 @@
-import { AtomicFormat, blockCount, checkLayout, DEFAULT_LAYOUT, DirectFormat, isBlockVfsError, openPagedFile, PagedFile, type BlockStore, type Layout } from '@blockvfs/core';
+import { AtomicFormat, blockCount, blockSizeProblem, checkLayout, storeProblem, DEFAULT_LAYOUT, DirectFormat, isBlockVfsError, openPagedFile, PagedFile, type BlockStore, type Layout } from '@blockvfs/core';
 import { serializeError } from './errors.js';
 import { spoolSource, type ChunkSource } from './spool-source.js';
 import { checkWholeFile } from './sqlite-header.js';
@@ -82,9 +82,8 @@ function checkOptions(options: DeserializeOptions): void {
   if (typeof name !== 'string' || name.length === 0) {
     throw serializeError('invalid', `name must be a non-empty string, got ${JSON.stringify(name)}`, store?.name);
   }
-  if (blockSize !== undefined && (!Number.isSafeInteger(blockSize) || blockSize < 1)) {
-    throw serializeError('invalid', `blockSize must be a positive integer, got ${blockSize}`, store?.name);
-  }
+  const problem = storeProblem(store) ?? (blockSize === undefined ? undefined : blockSizeProblem(blockSize));
+  if (problem) throw serializeError('invalid', problem, (store as BlockStore | undefined)?.name);
   if (onProgress !== undefined && typeof onProgress !== 'function') {
     throw serializeError('invalid', 'onProgress must be a function', store?.name);
   }

@@ -150,7 +150,9 @@ it('accepts a stream shorter than the header page count when that count is stale
 
 it('refuses bad options before reading anything', async () => {
   const store = new MemoryStore();
-  await expect(deserialize({ store, name: 'x', source: [good], blockSize: 0 })).rejects.toThrow(/blockSize must be a positive integer/);
+  await expect(deserialize({ store, name: 'x', source: [good], blockSize: 0 })).rejects.toThrow(/block size must be an integer of 1 to 16777216 bytes/);
+  await expect(deserialize({ store, name: 'x', source: [good], blockSize: 16 * 1024 * 1024 + 1 })).rejects.toThrow(/block size must be an integer of 1 to 16777216 bytes/);
+  await expect(deserialize({ store: { name: 'no capabilities', get() {}, put() {}, delete() {}, list() {} } as never, name: 'x', source: [good] })).rejects.toThrow(/no "capabilities"/);
   await expect(deserialize({ store, name: '', source: [good] })).rejects.toThrow(/name must be a non-empty string/);
   await expect(deserialize({ store, name: 'x', source: [good], layout: 'nope' as 'direct' })).rejects.toThrow(/unknown layout "nope"/);
   expect(await snapshot(store)).toEqual(new Map());

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AtomicFormat, type BlockStore, type Layout } from '@blockvfs/core';
+import { AtomicFormat, MAX_BLOCK_SIZE, type BlockStore, type Layout } from '@blockvfs/core';
 import { FsStore } from '@blockvfs/store-fs';
 import { MemoryStore } from '@blockvfs/store-memory';
 import { openDatabase } from '@blockvfs/vfs-wasqlite';
@@ -78,7 +78,7 @@ describe.each(LAYOUTS)('%s layout: block size other than the page size', (layout
     ['smaller than the SQLite header', 64],
     ['larger, a multiple of the page', 16384],
     ['larger, not a multiple', 10_000],
-    ['larger than the whole file', 64 * 1024 * 1024],
+    ['larger than the whole file: the largest allowed', MAX_BLOCK_SIZE],
   ])('%s (%i) round-trips and opens', async (_, blockSize) => {
     const store = new MemoryStore();
     await deserialize({ store, name: 'db', source: chunks(original, 3333), blockSize, layout });

@@ -9,8 +9,7 @@ import { listBlobs } from './list-blobs.js';
 import { readBody } from './read-body.js';
 
 /**
- * The BlockStore that talks to Azure: one SDK call per request, no caching.
- * `AzureBlobStore` puts the optional cache in front of it.
+ * The BlockStore that talks to Azure: one SDK call per request.
  */
 export class AzureBlobRequests implements BlockStore {
   readonly name: string;

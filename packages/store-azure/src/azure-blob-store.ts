@@ -1,4 +1,4 @@
-import { BlockVfsError, LayeredStore, type CacheOptions } from '@blockvfs/core';
+import { BlockVfsError, LayeredStore } from '@blockvfs/core';
 import { AzureBlobRequests } from './azure-blob-requests.js';
 import type { AzureContainer } from './container.js';
 import { SOURCE } from './keys.js';
@@ -8,12 +8,6 @@ export interface AzureBlobStoreOptions {
   container: AzureContainer;
   /** Prepended to every key, verbatim (end it with `/` for a folder): several stores can share a container. Default none. */
   prefix?: string;
-  /**
-   * Keep recently read and written objects in memory (core's `withCache`). Only safe
-   * when nothing else overwrites these keys: the atomic layout's immutable blocks, or a
-   * single writer. Default: no cache.
-   */
-  cache?: CacheOptions;
 }
 
 /**
@@ -38,7 +32,7 @@ export class AzureBlobStore extends LayeredStore {
     if (typeof prefix !== 'string') throw new BlockVfsError('invalid', '"prefix" must be a string', { source: SOURCE });
     const name = `azure://${container.accountName}/${container.containerName}${prefix ? `/${prefix}` : ''}`;
     // No withRetry by default: the SDK client retries by the policy its creator gave it.
-    super(new AzureBlobRequests(container, prefix, name), { retry: false, cache: options.cache });
+    super(new AzureBlobRequests(container, prefix, name), { retry: false, cache: (options as { cache?: unknown }).cache });
     this.container = container;
     this.prefix = prefix;
   }

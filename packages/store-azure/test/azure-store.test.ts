@@ -138,20 +138,9 @@ describe('requests on the wire', () => {
   });
 });
 
-describe('cache option', () => {
-  test('cache: { maxBytes } answers repeated reads from memory through core’s withCache', async () => {
-    const { client, requests } = countingClient(container, credential);
-    const store = new AzureBlobStore({ container: client, prefix: freshPrefix(), cache: { maxBytes: 1 << 20 } });
-    expect(store).toBeInstanceOf(AzureBlobStore);
-    const metered = withMetrics(store);
-    await metered.put('c', text('cached'));
-    requests.length = 0;
-    for (let i = 0; i < 3; i++) expect(new TextDecoder().decode(await metered.get('c'))).toBe('cached');
-    expect(await metered.get('c', { offset: 2, length: 2 })).toEqual(text('ch'));
-    expect(requests).toEqual([]); // written through the cache, so never fetched
-    expect(metered.metrics.get).toBe(4); // outside the cache: what the caller asked
-    expect(store.cache?.hits).toBe(4);
-    expect(new AzureBlobStore({ container }).cache).toBeUndefined();
+describe('options', () => {
+  test('no cache option: a cache of every object served the atomic layout’s head stale', () => {
+    expect(() => new AzureBlobStore({ container, cache: { maxBytes: 1 << 20 } } as ConstructorParameters<typeof AzureBlobStore>[0])).toThrow(/no "cache" option/);
   });
 });
 

@@ -43,8 +43,7 @@ interface ReadBack {
 /**
  * One GCS request per BlockStore call (one DELETE per key, one list request per page),
  * with the answers mapped onto the BlockStore contract and failures classified into
- * BlockVfsError kinds. No retries and no cache here: GcsStore layers core's withRetry
- * and withCache on top.
+ * BlockVfsError kinds. No retries here: GcsStore layers core's withRetry on top.
  *
  * The etag of an object is its generation: GCS gives every write of a name a new one,
  * and conditions on it (`ifGenerationMatch`) are what GCS enforces atomically.

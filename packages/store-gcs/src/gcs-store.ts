@@ -1,4 +1,4 @@
-import { BlockVfsError, LayeredStore, type CacheOptions, type RetryOptions } from '@blockvfs/core';
+import { BlockVfsError, LayeredStore, type RetryOptions } from '@blockvfs/core';
 import type { GcsBucketLike } from './gcs-bucket.js';
 import { GcsRequests, SOURCE } from './gcs-requests.js';
 
@@ -10,8 +10,6 @@ export interface GcsStoreOptions {
   bucket: GcsBucketLike;
   /** Prepended to every object name (default ''); `list` strips it again. Include the trailing `/` if you want one. */
   prefix?: string;
-  /** Keep up to `maxBytes` of objects in memory (core's withCache). Off by default. */
-  cache?: CacheOptions;
   /**
    * Retrying of transient failures (core's withRetry: throttling, 5xx, dropped
    * connections, timeouts), with exponential backoff and jitter. On by default with
@@ -27,7 +25,7 @@ export interface GcsStoreOptions {
  *
  * Built like the other cloud stores: GcsRequests (one GCS request per call, errors
  * classified into BlockVfsError kinds), core's withRetry on top of it (unless
- * `retry: false`), and core's withCache on top of that (when `cache` is given). So
+ * `retry: false`). So
  * `new GcsStore(...)` is ready to use as it is, and other layers (withMetrics,
  * withLatency) wrap it from outside like any BlockStore; a withMetrics around it
  * counts calls, not attempts.

@@ -42,8 +42,8 @@ interface StoredObject {
 /**
  * One S3 request per BlockStore call (a DeleteObjects per 1000 keys, a ListObjectsV2
  * per page), with the answers mapped onto the BlockStore contract and the failures
- * classified into BlockVfsError kinds. No retries and no cache here: S3Store layers
- * core's withRetry and withCache on top.
+ * classified into BlockVfsError kinds. No retries here: S3Store layers core's
+ * withRetry on top.
  */
 export class S3Requests implements BlockStore {
   readonly name: string;

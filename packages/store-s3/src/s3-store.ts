@@ -1,4 +1,4 @@
-import { BlockVfsError, LayeredStore, type CacheOptions, type RetryOptions } from '@blockvfs/core';
+import { BlockVfsError, LayeredStore, type RetryOptions } from '@blockvfs/core';
 import type { S3ClientLike } from './s3-client.js';
 import { S3Requests, SOURCE } from './s3-requests.js';
 
@@ -9,8 +9,6 @@ export interface S3StoreOptions {
   bucket: string;
   /** Prepended to every key (default ''); `list` strips it again. Include the trailing `/` if you want one. */
   prefix?: string;
-  /** Keep up to `maxBytes` of objects in memory (core's withCache). Off by default. */
-  cache?: CacheOptions;
   /**
    * Retrying of transient failures (core's withRetry: throttling, 5xx, dropped
    * connections, timeouts), with exponential backoff and jitter. On by default with
@@ -30,12 +28,11 @@ export interface S3StoreOptions {
  * A BlockStore on an S3 bucket (AWS S3 or an S3-compatible server), over
  * `@aws-sdk/client-s3` v3.
  *
- * Built from three parts: S3Requests (one S3 request per call, errors classified into
- * BlockVfsError kinds), core's withRetry on top of it (unless `retry: false`), and
- * core's withCache on top of that (when `cache` is given). So `new S3Store(...)` is
- * ready to use as it is, and other layers (withMetrics, withLatency) wrap it from
- * outside like any BlockStore. Retries sit below the cache and any outer layer, so a
- * withMetrics around the store counts calls, not attempts.
+ * Built from two parts: S3Requests (one S3 request per call, errors classified into
+ * BlockVfsError kinds) and core's withRetry on top of it (unless `retry: false`). So
+ * `new S3Store(...)` is ready to use as it is, and other layers (withMetrics,
+ * withLatency) wrap it from outside like any BlockStore. Retries sit below any outer
+ * layer, so a withMetrics around the store counts calls, not attempts.
  *
  * The SDK client retries on its own too (`maxAttempts`, default 3); each of its
  * sends, retries included, is one attempt here. For one retry policy only, create

@@ -1,4 +1,5 @@
-import { BlockVfsError, DEFAULT_BLOCK_SIZE, DEFAULT_LAYOUT, checkLayout, isBlockVfsError, type AtomicOptions, type BlockStore, type Layout, type PagedFile } from '@blockvfs/core';
+import { BlockVfsError, DEFAULT_BLOCK_SIZE, DEFAULT_LAYOUT, blockSizeProblem, checkLayout, isBlockVfsError, storeProblem, type AtomicOptions, type BlockStore, type Layout, type PagedFile } from '@blockvfs/core';
+import { databaseNameProblem } from './database-name.js';
 import { layoutPolicy, type LayoutPolicy } from './layout-policy.js';
 import { MemoryFile } from './memory-file.js';
 import type { FileLock } from './lock-table.js';
@@ -137,9 +138,8 @@ export class BlockVFS extends FacadeVFS {
     this.store = options.store;
     this.layout = checkLayout(options.layout ?? DEFAULT_LAYOUT);
     this.blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
-    if (!Number.isInteger(this.blockSize) || this.blockSize < 1) {
-      throw new BlockVfsError('invalid', `block size must be a positive integer, got ${this.blockSize}`, { source: SOURCE, store: this.store.name });
-    }
+    const problem = storeProblem(this.store) ?? blockSizeProblem(this.blockSize);
+    if (problem) throw new BlockVfsError('invalid', problem, { source: SOURCE, store: this.store?.name });
     if (options.atomic !== undefined && this.layout !== 'atomic') {
       throw new BlockVfsError('invalid', `atomic-layout options were given for layout "${this.layout}"`, { source: SOURCE, store: this.store.name });
     }
@@ -213,9 +213,14 @@ export class BlockVFS extends FacadeVFS {
       if (!onStore) {
         this.#open.set(fileId, { kind: 'memory', name: filename, file: new MemoryFile() });
       } else {
+        const nameIssue = role === 'main' ? databaseNameProblem(filename) : undefined;
+        if (nameIssue) return this.#fail(new BlockVfsError('invalid', `cannot open database: ${nameIssue}`, { source: SOURCE, store: this.store.name }), SQLITE_CANTOPEN);
         const atomic = role === 'main' ? this.#atomic : undefined;
         const key = fileKey(filename, atomic);
         const loads = !this.#files.isOpen(key);
+        // Another process may have crashed mid-commit since this one last used the database, leaving
+        // a hot journal on the store: what this process knew about the journal is re-learned at open.
+        if (role === 'main' && loads && this.#policy.journal === 'store') this.#files.markUncertain(`${filename}-journal`);
         const file = await this.#files.open(key, filename, { layout: this.layout, blockSize: this.blockSize, keep: role === 'journal', atomic });
         if (role === 'main' && file.size === 0 && !(flags & SQLITE_OPEN_CREATE)) {
           await this.#files.close(key);

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { AtomicFormat, BlockVfsError, DEFAULT_LAYOUT, checkLayout, isBlockVfsError, type AtomicOptions, type BlockStore, type Clock, type Layout, type LeaseOptions } from '@blockvfs/core';
+import { AtomicFormat, BlockVfsError, DEFAULT_LAYOUT, blockSizeProblem, checkLayout, isBlockVfsError, storeProblem, type AtomicOptions, type BlockStore, type Clock, type Layout, type LeaseOptions } from '@blockvfs/core';
 import { SYNCHRONOUS_OFF_UNSUPPORTED, WAL_UNSUPPORTED } from './block-vfs.js';
+import { databaseNameProblem } from './database-name.js';
 import { acquireVfs, sqliteModule, sqliteQueue, type VfsLease } from './runtime.js';
 import { SQLITE_IOERR_CLOSE, SQLITE_ROW, codeName } from './sqlite-codes.js';
 import { SqliteError } from './sqlite-error.js';
@@ -128,20 +129,14 @@ function checkOptions(options: OpenDatabaseOptions): { store: BlockStore; name: 
   const invalid = (message: string) => new BlockVfsError('invalid', message, { source: SOURCE });
   if (!options || typeof options !== 'object') throw invalid('openDatabase needs an options object');
   const { store, name, pageSize, blockSize, build } = options;
-  if (!store || typeof store.get !== 'function' || typeof store.put !== 'function' || typeof store.list !== 'function') {
-    throw invalid('"store" must be a BlockStore');
-  }
-  if (typeof name !== 'string' || name.length === 0) throw invalid('"name" must be a non-empty string');
-  if (name === ':memory:' || name.startsWith('file:')) {
-    throw invalid(`"name" ${JSON.stringify(name)} has a special meaning to SQLite; use a plain name such as "app.db"`);
-  }
-  if (name.includes('\0')) throw invalid('"name" must not contain NUL characters');
+  const storeIssue = storeProblem(store);
+  if (storeIssue) throw invalid(`"store": ${storeIssue}`);
+  const nameIssue = databaseNameProblem(name);
+  if (nameIssue) throw invalid(nameIssue);
   if (pageSize !== undefined && !(Number.isInteger(pageSize) && pageSize >= 512 && pageSize <= 65536 && (pageSize & (pageSize - 1)) === 0)) {
     throw invalid(`"pageSize" must be a power of two from 512 to 65536, got ${pageSize}`);
   }
-  if (blockSize !== undefined && !(Number.isInteger(blockSize) && blockSize >= 1)) {
-    throw invalid(`"blockSize" must be a positive integer, got ${blockSize}`);
-  }
+  if (blockSize !== undefined && blockSizeProblem(blockSize)) throw invalid(`"blockSize": ${blockSizeProblem(blockSize)}`);
   if (build !== undefined && !BUILDS.includes(build)) throw invalid(`"build" must be one of ${BUILDS.join(', ')}, got ${String(build)}`);
   return { store, name, atomic: atomicOptions(options, invalid) };
 }
@@ -153,6 +148,9 @@ function atomicOptions(options: OpenDatabaseOptions, invalid: (message: string) 
   if (given.length === 0) return clock === undefined || (options.layout ?? DEFAULT_LAYOUT) !== 'atomic' ? undefined : { clock };
   if ((options.layout ?? DEFAULT_LAYOUT) !== 'atomic') {
     throw invalid(`${given.map(([key]) => `"${key}"`).join(', ')} need${given.length === 1 ? 's' : ''} the atomic layout, not "${String(options.layout)}"`);
+  }
+  if (asOf !== undefined && !(asOf instanceof Date ? Number.isFinite(asOf.getTime()) : Number.isSafeInteger(asOf) && asOf >= 1)) {
+    throw invalid(`"asOf" must be a commit number (1 or more) or a valid Date, got ${asOf instanceof Date ? 'an invalid Date' : String(asOf)}`);
   }
   if (asOf !== undefined && !options.readOnly) throw invalid('"asOf" opens an older state of the database, which is read-only: pass readOnly: true too');
   if (lease !== undefined && lease !== false && options.readOnly) throw invalid('"lease" is for writers; a readOnly connection never writes');

@@ -10,6 +10,7 @@ export {
 } from './database.js';
 export type { BindValue, Params, Row, SqlValue } from './values.js';
 export { SqliteError, isBusyError } from './sqlite-error.js';
+export { MAX_NAME_BYTES } from './database-name.js';
 export {
   SQLITE_BUSY,
   SQLITE_CANTOPEN,

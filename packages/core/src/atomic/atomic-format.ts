@@ -1,30 +1,32 @@
 import type { BlockStore } from '../block-store.js';
+import { blockSizeProblem, storeProblem } from '../argument-checks.js';
 import { isClock, systemClock, type Clock } from '../clock.js';
 import { forEachLimit } from '../concurrency.js';
 import { directBlockKey } from '../direct-format.js';
 import { BlockVfsError, isBlockVfsError } from '../errors.js';
 import { blockCount, blockLength, type FileChange, type FileFormat } from '../file-format.js';
-import { withCache, type CachedStore } from '../layers/cache.js';
+import { isCachedStore, withCache, type CachedStore } from '../layers/cache.js';
+import { crc32c } from '../checksum.js';
 import {
   applyRecord,
   catchUp,
   commitAtOrBefore,
   copyState,
   emptyState,
-  latestState,
-  newestListedCheckpoint,
-  readCheckpointState,
+  firstRecordAfter,
+  loadLatest,
   readHead,
   readRecord,
   stateAt,
   updateHead,
   writeCheckpoint,
+  type BlockEntry,
   type FileState,
   type VersionedHead,
 } from './history.js';
-import { BlockReader } from './block-reader.js';
+import { BlockReader, type BlockCheck, type BlockObject } from './block-reader.js';
 import { WriterLease, type LeaseOptions } from './lease.js';
-import { atomicBlockKey, atomicCommitKey, encodeRecord, randomTag, type CommitRecord, type Head } from './objects.js';
+import { atomicBlockKey, atomicCommitKey, encodeRecord, randomTag, type BlockRef, type CommitRecord, type Head } from './objects.js';
 
 /**
  * The atomic layout (docs/atomic-format.md): immutable block objects, one commit
@@ -94,7 +96,8 @@ export interface AtomicFormatOptions {
 interface Attempt {
   seq: number;
   tag: string;
-  staged: Set<number>;
+  /** Block index → CRC-32C of the object uploaded. */
+  staged: Map<number, number>;
 }
 
 export class AtomicFormat implements FileFormat {
@@ -106,6 +109,8 @@ export class AtomicFormat implements FileFormat {
   readonly #blocks: BlockStore;
   /** The block last answered from the cache, by its map entry (entries are replaced, never changed, by a commit). */
   #lastHeld: { entry: object; bytes: Uint8Array } | undefined;
+  /** Cached block bytes already checked (the cache's own arrays, which it never changes). */
+  readonly #checked = new WeakSet<Uint8Array>();
   /** The cache of `#blocks`, when it has one: reads it can answer need no request. */
   readonly #cache: CachedStore['cache'] | undefined;
   /** Reads of block objects: one request per key at a time, and read-ahead for scans. */
@@ -139,7 +144,8 @@ export class AtomicFormat implements FileFormat {
     const cached = options.blockCache ?? (cacheBytes > 0 ? withCache(store, { maxBytes: cacheBytes }) : undefined);
     this.#blocks = cached ?? store;
     this.#cache = cached?.cache;
-    this.#reader = new BlockReader(this.#blocks, { readAhead: cached !== undefined });
+    const cache = cached?.cache;
+    this.#reader = new BlockReader(this.#blocks, { readAhead: cached !== undefined, ...(cache ? { drop: (key: string) => cache.drop(key) } : {}) });
     const lease = options.lease === true ? {} : options.lease || undefined;
     this.#lease = lease && pinned === undefined ? new WriterLease(store, name, lease, this.#clock) : undefined;
   }
@@ -188,6 +194,11 @@ export class AtomicFormat implements FileFormat {
     return this.#state.seq;
   }
 
+  /** The view's version for PagedFile (see FileFormat.version): the commit's seq, since history is linear and never rewritten. */
+  get version(): number {
+    return this.#state.seq;
+  }
+
   /** The time of that commit (ms since the epoch, by its writer's clock; 0 for none). */
   get commitTime(): number {
     return this.#state.time;
@@ -204,14 +215,16 @@ export class AtomicFormat implements FileFormat {
   }
 
   async readBlock(index: number): Promise<Uint8Array | undefined> {
-    if (this.#attempt?.staged.has(index)) {
-      return this.#mustGet(atomicBlockKey(this.name, index, this.#attempt.seq, this.#attempt.tag), 'a block this transaction uploaded ahead of its commit');
+    const staged = this.#attempt?.staged.get(index);
+    if (staged !== undefined && this.#attempt) {
+      const key = atomicBlockKey(this.name, index, this.#attempt.seq, this.#attempt.tag);
+      return this.#mustGet({ key, check: this.#checkOf(key, index, this.#state.blockSize, staged, this.#attempt.seq) }, 'a block this transaction uploaded ahead of its commit');
     }
     const entry = this.#state.map.get(index);
     if (!entry) return undefined;
     if (entry.inline) return entry.inline.slice(); // callers may keep it; ours must stay unchanged
     this.#noteRead(index);
-    return this.#mustGet(atomicBlockKey(this.name, index, entry.seq, entry.tag), `block ${index} of commit ${entry.seq}`);
+    return this.#mustGet(this.#objectOf(index, entry), `block ${index} of commit ${entry.seq}`);
   }
 
   /** Block `index` from memory: held inline, or its object in the block cache (see FileFormat.readBlockInMemory). */
@@ -222,22 +235,57 @@ export class AtomicFormat implements FileFormat {
     if (entry.inline) return entry.inline;
     // SQLite reads the change counter in block 0 at every transaction: the same block, again and again.
     if (this.#lastHeld?.entry === entry) return this.#lastHeld.bytes;
-    const bytes = this.#cache?.held(atomicBlockKey(this.name, index, entry.seq, entry.tag));
-    if (bytes) this.#lastHeld = { entry, bytes };
+    const object = this.#objectOf(index, entry);
+    const bytes = this.#cache?.held(object.key);
+    if (!bytes) return undefined;
+    if (!this.#checked.has(bytes)) {
+      // Fetched ahead, or by another file of this process: checked once before first use. Damaged bytes
+      // leave the cache, and the read goes to the store, where readBlock reports them.
+      try {
+        object.check(bytes);
+      } catch {
+        this.#cache?.drop(object.key);
+        return undefined;
+      }
+      this.#checked.add(bytes);
+    }
+    this.#lastHeld = { entry, bytes };
     // Noted like a read from the store, so that a scan that reaches uncached blocks finds them being fetched ahead.
-    if (bytes) this.#noteRead(index);
+    this.#noteRead(index);
     return bytes;
+  }
+
+  /** Block `index`'s object in the current state, with the check of its bytes. */
+  #objectOf(index: number, entry: BlockEntry): BlockObject {
+    const key = atomicBlockKey(this.name, index, entry.seq, entry.tag);
+    return { key, check: this.#checkOf(key, index, blockLength(index, this.#state.size, this.#state.blockSize), entry.crc, entry.seq) };
+  }
+
+  /**
+   * The check of a block object's bytes: its exact length (every object holds its block
+   * trimmed to the file's size, see `#resized`) and, for objects written under format
+   * version 2, the CRC-32C its commit recorded. A mismatch is damage: a `permanent`
+   * error naming the object.
+   */
+  #checkOf(key: string, index: number, length: number, crc: number | undefined, seq: number): BlockCheck {
+    return (bytes) => {
+      let problem: string | undefined;
+      if (bytes.length !== length) problem = `it has ${bytes.length} bytes, but block ${index} has ${length}`;
+      else if (crc !== undefined && crc32c(bytes) !== crc) problem = `its CRC-32C is ${crc32c(bytes).toString(16).padStart(8, '0')}, but commit ${seq} recorded ${crc.toString(16).padStart(8, '0')}`;
+      if (problem === undefined) return;
+      throw new BlockVfsError('permanent', `block object "${key}" of "${this.name}" is damaged: ${problem} (cut short, overwritten or corrupted on the store)`, {
+        source: SOURCE,
+        store: this.store.name,
+      });
+    };
   }
 
   /** Tells the reader that block `index` is being read, so that a scan's next blocks are fetched ahead. */
   #noteRead(index: number): void {
-    this.#reader.noteRead(index, blockCount(this.#state.size, this.#state.blockSize), (next) => this.#objectKey(next));
-  }
-
-  /** The key of block `index`'s object in the current state, or undefined when it has none (absent, or held inline). */
-  #objectKey(index: number): string | undefined {
-    const entry = this.#state.map.get(index);
-    return entry && !entry.inline ? atomicBlockKey(this.name, index, entry.seq, entry.tag) : undefined;
+    this.#reader.noteRead(index, blockCount(this.#state.size, this.#state.blockSize), (next) => {
+      const entry = this.#state.map.get(next);
+      return entry && !entry.inline ? this.#objectOf(next, entry) : undefined; // none: absent, or held inline
+    });
   }
 
   /**
@@ -261,10 +309,10 @@ export class AtomicFormat implements FileFormat {
    */
   async stage(blocks: ReadonlyMap<number, Uint8Array>): Promise<void> {
     this.#checkWritable();
-    const attempt = (this.#attempt ??= { seq: this.#state.seq + 1, tag: randomTag(), staged: new Set() });
+    const attempt = (this.#attempt ??= { seq: this.#state.seq + 1, tag: randomTag(), staged: new Map() });
     await forEachLimit([...blocks], PARALLEL_REQUESTS, async ([index, data]) => {
       await this.#blocks.put(atomicBlockKey(this.name, index, attempt.seq, attempt.tag), data);
-      attempt.staged.add(index);
+      attempt.staged.set(index, crc32c(data));
     });
   }
 
@@ -293,14 +341,15 @@ export class AtomicFormat implements FileFormat {
     if (attempt && attempt.seq !== seq) throw this.#conflict(seq, 'while this transaction ran');
     const tag = attempt?.tag ?? randomTag();
     const count = blockCount(change.size, bs);
-    const written = [...change.blocks]
+    const changed = new Map([...change.blocks, ...(await this.#resized(change))]);
+    const written = [...changed]
       .filter(([index]) => index < count)
       .sort(([a], [b]) => a - b)
       .map(([index, data]): [number, Uint8Array] => {
         const length = blockLength(index, change.size, bs);
         return [index, data.length === length ? data : data.subarray(0, length)];
       });
-    const staged = [...(attempt?.staged ?? [])].filter((index) => index < count && !change.blocks.has(index));
+    const staged = [...(attempt?.staged ?? [])].filter(([index]) => index < count && !changed.has(index));
     const bytes = written.reduce((sum, [, data]) => sum + data.length, 0);
     const inline = staged.length === 0 && bytes <= this.#inlineLimit;
     if (!inline) {
@@ -308,6 +357,9 @@ export class AtomicFormat implements FileFormat {
         await this.#blocks.put(atomicBlockKey(this.name, index, seq, tag), data);
       });
     }
+    const blocks: BlockRef[] = inline
+      ? []
+      : [...written.map(([index, data]) => ({ index, crc: crc32c(data) })), ...staged.map(([index, crc]) => ({ index, crc }))].sort((a, b) => a.index - b.index);
     const record: CommitRecord = {
       seq,
       tag,
@@ -315,7 +367,7 @@ export class AtomicFormat implements FileFormat {
       time: Math.max(this.#clock.now(), this.#state.time),
       size: change.size,
       blockSize: bs,
-      blocks: inline ? [] : [...written.map(([index]) => index), ...staged].sort((a, b) => a - b),
+      blocks,
       inline: inline ? written.map(([index, data]) => [index, data.slice()]) : [],
     };
     const started = this.#clock.now();
@@ -325,7 +377,7 @@ export class AtomicFormat implements FileFormat {
       this.#stale = true; // lost, or an unknown outcome: the next refresh must look, whatever the freshness
       if (isBlockVfsError(error, 'precondition-failed') && record.blocks.length > 0) {
         // Lost for certain: no record will ever name these objects. (After an unknown outcome they stay: they may be named.)
-        await this.store.delete(record.blocks.map((index) => atomicBlockKey(this.name, index, seq, tag))).catch(() => undefined);
+        await this.store.delete(record.blocks.map(({ index }) => atomicBlockKey(this.name, index, seq, tag))).catch(() => undefined);
       }
       throw error;
     }
@@ -335,6 +387,29 @@ export class AtomicFormat implements FileFormat {
       // The commit is durable already; a failed checkpoint only means a longer open, and the next commit tries again.
       await this.checkpoint().catch(() => undefined);
     }
+  }
+
+  /**
+   * Blocks whose stored length the change's new size alters although the change does
+   * not rewrite them (the old partial last block of a growing file, the new partial
+   * last block of a shrinking one), read and resized: every block object then holds
+   * exactly `blockLength(index, size)` bytes in every commit that names it, which is
+   * what reads check. PagedFile always rewrites them itself, so this reads nothing for
+   * it; a caller of the format alone may not.
+   */
+  async #resized(change: FileChange): Promise<Map<number, Uint8Array>> {
+    const { size: oldSize, blockSize: bs, map } = this.#state;
+    const resized = new Map<number, Uint8Array>();
+    for (const index of new Set([Math.floor(oldSize / bs), Math.floor(change.size / bs)])) {
+      const before = blockLength(index, oldSize, bs);
+      const after = blockLength(index, change.size, bs);
+      if (change.blocks.has(index) || !map.has(index) || after === 0 || before === after) continue;
+      const stored = (await this.readBlock(index)) ?? new Uint8Array(0);
+      const block = new Uint8Array(bs);
+      block.set(stored.subarray(0, Math.min(stored.length, after)));
+      resized.set(index, block);
+    }
+    return resized;
   }
 
   /**
@@ -371,7 +446,7 @@ export class AtomicFormat implements FileFormat {
     this.#head = await updateHead(this.store, this.name, (head) => withCheckpoint(head, seq, state.blockSize), this.#head);
     for (const [index, entry] of folded) {
       // Only if no later commit replaced it meanwhile (calls do not overlap today, but cheaply safe).
-      if (this.#state.map.get(index) === entry) this.#state.map.set(index, { seq: entry.seq, tag: entry.tag });
+      if (this.#state.map.get(index)?.seq === entry.seq) this.#state.map.set(index, entry);
     }
   }
 
@@ -380,64 +455,33 @@ export class AtomicFormat implements FileFormat {
     await this.#lease?.release();
   }
 
-  /** Looks for new commits now, and re-reads the head when the view is too old to trust without it. */
+  /**
+   * Looks for new commits now. A view older than VIEW_TRUST_MS is also checked against
+   * the head (a collection may have removed records it needs) and for records past the
+   * end it found (a gap): either sends it through `#loadLatest`, which settles both.
+   * On failure the view is where it was, or wholly at a newer commit (catchUp).
+   */
   async #refreshNow(): Promise<boolean> {
     const before = this.#state.seq;
     const started = this.#clock.now();
     await catchUp(this.store, this.name, this.#state);
     if (started - this.#confirmedAt > VIEW_TRUST_MS) {
-      const head = await readHead(this.store, this.name);
-      // The head names a checkpoint past us: the records after our seq may have been
-      // folded into it and collected, so catching up record by record can miss them.
-      if (head && head.checkpoint > this.#state.seq) await this.#loadLatest();
+      const seq = this.#state.seq;
+      const [head, later] = await Promise.all([readHead(this.store, this.name), firstRecordAfter(this.store, this.name, seq + 1)]);
+      if ((head && head.checkpoint > seq) || later !== undefined) await this.#loadLatest();
     }
     this.#confirmedAt = started;
     this.#stale = false;
     return this.#state.seq !== before;
   }
 
-  /**
-   * Loads the newest state: the head's checkpoint, then the records after it; then the
-   * head again, which must not name a checkpoint past what was reached (a garbage
-   * collection that ran meanwhile can have removed records this catch-up needed).
-   */
+  /** Loads the newest state (see loadLatest) and swaps it in whole; it never goes back. */
   async #loadLatest(onFirstHead?: (head: Head | undefined) => void): Promise<void> {
     const started = this.#clock.now();
-    let head = await readHead(this.store, this.name);
-    onFirstHead?.(head);
-    for (let attempt = 0; ; attempt++) {
-      let state = emptyState(this.#state.blockSize);
-      if (head && head.checkpoint > 0) {
-        let checkpoint = head.checkpoint;
-        let loaded = await readCheckpointState(this.store, this.name, checkpoint);
-        if (!loaded) {
-          // The head names a checkpoint that is gone (a hand deletion): the one listing
-          // of the layout, off the hot path, finds the newest that remains.
-          checkpoint = await newestListedCheckpoint(this.store, this.name);
-          loaded = checkpoint > 0 ? await readCheckpointState(this.store, this.name, checkpoint) : undefined;
-          // With none left, the log from commit 1 is the history, unless a collection removed its start.
-          if (!loaded && head.oldest > 0) {
-            throw new BlockVfsError('permanent', `no checkpoint of "${this.name}" can be read (the head names ${head.checkpoint}), and commits up to ${head.oldest} were collected`, {
-              source: SOURCE,
-              store: this.store.name,
-            });
-          }
-        }
-        if (loaded) state = loaded;
-      }
-      // Commits this process knows of stay known (a reload must never go back).
-      if (state.seq < this.#state.seq && this.#state.seq > 0) state = copyState(this.#state);
-      await catchUp(this.store, this.name, state);
-      const again = await readHead(this.store, this.name);
-      if (!again || again.checkpoint <= state.seq) {
-        this.#state = state;
-        this.#head = { head: again, etag: undefined };
-        this.#confirmedAt = started;
-        return;
-      }
-      if (attempt >= 3) throw new BlockVfsError('transient', `the history of "${this.name}" kept moving while it was read; try again`, { source: SOURCE, store: this.store.name });
-      head = again;
-    }
+    const latest = await loadLatest(this.store, this.name, { blockSize: this.#state.blockSize, known: this.#state, ...(onFirstHead ? { onFirstHead } : {}) });
+    this.#state = latest.state;
+    this.#head = { head: latest.head, etag: undefined };
+    this.#confirmedAt = started;
   }
 
   /** Creates the record with create-if-absent, and settles an ambiguous outcome by reading it back. */
@@ -476,8 +520,9 @@ export class AtomicFormat implements FileFormat {
     }
   }
 
-  async #mustGet(key: string, what: string): Promise<Uint8Array> {
-    const data = await this.#reader.get(key);
+  async #mustGet(object: BlockObject, what: string): Promise<Uint8Array> {
+    const { key } = object;
+    const data = await this.#reader.get(object);
     if (data === undefined) {
       throw new BlockVfsError('permanent', `${what} is missing: object "${key}" was deleted (by hand, or by a garbage collection after its grace period)`, {
         source: SOURCE,
@@ -501,11 +546,20 @@ function withCheckpoint(head: Head | undefined, seq: number, blockSize: number):
 }
 
 function checkOptions(store: BlockStore, name: string, options: AtomicFormatOptions): void {
+  const storeIssue = storeProblem(store);
+  if (storeIssue) throw new BlockVfsError('invalid', storeIssue, { source: SOURCE });
   const invalid = (message: string): BlockVfsError => new BlockVfsError('invalid', message, { source: SOURCE, store: store.name });
   const count = (value: number | undefined, what: string): void => {
     if (value !== undefined && !(Number.isSafeInteger(value) && value >= 0)) throw invalid(`${what} must be a non-negative integer, got ${value}`);
   };
-  if (!Number.isInteger(options.blockSize) || options.blockSize < 1) throw invalid(`block size must be a positive integer, got ${options.blockSize}`);
+  const problem = blockSizeProblem(options.blockSize);
+  if (problem) throw invalid(problem);
+  if (isCachedStore(store)) {
+    throw invalid(
+      'the atomic layout cannot use a store wrapped in withCache: its head and writer lease change in place, and a cache that only sees ' +
+        "this process's writes would serve them stale (the head going backwards). The layout caches its immutable blocks itself (cacheBytes)",
+    );
+  }
   count(options.inlineLimit, 'inlineLimit');
   count(options.checkpointEvery, 'checkpointEvery');
   count(options.cacheBytes, 'cacheBytes');
@@ -527,7 +581,7 @@ function checkOptions(store: BlockStore, name: string, options: AtomicFormatOpti
 async function loadAsOf(store: BlockStore, name: string, blockSize: number, asOf: number | Date): Promise<FileState> {
   const head = await readHead(store, name);
   if (typeof asOf === 'number') return stateAt(store, name, asOf, blockSize, head);
-  const latest = await latestState(store, name, blockSize, head);
+  const latest = (await loadLatest(store, name, { blockSize })).state;
   if (latest.seq === 0) throw new BlockVfsError('not-found', `"${name}" has no commits`, { source: SOURCE, store: store.name });
   const seq = await commitAtOrBefore(store, name, latest, head, asOf.getTime());
   if (seq === undefined) {

@@ -8,6 +8,25 @@ const MAX_WINDOW = 64;
 const MAX_AHEAD_IN_FLIGHT = 32;
 
 /**
+ * Checks an object's bytes as fetched (its length and checksum against what the commit
+ * that wrote it recorded); throws a `permanent` error naming the object when they differ.
+ */
+export type BlockCheck = (bytes: Uint8Array) => void;
+
+/** A block object to read: its key and how to check its bytes. */
+export interface BlockObject {
+  key: string;
+  check: BlockCheck;
+}
+
+export interface BlockReaderOptions {
+  /** Whether fetched blocks are kept (a cached store); without a cache, reading ahead would only waste requests. */
+  readAhead: boolean;
+  /** Forgets a cached object found damaged (the cache's `drop`), so that no later read takes it from memory. */
+  drop?: (key: string) => void;
+}
+
+/**
  * Reads the block objects of one file, through the format's cache: one request per
  * key at a time (a read waits for a fetch of the same key already in flight), and
  * ahead of SQLite when it reads blocks in order (a table scan). After
@@ -15,6 +34,9 @@ const MAX_AHEAD_IN_FLIGHT = 32;
  * the cache, a window that doubles from 4 to 64 blocks while the reads stay in order,
  * so that a cold scan costs about one round trip per window instead of one per block.
  * Only immutable objects (the atomic layout's blocks) may be read this way.
+ *
+ * Every fetch is checked (BlockCheck) before anyone is given its bytes; damaged bytes
+ * are dropped from the cache and the read fails with the check's error.
  */
 export class BlockReader {
   readonly #store: BlockStore;
@@ -24,28 +46,28 @@ export class BlockReader {
   /** The highest block index fetched ahead in the current run. */
   #ahead = -1;
   #aheadInFlight = 0;
-
   readonly #readAhead: boolean;
+  readonly #drop: (key: string) => void;
 
-  /** `readAhead`: whether fetched blocks are kept (a cached store); without a cache, reading ahead would only waste requests. */
-  constructor(store: BlockStore, options: { readAhead: boolean }) {
+  constructor(store: BlockStore, options: BlockReaderOptions) {
     this.#store = store;
     this.#readAhead = options.readAhead;
+    this.#drop = options.drop ?? (() => undefined);
   }
 
-  /** The object's bytes (a copy the caller may keep), or undefined when it does not exist. */
-  async get(key: string): Promise<Uint8Array | undefined> {
-    const pending = this.#inflight.get(key);
+  /** The object's bytes, checked (a copy the caller may keep), or undefined when it does not exist. */
+  async get(object: BlockObject): Promise<Uint8Array | undefined> {
+    const pending = this.#inflight.get(object.key);
     if (pending) return (await pending)?.slice();
-    return this.#fetch(key);
+    return this.#fetch(object);
   }
 
   /**
    * Notes that block `index` of a file of `count` blocks is being read; when the reads
-   * run in order, fetches the following blocks whose keys `keyOf` gives (undefined:
+   * run in order, fetches the following blocks that `objectOf` names (undefined:
    * nothing to fetch, e.g. a block held in memory).
    */
-  noteRead(index: number, count: number, keyOf: (index: number) => string | undefined): void {
+  noteRead(index: number, count: number, objectOf: (index: number) => BlockObject | undefined): void {
     this.#run = index === this.#last + 1 ? this.#run + 1 : 1;
     this.#last = index;
     if (!this.#readAhead || this.#run < SEQUENTIAL_TRIGGER) {
@@ -56,18 +78,30 @@ export class BlockReader {
     const until = Math.min(count - 1, index + window);
     for (let next = Math.max(this.#ahead, index) + 1; next <= until && this.#aheadInFlight < MAX_AHEAD_IN_FLIGHT; next++) {
       this.#ahead = next;
-      const key = keyOf(next);
-      if (key === undefined || this.#inflight.has(key)) continue;
+      const object = objectOf(next);
+      if (object === undefined || this.#inflight.has(object.key)) continue;
       this.#aheadInFlight += 1;
       // Fire and forget: the bytes land in the cache; a failure here is met again by the real read.
-      this.#fetch(key)
+      this.#fetch(object)
         .catch(() => undefined)
         .finally(() => (this.#aheadInFlight -= 1));
     }
   }
 
-  #fetch(key: string): Promise<Uint8Array | undefined> {
-    const request = this.#store.get(key).finally(() => this.#inflight.delete(key));
+  #fetch({ key, check }: BlockObject): Promise<Uint8Array | undefined> {
+    const request = this.#store
+      .get(key)
+      .then((bytes) => {
+        if (bytes === undefined) return undefined;
+        try {
+          check(bytes);
+        } catch (error) {
+          this.#drop(key);
+          throw error;
+        }
+        return bytes;
+      })
+      .finally(() => this.#inflight.delete(key));
     this.#inflight.set(key, request);
     request.catch(() => undefined); // awaited by whoever reads it; never an unhandled rejection
     return request;

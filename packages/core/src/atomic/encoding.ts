@@ -1,3 +1,4 @@
+import { crc32 } from '../checksum.js';
 import { BlockVfsError } from '../errors.js';
 
 /**
@@ -6,7 +7,7 @@ import { BlockVfsError } from '../errors.js';
  *
  * ```
  *  0  8 bytes  magic "BVFSATOM"
- *  8  u16 LE   format version (1)
+ *  8  u16 LE   format version (2; 1 is still read)
  * 10  u8       kind (1 commit, 2 checkpoint, 3 head, 4 lease)
  * 11  u8       reserved, 0
  * 12  u32 LE   header length H
@@ -16,7 +17,14 @@ import { BlockVfsError } from '../errors.js';
  * ```
  */
 
-export const FORMAT_VERSION = 1;
+/**
+ * The version written. Version 2 added block checksums to commit records and
+ * checkpoints (objects.ts); heads and leases are the same in both. Version 1 objects
+ * are still read, so databases written before keep opening (and then grow version 2
+ * records on top of their version 1 history).
+ */
+export const FORMAT_VERSION = 2;
+export const OLDEST_READABLE_VERSION = 1;
 const MAGIC = new TextEncoder().encode('BVFSATOM');
 const PREFIX_BYTES = 16;
 const TRAILER_BYTES = 4;
@@ -31,6 +39,8 @@ const KIND_NAMES: Record<ObjectKind, string> = { 1: 'commit record', 2: 'checkpo
 const SOURCE = '@blockvfs/core';
 
 export interface Decoded {
+  /** The object's format version (OLDEST_READABLE_VERSION … FORMAT_VERSION). */
+  version: number;
   header: Record<string, unknown>;
   payload: Uint8Array;
 }
@@ -59,10 +69,10 @@ export function decodeObject(bytes: Uint8Array, kind: ObjectKind, key: string, s
   for (let i = 0; i < MAGIC.length; i++) if (bytes[i] !== MAGIC[i]) fail('bad magic');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint16(8, true);
-  if (version !== FORMAT_VERSION) {
+  if (version < OLDEST_READABLE_VERSION || version > FORMAT_VERSION) {
     throw new BlockVfsError(
       'permanent',
-      `"${key}" has atomic format version ${version}; this blockvfs reads version ${FORMAT_VERSION} (${version > FORMAT_VERSION ? 'upgrade blockvfs' : 'unknown version'})`,
+      `"${key}" has atomic format version ${version}; this blockvfs reads versions ${OLDEST_READABLE_VERSION} to ${FORMAT_VERSION} (${version > FORMAT_VERSION ? 'upgrade blockvfs' : 'unknown version'})`,
       { source: SOURCE, store },
     );
   }
@@ -78,19 +88,5 @@ export function decodeObject(bytes: Uint8Array, kind: ObjectKind, key: string, s
     fail(`unreadable header (${(error as Error).message})`);
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) fail('header is not an object');
-  return { header: header as Record<string, unknown>, payload: bytes.subarray(PREFIX_BYTES + headerLength, bytes.length - TRAILER_BYTES) };
-}
-
-let crcTable: Uint32Array | undefined;
-
-/** CRC-32 (IEEE 802.3, as zlib's), in plain TypeScript so that core runs anywhere. */
-export function crc32(bytes: Uint8Array): number {
-  crcTable ??= Uint32Array.from({ length: 256 }, (_, n) => {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    return c >>> 0;
-  });
-  let crc = 0xffffffff;
-  for (const byte of bytes) crc = (crcTable[(crc ^ byte) & 0xff] as number) ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
+  return { version, header: header as Record<string, unknown>, payload: bytes.subarray(PREFIX_BYTES + headerLength, bytes.length - TRAILER_BYTES) };
 }

@@ -1,10 +1,13 @@
 import type { BlockStore } from '../block-store.js';
 import { forEachLimit } from '../concurrency.js';
+import { storeProblem } from '../argument-checks.js';
 import { BlockVfsError } from '../errors.js';
+import { isCachedStore } from '../layers/cache.js';
 import { VIEW_TRUST_MS } from './atomic-format.js';
-import { commitAtOrBefore, latestState, readHead, readRecord, stateAt, updateHead, writeCheckpoint } from './history.js';
+import { commitAtOrBefore, loadLatest, readHead, readRecord, stateAt, updateHead, writeCheckpoint } from './history.js';
 import {
   atomicBlockKey,
+  atomicCommitKey,
   atomicPrefixes,
   parseBlockKey,
   parseSeqKey,
@@ -70,7 +73,9 @@ export async function collectGarbage(options: CollectGarbageOptions): Promise<Ga
   const retention = options.retention ?? DEFAULT_RETENTION_MS;
   const grace = options.grace ?? DEFAULT_GRACE_MS;
   const invalid = (message: string): BlockVfsError => new BlockVfsError('invalid', message, { source: SOURCE, store: store?.name });
-  if (!store || typeof store.list !== 'function') throw invalid('collectGarbage needs a BlockStore as "store"');
+  const storeIssue = storeProblem(store);
+  if (storeIssue) throw invalid(`collectGarbage needs a BlockStore as "store": ${storeIssue}`);
+  if (isCachedStore(store)) throw invalid('collectGarbage cannot use a store wrapped in withCache: it would read the head stale');
   if (typeof name !== 'string' || name.length === 0) throw invalid('"name" must be a non-empty string');
   if (!Number.isSafeInteger(retention) || retention < 0) throw invalid(`retention must be a non-negative integer of ms, got ${retention}`);
   if (!Number.isSafeInteger(grace) || grace < MIN_GRACE_MS) throw invalid(`grace must be an integer of at least ${MIN_GRACE_MS} ms, got ${grace}`);
@@ -81,8 +86,7 @@ export async function collectGarbage(options: CollectGarbageOptions): Promise<Ga
   const horizon = (options.now ?? Date.now()) - Math.max(retention, grace);
 
   progress({ phase: 'reading', objects: 0 });
-  const head = await readHead(store, name);
-  const latest = await latestState(store, name, 4096, head);
+  const { state: latest, head } = await loadLatest(store, name, { blockSize: 4096 });
   if (latest.seq === 0 && !head) throw new BlockVfsError('not-found', `there is no database "${name}" in the atomic layout on this store`, { source: SOURCE, store: store.name });
 
   // The commit in force at the horizon, and from there on everything is kept.
@@ -100,7 +104,7 @@ export async function collectGarbage(options: CollectGarbageOptions): Promise<Ga
   const live = new Set<string>();
   for (const [index, entry] of base.map) live.add(atomicBlockKey(name, index, entry.seq, entry.tag));
   for (const record of newer) {
-    for (const index of record.blocks) live.add(atomicBlockKey(name, index, record.seq, record.tag));
+    for (const { index } of record.blocks) live.add(atomicBlockKey(name, index, record.seq, record.tag));
     for (const [index] of record.inline) live.add(atomicBlockKey(name, index, record.seq, record.tag));
   }
 
@@ -155,15 +159,30 @@ async function readRecords(store: BlockStore, name: string, from: number, to: nu
   const records = new Array<CommitRecord>(seqs.length);
   await forEachLimit(seqs, PARALLEL_REQUESTS, async (seq) => {
     const record = await readRecord(store, name, seq);
-    if (!record) {
-      throw new BlockVfsError('transient', `commit ${seq} of "${name}" is missing although later ones exist (another garbage collection running at the same time?); try again`, {
-        source: SOURCE,
-        store: store.name,
-      });
-    }
+    if (!record) throw await missingRecord(store, name, seq);
     records[seq - from] = record;
   });
   return records;
+}
+
+/**
+ * Why record `seq` (newer than the oldest kept commit, older than the newest) is
+ * missing: another collection running at the same time moved the head past it (try
+ * again), or the history has a gap, which no retry mends.
+ */
+async function missingRecord(store: BlockStore, name: string, seq: number): Promise<BlockVfsError> {
+  const head = await readHead(store, name);
+  if (head && head.oldest >= seq) {
+    return new BlockVfsError('transient', `commit ${seq} of "${name}" was collected by another garbage collection running at the same time; try again`, {
+      source: SOURCE,
+      store: store.name,
+    });
+  }
+  return new BlockVfsError(
+    'permanent',
+    `"${name}" is damaged: commit record "${atomicCommitKey(name, seq)}" is missing, but later ones exist: a gap in its history, which garbage collection cannot work past. Restore the missing record`,
+    { source: SOURCE, store: store.name },
+  );
 }
 
 /** The head once commits before `oldest` are gone: `oldest` listed as a checkpoint, older ones dropped. */

@@ -1,5 +1,6 @@
 import type { BlockStore } from '../block-store.js';
 import { forEachLimit } from '../concurrency.js';
+import { crc32c } from '../checksum.js';
 import { BlockVfsError, isBlockVfsError } from '../errors.js';
 import { blockCount } from '../file-format.js';
 import {
@@ -37,6 +38,8 @@ const PARALLEL_REQUESTS = 16;
 export interface BlockEntry {
   seq: number;
   tag: string;
+  /** CRC-32C of the block object's bytes (undefined: written under format version 1, or held inline). */
+  crc: number | undefined;
   /** The bytes, when the block travelled inline in a record not yet folded by a checkpoint. */
   inline?: Uint8Array;
 }
@@ -59,12 +62,13 @@ export function copyState(state: FileState): FileState {
   return { ...state, map: new Map(state.map) };
 }
 
-/** Applies a commit record (which must be `state.seq + 1`) to `state`. */
+/** Applies a commit record (which must be `state.seq + 1`, with the state's block size) to `state`. */
 export function applyRecord(state: FileState, record: CommitRecord): void {
   const count = blockCount(record.size, state.blockSize);
-  for (const index of [...state.map.keys()]) if (index >= count) state.map.delete(index);
-  for (const index of record.blocks) state.map.set(index, { seq: record.seq, tag: record.tag });
-  for (const [index, data] of record.inline) state.map.set(index, { seq: record.seq, tag: record.tag, inline: data });
+  // Every entry lies below the old size's block count, so only a shrink can leave some past the end.
+  if (record.size < state.size) for (const index of [...state.map.keys()]) if (index >= count) state.map.delete(index);
+  for (const { index, crc } of record.blocks) state.map.set(index, { seq: record.seq, tag: record.tag, crc });
+  for (const [index, data] of record.inline) state.map.set(index, { seq: record.seq, tag: record.tag, crc: undefined, inline: data });
   state.size = record.size;
   state.seq = record.seq;
   state.time = record.time;
@@ -153,7 +157,7 @@ export async function readCheckpointState(store: BlockStore, name: string, seq: 
   const bytes = await store.get(key);
   if (!bytes) return undefined;
   const checkpoint = decodeCheckpoint(bytes, key, seq, store.name);
-  return { seq, time: checkpoint.time, size: checkpoint.size, blockSize: checkpoint.blockSize, map: new Map(checkpoint.map) };
+  return { seq, time: checkpoint.time, size: checkpoint.size, blockSize: checkpoint.blockSize, map: checkpoint.map };
 }
 
 /** The newest checkpoint on the store, found by listing (only when the head's is gone: a repair path). */
@@ -165,31 +169,64 @@ export async function newestListedCheckpoint(store: BlockStore, name: string): P
 }
 
 /**
- * Applies the records after `state.seq`, up to `until`, fetching a window that doubles
- * from 1 up to 16 (one GET when there are none). Stops at the first missing record: one
- * seen after a gap in the same window was created after that GET and is read next time.
- * Records are contiguous: a writer creates N+1 only after applying N.
+ * The records after commit `after`, up to `until`, in order, fetched in windows that
+ * double from 1 up to 16 (one GET when there are none). Stops at the first missing
+ * one: a record seen after a gap in the same window was created after that GET and is
+ * read next time (records are contiguous: a writer creates N+1 only after applying N).
+ * Whether a missing record is the end of history or a gap is the caller's to ask
+ * (`firstRecordAfter`).
  */
-export async function catchUp(store: BlockStore, name: string, state: FileState, until = Number.MAX_SAFE_INTEGER): Promise<void> {
+export async function recordsAfter(store: BlockStore, name: string, after: number, until = Number.MAX_SAFE_INTEGER): Promise<CommitRecord[]> {
+  const records: CommitRecord[] = [];
   let window = 1;
-  while (state.seq < until) {
-    const first = state.seq + 1;
-    const seqs = Array.from({ length: Math.min(window, until - state.seq) }, (_, i) => first + i);
+  for (let next = after + 1; next <= until; ) {
+    const seqs = Array.from({ length: Math.min(window, until - next + 1) }, (_, i) => next + i);
     const fetched = await Promise.all(seqs.map((seq) => readRecord(store, name, seq)));
     for (const record of fetched) {
-      if (record === undefined) return;
-      // A new file takes the block size of its first commit; after that every record must agree.
-      if (state.seq === 0) state.blockSize = record.blockSize;
-      if (record.blockSize !== state.blockSize) {
-        throw new BlockVfsError('permanent', `commit ${record.seq} of "${name}" has block size ${record.blockSize}, but the file has ${state.blockSize}`, {
-          source: SOURCE,
-          store: store.name,
-        });
-      }
-      applyRecord(state, record);
+      if (record === undefined) return records;
+      records.push(record);
+      next += 1;
     }
     window = Math.min(window * 2, MAX_PROBE_WINDOW);
   }
+  return records;
+}
+
+/**
+ * Moves `state` to the newest commit (or to `until`): fetches the records after it
+ * (`recordsAfter`), checks them all, then applies them all at once, with no await in
+ * between. So a failed request leaves `state` exactly where it was, never part-way
+ * (a view half-way between two commits would mix their blocks).
+ */
+export async function catchUp(store: BlockStore, name: string, state: FileState, until = Number.MAX_SAFE_INTEGER): Promise<void> {
+  const records = await recordsAfter(store, name, state.seq, until);
+  // A new file takes the block size of its first commit; after that every record must agree.
+  const blockSize = state.seq === 0 ? (records[0]?.blockSize ?? state.blockSize) : state.blockSize;
+  for (const record of records) {
+    if (record.blockSize !== blockSize) {
+      throw new BlockVfsError('permanent', `commit ${record.seq} of "${name}" has block size ${record.blockSize}, but the file has ${blockSize}`, {
+        source: SOURCE,
+        store: store.name,
+      });
+    }
+  }
+  state.blockSize = blockSize;
+  for (const record of records) applyRecord(state, record);
+}
+
+/**
+ * The sequence number of some commit record after commit `seq`, from a listing (the
+ * first key past it), or undefined when there is none. Asked when a catch-up found
+ * record `seq` missing: a later record means a gap in the history (or a record created
+ * since), never the end of it.
+ */
+export async function firstRecordAfter(store: BlockStore, name: string, seq: number): Promise<number | undefined> {
+  const prefix = atomicPrefixes(name).log;
+  for await (const entry of store.list(prefix, { startAfter: atomicCommitKey(name, seq) })) {
+    const found = parseSeqKey(entry.key.slice(prefix.length));
+    if (found !== undefined && found > seq) return found;
+  }
+  return undefined;
 }
 
 /**
@@ -212,12 +249,107 @@ export async function stateAt(store: BlockStore, name: string, seq: number, bloc
   return state;
 }
 
-/** The newest state: the head's checkpoint and the records after it (for read-only uses: time travel, the collector). */
-export async function latestState(store: BlockStore, name: string, blockSize: number, head: Head | undefined): Promise<FileState> {
-  const from = head?.checkpoint ?? 0;
-  const state = (from > 0 ? await readCheckpointState(store, name, from) : undefined) ?? emptyState(blockSize);
-  await catchUp(store, name, state);
-  return state;
+export interface LoadLatestOptions {
+  /** The block size of a file with no commit yet. */
+  blockSize: number;
+  /** The state the caller already knows: the result is never older (a reload never goes back). */
+  known?: FileState;
+  /** Told the head as first read (before anything else is fetched). */
+  onFirstHead?: (head: Head | undefined) => void;
+}
+
+/**
+ * The newest state: the head's checkpoint, then the records after it. Then what the
+ * catch-up's end means is settled, by looking at the head again and listing for a
+ * record past the first missing one (both at once: one round trip):
+ *
+ * - the head names a checkpoint past what was reached: a garbage collection ran
+ *   meanwhile and may have removed records the catch-up needed: start over from it;
+ *   if it is the very checkpoint found missing, the history cannot be rebuilt: damage;
+ * - a later record exists while the missing one is still missing (and the head does
+ *   not explain it): a gap in the history, which is damage and never the end of it
+ *   (a writer re-creating the missing record would replay later ones on top of it).
+ *
+ * Damage is a `permanent` error naming the missing object. Returns the state with the
+ * head as last read.
+ */
+export async function loadLatest(store: BlockStore, name: string, options: LoadLatestOptions): Promise<{ state: FileState; head: Head | undefined }> {
+  let head = await readHead(store, name);
+  options.onFirstHead?.(head);
+  let { state, missing } = await stateFrom(store, name, head, options);
+  for (let attempt = 1; ; attempt++) {
+    await catchUp(store, name, state);
+    const next = state.seq + 1;
+    const [again, later] = await Promise.all([readHead(store, name), firstRecordAfter(store, name, next)]);
+    let moved = again && again.checkpoint > state.seq ? again : undefined;
+    if (!moved && later !== undefined) {
+      if (await readRecord(store, name, next)) {
+        checkMoving(store, name, attempt);
+        continue; // created since our look: catch up again
+      }
+      // Still missing with a later record present. A collection deletes records only after moving the head past them.
+      const now = await readHead(store, name);
+      moved = now && now.checkpoint > state.seq ? now : undefined;
+      if (!moved) {
+        throw new BlockVfsError(
+          'permanent',
+          `"${name}" is damaged: commit record "${atomicCommitKey(name, next)}" is missing, but later ones exist (from "${atomicCommitKey(name, later)}"): ` +
+            `a gap in its history (a record deleted by hand or by a lifecycle rule, or lost in a copy). Restore the missing record, ` +
+            `or open it asOf ${next - 1} to copy out the last state before the gap`,
+          { source: SOURCE, store: store.name },
+        );
+      }
+    }
+    if (!moved) return { state, head: again };
+    if (moved.checkpoint === missing) {
+      throw new BlockVfsError(
+        'permanent',
+        `"${name}" is damaged: its head names checkpoint ${missing} (object "${atomicCheckpointKey(name, missing)}"), which is missing, ` +
+          `and the commits up to it cannot be rebuilt from the log: record "${atomicCommitKey(name, next)}" is missing too. ` +
+          `Restore the missing objects, or open it asOf ${state.seq > 0 ? state.seq : 'an older commit'} to copy out what remains`,
+        { source: SOURCE, store: store.name },
+      );
+    }
+    checkMoving(store, name, attempt);
+    head = moved;
+    ({ state, missing } = await stateFrom(store, name, head, options));
+  }
+}
+
+/**
+ * The state to catch up from: the head's checkpoint, never behind `options.known`. A
+ * head naming a checkpoint that is gone (deleted by hand) falls back on the newest that
+ * remains, found by the layout's one listing outside garbage collection; `missing` then
+ * names the checkpoint that was not found.
+ */
+async function stateFrom(store: BlockStore, name: string, head: Head | undefined, options: LoadLatestOptions): Promise<{ state: FileState; missing: number | undefined }> {
+  let state = emptyState(options.known?.blockSize ?? options.blockSize);
+  let missing: number | undefined;
+  if (head && head.checkpoint > 0) {
+    let loaded = await readCheckpointState(store, name, head.checkpoint);
+    if (!loaded) {
+      missing = head.checkpoint;
+      const fallback = await newestListedCheckpoint(store, name);
+      loaded = fallback > 0 ? await readCheckpointState(store, name, fallback) : undefined;
+      // With none left, the log from commit 1 is the history, unless a collection removed its start.
+      if (!loaded && head.oldest > 0) {
+        throw new BlockVfsError(
+          'permanent',
+          `"${name}" is damaged: no checkpoint of it can be read (the head names ${head.checkpoint}, object "${atomicCheckpointKey(name, head.checkpoint)}"), and commits up to ${head.oldest} were collected`,
+          { source: SOURCE, store: store.name },
+        );
+      }
+    }
+    if (loaded) state = loaded;
+  }
+  const known = options.known;
+  if (known && state.seq < known.seq) state = copyState(known);
+  return { state, missing };
+}
+
+/** Gives up, for now, on a history that kept changing under a load (`transient`: another try will do). */
+function checkMoving(store: BlockStore, name: string, attempt: number): void {
+  if (attempt >= 4) throw new BlockVfsError('transient', `the history of "${name}" kept moving while it was read; try again`, { source: SOURCE, store: store.name });
 }
 
 /**
@@ -253,14 +385,17 @@ export async function commitTime(store: BlockStore, name: string, seq: number): 
  * Writes checkpoint `state.seq`: first every block still held inline as its block
  * object (the key it would have had, the same bytes: idempotent), then the checkpoint
  * with create-if-absent (one that exists already holds the same map: accepted). Blocks
- * go through `blocks` (a cached view of `store`, say). Returns the entries folded.
+ * go through `blocks` (a cached view of `store`, say). Returns the entries that replace
+ * the folded inline ones (block objects now, with their checksums).
  */
 export async function writeCheckpoint(store: BlockStore, name: string, state: FileState, blocks: BlockStore = store): Promise<Array<[number, BlockEntry]>> {
-  const folded = [...state.map].filter(([, entry]) => entry.inline !== undefined);
-  await forEachLimit(folded, PARALLEL_REQUESTS, async ([index, entry]) => {
+  const inline = [...state.map].filter(([, entry]) => entry.inline !== undefined);
+  const folded = inline.map(([index, entry]): [number, BlockEntry] => [index, { seq: entry.seq, tag: entry.tag, crc: crc32c(entry.inline as Uint8Array) }]);
+  await forEachLimit(inline, PARALLEL_REQUESTS, async ([index, entry]) => {
     await blocks.put(atomicBlockKey(name, index, entry.seq, entry.tag), entry.inline as Uint8Array);
   });
-  const map = new Map([...state.map].map(([index, { seq, tag }]) => [index, { seq, tag }]));
+  const foldedMap = new Map(folded);
+  const map = new Map([...state.map].map(([index, entry]) => [index, foldedMap.get(index) ?? { seq: entry.seq, tag: entry.tag, crc: entry.crc }]));
   const body = encodeCheckpoint({ seq: state.seq, time: state.time, size: state.size, blockSize: state.blockSize, map });
   try {
     await store.put(atomicCheckpointKey(name, state.seq), body, store.capabilities.conditionalPut ? { ifNoneMatch: '*' } : undefined);

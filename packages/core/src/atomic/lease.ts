@@ -1,5 +1,6 @@
 import type { BlockStore } from '../block-store.js';
 import { systemClock, type Clock } from '../clock.js';
+import { storeProblem } from '../argument-checks.js';
 import { BlockVfsError, isBlockVfsError } from '../errors.js';
 import { listedEtag } from './history.js';
 import { atomicLeaseKey, decodeLease, encodeLease, randomTag, type LeaseRecord } from './objects.js';
@@ -188,7 +189,8 @@ export interface BreakLeaseOptions {
  */
 export async function breakLease(options: BreakLeaseOptions): Promise<LeaseRecord | undefined> {
   const { store, name } = options ?? ({} as BreakLeaseOptions);
-  if (!store || typeof store.put !== 'function') throw new BlockVfsError('invalid', 'breakLease needs a BlockStore as "store"', { source: SOURCE });
+  const storeIssue = storeProblem(store);
+  if (storeIssue) throw new BlockVfsError('invalid', `breakLease needs a BlockStore as "store": ${storeIssue}`, { source: SOURCE });
   if (typeof name !== 'string' || name.length === 0) throw new BlockVfsError('invalid', '"name" must be a non-empty string', { source: SOURCE, store: store.name });
   for (let attempt = 0; attempt < 8; attempt++) {
     const found = await readLease(store, name);

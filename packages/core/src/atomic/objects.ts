@@ -56,6 +56,13 @@ export function randomTag(): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
+/** A block a commit record names, stored as the object `atomicBlockKey(name, index, seq, tag)`. */
+export interface BlockRef {
+  index: number;
+  /** CRC-32C of the object's bytes; undefined only in records of format version 1, which had none. */
+  crc: number | undefined;
+}
+
 export interface CommitRecord {
   seq: number;
   tag: string;
@@ -63,10 +70,18 @@ export interface CommitRecord {
   time: number;
   size: number;
   blockSize: number;
-  /** Blocks stored as block objects `atomicBlockKey(name, index, seq, tag)`. */
-  blocks: number[];
-  /** Blocks carried inline, with their bytes. */
+  /** Blocks stored as block objects, ascending by index. */
+  blocks: BlockRef[];
+  /** Blocks carried inline, with their bytes (which the record's own CRC protects). */
   inline: Array<[number, Uint8Array]>;
+}
+
+/** Where a block of a checkpoint lives: the object written by commit `seq` with its `tag`. */
+export interface CheckpointEntry {
+  seq: number;
+  tag: string;
+  /** CRC-32C of the object's bytes; undefined for blocks written under format version 1. */
+  crc: number | undefined;
 }
 
 export interface Checkpoint {
@@ -76,7 +91,7 @@ export interface Checkpoint {
   size: number;
   blockSize: number;
   /** Block index → the commit whose block object holds it. */
-  map: Map<number, { seq: number; tag: string }>;
+  map: Map<number, CheckpointEntry>;
 }
 
 export interface Head {
@@ -109,7 +124,11 @@ export function encodeRecord(record: CommitRecord): Uint8Array {
     time: record.time,
     size: record.size,
     blockSize: record.blockSize,
-    blocks: record.blocks,
+    // Version 2: [index, CRC-32C] per block object (version 1 had the index alone).
+    blocks: record.blocks.map(({ index, crc }) => {
+      if (crc === undefined) throw new BlockVfsError('invalid', `commit ${record.seq}: block ${index} has no checksum`, { source: SOURCE });
+      return [index, crc];
+    }),
     inline: record.inline.map(([index, data]) => [index, data.length]),
   };
   return encodeObject(KIND_COMMIT, header, payload);
@@ -117,9 +136,13 @@ export function encodeRecord(record: CommitRecord): Uint8Array {
 
 export function decodeRecord(bytes: Uint8Array, key: string, seq: number, store: string): CommitRecord {
   const check = new Checker(key, store);
-  const { header, payload } = decodeObject(bytes, KIND_COMMIT, key, store);
+  const { version, header, payload } = decodeObject(bytes, KIND_COMMIT, key, store);
   if (check.count(header.seq, 'seq') !== seq) check.fail(`it says seq ${String(header.seq)}`);
-  const blocks = check.list(header.blocks, 'blocks').map((n) => check.count(n, 'blocks'));
+  const blocks: BlockRef[] = check.list(header.blocks, 'blocks').map((item) => {
+    if (version === 1) return { index: check.count(item, 'blocks'), crc: undefined };
+    const [index, crc] = check.pair(item, 'blocks');
+    return { index, crc: check.uint32(crc, 'block checksum') };
+  });
   const inline: Array<[number, Uint8Array]> = [];
   let offset = 0;
   for (const item of check.list(header.inline, 'inline')) {
@@ -139,32 +162,63 @@ export function decodeRecord(bytes: Uint8Array, key: string, seq: number, store:
   };
 }
 
+/**
+ * The block map, run-length encoded in the header: [first, count, seq] covers blocks
+ * first … first+count−1, written by commit seq (whose tag is `tags[seq]`). Version 2
+ * adds each block's CRC-32C in the payload, 4 bytes (u32 LE) per block in ascending
+ * index order, and `unchecked`: runs [first, count] of blocks written under version 1,
+ * which have no checksum (0 in the payload).
+ */
 export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
-  // Run-length encoded: [first, count, seq] covers blocks first … first+count-1, written by commit seq.
   const runs: Array<[number, number, number]> = [];
+  const unchecked: Array<[number, number]> = [];
   const tags: Record<string, string> = {};
-  for (const [index, entry] of [...checkpoint.map].sort(([a], [b]) => a - b)) {
+  const entries = [...checkpoint.map].sort(([a], [b]) => a - b);
+  const crcs = new Uint8Array(entries.length * 4);
+  const view = new DataView(crcs.buffer);
+  entries.forEach(([index, entry], i) => {
     tags[entry.seq] = entry.tag;
     const last = runs[runs.length - 1];
     if (last && last[0] + last[1] === index && last[2] === entry.seq) last[1] += 1;
     else runs.push([index, 1, entry.seq]);
-  }
+    if (entry.crc === undefined) {
+      const open = unchecked[unchecked.length - 1];
+      if (open && open[0] + open[1] === index) open[1] += 1;
+      else unchecked.push([index, 1]);
+    } else {
+      view.setUint32(i * 4, entry.crc, true);
+    }
+  });
   const { seq, time, size, blockSize } = checkpoint;
-  return encodeObject(KIND_CHECKPOINT, { seq, time, size, blockSize, map: runs, tags });
+  return encodeObject(KIND_CHECKPOINT, { seq, time, size, blockSize, map: runs, tags, unchecked }, crcs);
 }
 
 export function decodeCheckpoint(bytes: Uint8Array, key: string, seq: number, store: string): Checkpoint {
   const check = new Checker(key, store);
-  const { header } = decodeObject(bytes, KIND_CHECKPOINT, key, store);
+  const { version, header, payload } = decodeObject(bytes, KIND_CHECKPOINT, key, store);
   if (check.count(header.seq, 'seq') !== seq) check.fail(`it says seq ${String(header.seq)}`);
   const tags = header.tags;
   if (typeof tags !== 'object' || tags === null) check.fail('no tags');
-  const map = new Map<number, { seq: number; tag: string }>();
+  const map = new Map<number, CheckpointEntry>();
   for (const run of check.list(header.map, 'map')) {
     if (!Array.isArray(run) || run.length !== 3) check.fail('bad map run');
     const [first, count, runSeq] = (run as unknown[]).map((n) => check.count(n, 'map')) as [number, number, number];
     const tag = check.tag((tags as Record<string, unknown>)[runSeq], `tag of seq ${runSeq}`);
-    for (let index = first; index < first + count; index++) map.set(index, { seq: runSeq, tag });
+    for (let index = first; index < first + count; index++) map.set(index, { seq: runSeq, tag, crc: undefined });
+  }
+  if (version >= 2) {
+    if (payload.length !== map.size * 4) check.fail(`${payload.length} bytes of checksums for ${map.size} blocks`);
+    const unchecked = new Set<number>();
+    for (const run of check.list(header.unchecked, 'unchecked')) {
+      const [first, count] = check.pair(run, 'unchecked');
+      for (let index = first; index < first + count; index++) unchecked.add(index);
+    }
+    const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+    [...map.keys()]
+      .sort((a, b) => a - b)
+      .forEach((index, i) => {
+        if (!unchecked.has(index)) (map.get(index) as CheckpointEntry).crc = view.getUint32(i * 4, true);
+      });
   }
   return {
     seq,
@@ -229,6 +283,12 @@ class Checker {
   pair(value: unknown, field: string): [number, number] {
     if (!Array.isArray(value) || value.length !== 2) this.fail(`bad ${field} entry`);
     return [this.count((value as unknown[])[0], field), this.count((value as unknown[])[1], field)];
+  }
+
+  uint32(value: unknown, field: string): number {
+    const n = this.count(value, field);
+    if (n > 0xffffffff) this.fail(`bad ${field}`);
+    return n;
   }
 
   tag(value: unknown, field = 'tag'): string {

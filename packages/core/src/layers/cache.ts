@@ -24,11 +24,19 @@ export interface CacheStats {
    * cache's own. For callers that must answer at once (a VFS read served from memory).
    */
   held(key: string): Uint8Array | undefined;
+  /** Forgets the cached bytes of `key` (found damaged, say), so that the next get asks the store. */
+  drop(key: string): void;
   /** Sets `hits` and `misses` back to zero. */
   resetStats(): void;
 }
 
 export type CachedStore = BlockStore & { readonly cache: CacheStats };
+
+/** Whether `store` is a withCache wrapper (which the atomic layout must not read its head or lease through). */
+export function isCachedStore(store: BlockStore): store is CachedStore {
+  const cache = (store as Partial<CachedStore>).cache;
+  return typeof cache === 'object' && cache !== null && typeof cache.held === 'function';
+}
 
 /**
  * Keeps whole objects read by `get` (and written by `put`) in memory, least
@@ -95,6 +103,9 @@ export function withCache(store: BlockStore, options: CacheOptions): CachedStore
         const cached = lru.get(key);
         if (cached) hits += 1;
         return cached;
+      },
+      drop(key: string) {
+        invalidate(key);
       },
       resetStats() {
         hits = 0;
