@@ -15,3 +15,4 @@ export {
   type Writer,
   type WriterSpec,
 } from './processes.js';
+export { ManualClock } from './manual-clock.js';

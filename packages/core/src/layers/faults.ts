@@ -24,6 +24,8 @@ export interface FaultOptions {
   mode?: FaultMode;
   /** Which operations are counted and may fault (default all). */
   ops?: readonly FaultOp[];
+  /** Only requests on keys (get, put, delete) or prefixes (list) matching this are counted and may fault (default all). */
+  keys?: RegExp;
   /** The kind of the injected BlockVfsError (default `transient`). */
   kind?: ErrorKind;
 }
@@ -38,6 +40,11 @@ export interface FaultControl {
   disable(): void;
   /** Rejects every request hanging now (mode `hang`). */
   releaseHung(): void;
+  /**
+   * Faults `count` counted requests (default 1) after letting `skip` more through
+   * (default 0), whatever the other options say: a failure at a moment a test chooses.
+   */
+  failNext(count?: number, skip?: number): void;
 }
 
 export type FaultyStore = BlockStore & { readonly faults: FaultControl };
@@ -68,6 +75,9 @@ export function withFaults(store: BlockStore, options: FaultOptions = {}): Fault
   if (probability !== undefined && !(probability >= 0 && probability <= 1)) throw invalid(`faults: probability must be within 0…1, got ${probability}`);
   for (const index of at) if (!Number.isSafeInteger(index) || index < 1) throw invalid(`faults: at must hold 1-based request indexes, got ${index}`);
   const always = options.at === undefined && every === undefined && probability === undefined;
+  const keys = options.keys;
+  /** Request indexes that `failNext` chose to fault. */
+  const forced = new Set<number>();
   const random = mulberry32(options.seed ?? 1);
 
   let requests = 0;
@@ -76,10 +86,14 @@ export function withFaults(store: BlockStore, options: FaultOptions = {}): Fault
   let hung: Array<() => void> = [];
 
   /** Counts one request of `op` and returns the error to inject, if this one faults. */
-  const decide = (op: FaultOp, what: string): BlockVfsError | undefined => {
-    if (!ops.has(op)) return undefined;
+  const decide = (op: FaultOp, what: string, key: string): BlockVfsError | undefined => {
+    if (!ops.has(op) || (keys !== undefined && !keys.test(key))) return undefined;
     requests += 1;
     const draw = random(); // drawn for every request, whatever else decides
+    if (forced.delete(requests)) {
+      injected += 1;
+      return new BlockVfsError(kind, `injected fault: ${what} (request ${requests})`, { source: SOURCE, store: store.name });
+    }
     const faults =
       always || at.has(requests) || (every !== undefined && requests % every === 0) || (probability !== undefined && draw < probability);
     if (!faults || !enabled) return undefined;
@@ -88,8 +102,8 @@ export function withFaults(store: BlockStore, options: FaultOptions = {}): Fault
   };
 
   /** Runs one request under the fault plan. */
-  const request = async <T>(op: FaultOp, what: string, run: () => Promise<T>): Promise<T> => {
-    const fault = decide(op, what);
+  const request = async <T>(op: FaultOp, what: string, key: string, run: () => Promise<T>): Promise<T> => {
+    const fault = decide(op, what, key);
     if (!fault) return run();
     if (mode === 'fail') throw fault;
     if (mode === 'hang') {
@@ -121,12 +135,18 @@ export function withFaults(store: BlockStore, options: FaultOptions = {}): Fault
         hung = [];
         for (const release of released) release();
       },
+      failNext(count = 1, skip = 0) {
+        if (!Number.isSafeInteger(count) || count < 1 || !Number.isSafeInteger(skip) || skip < 0) {
+          throw invalid(`faults: failNext needs a positive count and a non-negative skip, got ${count} and ${skip}`);
+        }
+        for (let i = 1; i <= count; i++) forced.add(requests + skip + i);
+      },
     },
     get(key: string, range?: ByteRange): Promise<Uint8Array | undefined> {
-      return request('get', `get "${key}"`, () => store.get(key, range));
+      return request('get', `get "${key}"`, key, () => store.get(key, range));
     },
     put(key: string, data: Uint8Array, condition?: PutCondition): Promise<PutResult> {
-      return request('put', `put "${key}"`, () => store.put(key, data, condition));
+      return request('put', `put "${key}"`, key, () => store.put(key, data, condition));
     },
     async delete(keys: readonly string[]): Promise<void> {
       if (keys.length === 0 || !ops.has('delete')) return store.delete(keys);
@@ -134,7 +154,7 @@ export function withFaults(store: BlockStore, options: FaultOptions = {}): Fault
       for (let start = 0; start < keys.length; start += batch) {
         const part = keys.slice(start, start + batch);
         const what = part.length === 1 ? `delete "${part[0]}"` : `delete ${part.length} keys from "${part[0]}"`;
-        await request('delete', what, () => store.delete(part));
+        await request('delete', what, part[0] as string, () => store.delete(part));
       }
     },
     list(prefix: string, listOptions?: ListOptions): AsyncIterable<ListEntry> {
@@ -145,7 +165,7 @@ export function withFaults(store: BlockStore, options: FaultOptions = {}): Fault
       return listInPages(inner, {
         // The page request itself is the inner iterator's next step, so the modes act around it.
         before: async (page) => {
-          pending = decide('list', what(page));
+          pending = decide('list', what(page), prefix);
           if (!pending || mode === 'fail-after') return;
           if (mode === 'hang') await new Promise<void>((release) => hung.push(release));
           throw pending;
