@@ -15,4 +15,3 @@ export {
   type Writer,
   type WriterSpec,
 } from './processes.js';
-export { ManualClock } from './manual-clock.js';

@@ -1,8 +1,7 @@
-import { atomicCheckpointKey, atomicCommitKey, breakLease, collectGarbage, isBlockVfsError, withCache, withFaults, withMetrics, WriterLease, type BlockStore } from '@blockvfs/core';
+import { atomicCheckpointKey, atomicCommitKey, breakLease, collectGarbage, isBlockVfsError, ManualClock, withCache, withFaults, withMetrics, WriterLease, type BlockStore } from '@blockvfs/core';
 import { MemoryStore } from '@blockvfs/store-memory';
 import { isBusyError, MAX_NAME_BYTES, openDatabase, SqliteError, type Database, type OpenDatabaseOptions } from '@blockvfs/vfs-wasqlite';
 import { describe, expect, test } from 'vitest';
-import { ManualClock } from '../src/manual-clock.js';
 
 /**
  * The reproductions of the trust issue, through SQL: each one lost an acknowledged

@@ -105,13 +105,11 @@ export class AtomicFormat implements FileFormat {
   readonly store: BlockStore;
   readonly name: string;
   #state: FileState;
-  /** Block objects, read and written through a cache (keys are never reused for other bytes). */
+  /** Where block objects are written: through the cache, when there is one (keys are never reused for other bytes). */
   readonly #blocks: BlockStore;
   /** The block last answered from the cache, by its map entry (entries are replaced, never changed, by a commit). */
   #lastHeld: { entry: object; bytes: Uint8Array } | undefined;
-  /** Cached block bytes already checked (the cache's own arrays, which it never changes). */
-  readonly #checked = new WeakSet<Uint8Array>();
-  /** The cache of `#blocks`, when it has one: reads it can answer need no request. */
+  /** The block cache, when there is one: reads it can answer need no request. */
   readonly #cache: CachedStore['cache'] | undefined;
   /** Reads of block objects: one request per key at a time, and read-ahead for scans. */
   readonly #reader: BlockReader;
@@ -144,8 +142,7 @@ export class AtomicFormat implements FileFormat {
     const cached = options.blockCache ?? (cacheBytes > 0 ? withCache(store, { maxBytes: cacheBytes }) : undefined);
     this.#blocks = cached ?? store;
     this.#cache = cached?.cache;
-    const cache = cached?.cache;
-    this.#reader = new BlockReader(this.#blocks, { readAhead: cached !== undefined, ...(cache ? { drop: (key: string) => cache.drop(key) } : {}) });
+    this.#reader = new BlockReader(store, cached?.cache);
     const lease = options.lease === true ? {} : options.lease || undefined;
     this.#lease = lease && pinned === undefined ? new WriterLease(store, name, lease, this.#clock) : undefined;
   }
@@ -235,20 +232,9 @@ export class AtomicFormat implements FileFormat {
     if (entry.inline) return entry.inline;
     // SQLite reads the change counter in block 0 at every transaction: the same block, again and again.
     if (this.#lastHeld?.entry === entry) return this.#lastHeld.bytes;
-    const object = this.#objectOf(index, entry);
-    const bytes = this.#cache?.held(object.key);
+    // What the cache holds was checked when fetched (BlockReader), or written by this process.
+    const bytes = this.#cache?.held(atomicBlockKey(this.name, index, entry.seq, entry.tag));
     if (!bytes) return undefined;
-    if (!this.#checked.has(bytes)) {
-      // Fetched ahead, or by another file of this process: checked once before first use. Damaged bytes
-      // leave the cache, and the read goes to the store, where readBlock reports them.
-      try {
-        object.check(bytes);
-      } catch {
-        this.#cache?.drop(object.key);
-        return undefined;
-      }
-      this.#checked.add(bytes);
-    }
     this.#lastHeld = { entry, bytes };
     // Noted like a read from the store, so that a scan that reaches uncached blocks finds them being fetched ahead.
     this.#noteRead(index);

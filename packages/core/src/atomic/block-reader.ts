@@ -1,4 +1,5 @@
 import type { BlockStore } from '../block-store.js';
+import type { CacheStats } from '../layers/cache.js';
 
 /** Consecutive block reads before reading ahead starts: a point query rarely reads three in a row. */
 const SEQUENTIAL_TRIGGER = 3;
@@ -19,44 +20,39 @@ export interface BlockObject {
   check: BlockCheck;
 }
 
-export interface BlockReaderOptions {
-  /** Whether fetched blocks are kept (a cached store); without a cache, reading ahead would only waste requests. */
-  readAhead: boolean;
-  /** Forgets a cached object found damaged (the cache's `drop`), so that no later read takes it from memory. */
-  drop?: (key: string) => void;
-}
-
 /**
- * Reads the block objects of one file, through the format's cache: one request per
- * key at a time (a read waits for a fetch of the same key already in flight), and
- * ahead of SQLite when it reads blocks in order (a table scan). After
- * SEQUENTIAL_TRIGGER consecutive blocks, the next ones are fetched in parallel into
- * the cache, a window that doubles from 4 to 64 blocks while the reads stay in order,
- * so that a cold scan costs about one round trip per window instead of one per block.
+ * Reads the block objects of one file: from the cache when it holds them, else from the
+ * store, one request per key at a time (a read waits for a fetch of the same key already
+ * in flight), and ahead of SQLite when it reads blocks in order (a table scan). After
+ * SEQUENTIAL_TRIGGER consecutive blocks, the next ones are fetched in parallel into the
+ * cache, a window that doubles from 4 to 64 blocks while the reads stay in order, so
+ * that a cold scan costs about one round trip per window instead of one per block.
  * Only immutable objects (the atomic layout's blocks) may be read this way.
  *
- * Every fetch is checked (BlockCheck) before anyone is given its bytes; damaged bytes
- * are dropped from the cache and the read fails with the check's error.
+ * Every fetch is checked (BlockCheck) before anyone is given its bytes and before the
+ * cache keeps them: what the cache holds was checked (or written by this process), so
+ * reads from memory need no check of their own.
  */
 export class BlockReader {
   readonly #store: BlockStore;
+  readonly #cache: CacheStats | undefined;
   readonly #inflight = new Map<string, Promise<Uint8Array | undefined>>();
   #last = -2;
   #run = 0;
   /** The highest block index fetched ahead in the current run. */
   #ahead = -1;
   #aheadInFlight = 0;
-  readonly #readAhead: boolean;
-  readonly #drop: (key: string) => void;
 
-  constructor(store: BlockStore, options: BlockReaderOptions) {
+  /** `store`: the store itself, not a cache of it; `cache`: where fetched blocks are kept (without one, nothing is read ahead). */
+  constructor(store: BlockStore, cache: CacheStats | undefined) {
     this.#store = store;
-    this.#readAhead = options.readAhead;
-    this.#drop = options.drop ?? (() => undefined);
+    this.#cache = cache;
   }
 
   /** The object's bytes, checked (a copy the caller may keep), or undefined when it does not exist. */
   async get(object: BlockObject): Promise<Uint8Array | undefined> {
+    const held = this.#cache?.held(object.key);
+    if (held) return held.slice();
     const pending = this.#inflight.get(object.key);
     if (pending) return (await pending)?.slice();
     return this.#fetch(object);
@@ -70,7 +66,7 @@ export class BlockReader {
   noteRead(index: number, count: number, objectOf: (index: number) => BlockObject | undefined): void {
     this.#run = index === this.#last + 1 ? this.#run + 1 : 1;
     this.#last = index;
-    if (!this.#readAhead || this.#run < SEQUENTIAL_TRIGGER) {
+    if (!this.#cache || this.#run < SEQUENTIAL_TRIGGER) {
       this.#ahead = index;
       return;
     }
@@ -79,7 +75,7 @@ export class BlockReader {
     for (let next = Math.max(this.#ahead, index) + 1; next <= until && this.#aheadInFlight < MAX_AHEAD_IN_FLIGHT; next++) {
       this.#ahead = next;
       const object = objectOf(next);
-      if (object === undefined || this.#inflight.has(object.key)) continue;
+      if (object === undefined || this.#inflight.has(object.key) || this.#cache.held(object.key)) continue;
       this.#aheadInFlight += 1;
       // Fire and forget: the bytes land in the cache; a failure here is met again by the real read.
       this.#fetch(object)
@@ -93,12 +89,8 @@ export class BlockReader {
       .get(key)
       .then((bytes) => {
         if (bytes === undefined) return undefined;
-        try {
-          check(bytes);
-        } catch (error) {
-          this.#drop(key);
-          throw error;
-        }
+        check(bytes); // damaged bytes go no further: not to the caller, not into the cache
+        this.#cache?.add(key, bytes.slice());
         return bytes;
       })
       .finally(() => this.#inflight.delete(key));

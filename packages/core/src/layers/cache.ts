@@ -24,8 +24,12 @@ export interface CacheStats {
    * cache's own. For callers that must answer at once (a VFS read served from memory).
    */
   held(key: string): Uint8Array | undefined;
-  /** Forgets the cached bytes of `key` (found damaged, say), so that the next get asks the store. */
-  drop(key: string): void;
+  /**
+   * Keeps `bytes` as the object `key`, fetched by the caller from the store underneath
+   * (counted as a miss): for a caller that checks what it fetched before anyone may
+   * read it from memory. The cache owns `bytes` from then on.
+   */
+  add(key: string, bytes: Uint8Array): void;
   /** Sets `hits` and `misses` back to zero. */
   resetStats(): void;
 }
@@ -104,8 +108,9 @@ export function withCache(store: BlockStore, options: CacheOptions): CachedStore
         if (cached) hits += 1;
         return cached;
       },
-      drop(key: string) {
-        invalidate(key);
+      add(key: string, bytes: Uint8Array) {
+        misses += 1;
+        if (generation(key) === 0) lru.set(key, bytes); // else a put or delete of it is in flight through here: not knowing which lands last, keep nothing
       },
       resetStats() {
         hits = 0;
