@@ -123,6 +123,37 @@ describe('a view moves whole or not at all', () => {
   });
 });
 
+describe('a failed commit is over', () => {
+  // A transaction larger than SQLite's page cache is not written batch-atomically: SQLite
+  // spills pages into the file and journals their originals. When its commit loses to
+  // another writer (here found by the look a view older than a minute takes before
+  // committing, which moves the view to the other writer's commit), SQLite rolls back by
+  // writing those originals (from the old view) and syncing: that must not become a
+  // commit on top of the other writer's.
+  test('a spilling transaction that loses a race: its rollback commits nothing, the other writer’s row stays', async () => {
+    const clock = new ManualClock();
+    const inner = await seeded(1, { clock });
+    const a = await open(processOf(inner), { clock });
+    await a.exec('PRAGMA cache_size = 10');
+    const b = await open(processOf(inner), { clock });
+    const lost = await failure(
+      a.transaction(async () => {
+        for (let id = 100; id < 160; id++) await a.run('INSERT INTO t VALUES (?, ?)', [id, 'x'.repeat(3000)]);
+        await b.run("INSERT INTO t VALUES (2, 'b')"); // acknowledged while a's transaction runs
+        clock.advance(MINUTE + 1000);
+      }),
+    );
+    expect(isBusyError(lost)).toBe(true);
+    const other = await open(processOf(inner));
+    expect(await ids(other)).toEqual([1, 2]);
+    expect(await other.get('PRAGMA integrity_check')).toEqual({ integrity_check: 'ok' });
+    expect(await ids(a)).toEqual([1, 2]);
+    await a.run("INSERT INTO t VALUES (3, 'a')");
+    expect(await ids(other)).toEqual([1, 2, 3]);
+    for (const db of [a, b, other]) await db.close();
+  });
+});
+
 describe('history that cannot be silently shortened', () => {
   test('a deleted record with later ones present is a permanent error naming it, never the end of history; no writer re-creates it', async () => {
     const store = await seeded(6);

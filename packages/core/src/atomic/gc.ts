@@ -4,10 +4,9 @@ import { storeProblem } from '../argument-checks.js';
 import { BlockVfsError } from '../errors.js';
 import { isCachedStore } from '../layers/cache.js';
 import { VIEW_TRUST_MS } from './atomic-format.js';
-import { commitAtOrBefore, loadLatest, readHead, readRecord, stateAt, updateHead, writeCheckpoint } from './history.js';
+import { commitAtOrBefore, loadLatest, missingRecord, readRecord, stateAt, updateHead, writeCheckpoint } from './history.js';
 import {
   atomicBlockKey,
-  atomicCommitKey,
   atomicPrefixes,
   parseBlockKey,
   parseSeqKey,
@@ -163,26 +162,6 @@ async function readRecords(store: BlockStore, name: string, from: number, to: nu
     records[seq - from] = record;
   });
   return records;
-}
-
-/**
- * Why record `seq` (newer than the oldest kept commit, older than the newest) is
- * missing: another collection running at the same time moved the head past it (try
- * again), or the history has a gap, which no retry mends.
- */
-async function missingRecord(store: BlockStore, name: string, seq: number): Promise<BlockVfsError> {
-  const head = await readHead(store, name);
-  if (head && head.oldest >= seq) {
-    return new BlockVfsError('transient', `commit ${seq} of "${name}" was collected by another garbage collection running at the same time; try again`, {
-      source: SOURCE,
-      store: store.name,
-    });
-  }
-  return new BlockVfsError(
-    'permanent',
-    `"${name}" is damaged: commit record "${atomicCommitKey(name, seq)}" is missing, but later ones exist: a gap in its history, which garbage collection cannot work past. Restore the missing record`,
-    { source: SOURCE, store: store.name },
-  );
 }
 
 /** The head once commits before `oldest` are gone: `oldest` listed as a checkpoint, older ones dropped. */

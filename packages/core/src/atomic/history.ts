@@ -241,9 +241,22 @@ export async function stateAt(store: BlockStore, name: string, seq: number, bloc
   }
   const from = (head?.checkpoints ?? []).filter((c) => c <= seq).pop() ?? 0;
   const state = from > 0 ? await readCheckpointState(store, name, from) : emptyState(blockSize);
-  if (!state) throw new BlockVfsError('not-found', `checkpoint ${from} of "${name}" is gone (deleted by a garbage collection running now?); try again`, { source: SOURCE, store: store.name });
+  if (!state) {
+    // A collection running now may have removed it (the head then no longer lists it); else it is damage.
+    const now = await readHead(store, name);
+    const listed = now?.checkpoints.includes(from) ?? false;
+    throw new BlockVfsError(
+      listed ? 'permanent' : 'transient',
+      listed
+        ? `"${name}" is damaged: checkpoint ${from} (object "${atomicCheckpointKey(name, from)}"), which its head lists, is missing`
+        : `checkpoint ${from} of "${name}" was collected by a garbage collection running at the same time; try again`,
+      { source: SOURCE, store: store.name },
+    );
+  }
   await catchUp(store, name, state, seq);
   if (state.seq !== seq) {
+    const missing = state.seq + 1;
+    if ((await firstRecordAfter(store, name, missing)) !== undefined) throw await missingRecord(store, name, missing);
     throw new BlockVfsError('not-found', `commit ${seq} of "${name}" does not exist (the newest is ${state.seq})`, { source: SOURCE, store: store.name });
   }
   return state;
@@ -377,9 +390,31 @@ export async function commitAtOrBefore(store: BlockStore, name: string, latest: 
 /** The time of commit `seq` (> 0), from its record. */
 export async function commitTime(store: BlockStore, name: string, seq: number): Promise<number> {
   const record = await readRecord(store, name, seq);
-  if (!record) throw new BlockVfsError('not-found', `commit ${seq} of "${name}" is gone (deleted by a garbage collection running now?); try again`, { source: SOURCE, store: store.name });
+  if (!record) throw await missingRecord(store, name, seq);
   return record.time;
 }
+
+/**
+ * Why record `seq`, which history says exists (newer than the oldest kept commit, older
+ * than the newest), is missing: a collection running at the same time moved the head
+ * past it (`transient`: try again), or the history has a gap (`permanent`: no retry
+ * mends it).
+ */
+export async function missingRecord(store: BlockStore, name: string, seq: number): Promise<BlockVfsError> {
+  const head = await readHead(store, name);
+  if (head && head.oldest >= seq) {
+    return new BlockVfsError('transient', `commit ${seq} of "${name}" was collected by another garbage collection running at the same time; try again`, {
+      source: SOURCE,
+      store: store.name,
+    });
+  }
+  return new BlockVfsError(
+    'permanent',
+    `"${name}" is damaged: commit record "${atomicCommitKey(name, seq)}" is missing, but later ones exist: a gap in its history, Restore the missing record`,
+    { source: SOURCE, store: store.name },
+  );
+}
+
 
 /**
  * Writes checkpoint `state.seq`: first every block still held inline as its block
