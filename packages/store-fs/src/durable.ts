@@ -1,3 +1,4 @@
+import { constants } from 'node:fs';
 import { mkdir, open } from 'node:fs/promises';
 import { dirname, relative, sep } from 'node:path';
 
@@ -7,7 +8,7 @@ import { dirname, relative, sep } from 'node:path';
  * and the directory after, since a rename lives in the directory, not in the file.
  */
 
-/** Writes `content` to a new file (failing if it exists) and fsyncs it. */
+/** Writes `content` to a new file (failing if it exists, even as a symbolic link) and fsyncs it. */
 export async function writeNewFile(path: string, content: Uint8Array): Promise<void> {
   const handle = await open(path, 'wx');
   try {
@@ -51,8 +52,11 @@ function startDirSync(path: string): Promise<void> {
   return entry.running;
 }
 
+/** A directory, opened to be fsynced: never through a symbolic link at its name (see no-follow.ts). */
+const DIR_FLAGS = constants.O_RDONLY | (constants.O_DIRECTORY ?? 0) | (constants.O_NOFOLLOW ?? 0);
+
 async function fsyncDir(path: string): Promise<void> {
-  const handle = await open(path, 'r');
+  const handle = await open(path, DIR_FLAGS);
   try {
     await handle.sync();
   } finally {
@@ -63,7 +67,9 @@ async function fsyncDir(path: string): Promise<void> {
 /**
  * Creates `dir` and any missing parents. When it created some, it fsyncs each new
  * directory's parent, so that a crash cannot lose the path to an acknowledged object.
- * (`dir` itself is synced by the caller once the object is in it.)
+ * (`dir` itself is synced by the caller once something is in it.) For the root only: its
+ * parents are the user's, links included; key directories are made by makeKeyDirs
+ * (no-follow.ts), which never goes through a link.
  */
 export async function ensureDir(dir: string): Promise<void> {
   const first = await mkdir(dir, { recursive: true });

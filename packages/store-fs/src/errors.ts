@@ -30,6 +30,22 @@ export function fsError(store: string, what: string, error: unknown): BlockVfsEr
   return new BlockVfsError(kindOf(code), `${what} failed: ${detail}`, { source: SOURCE, store, cause: error });
 }
 
+/**
+ * Something about the folder that FsStore will not work with: a symbolic link inside the
+ * root, a directory or special file where an object file should be, a folder written in
+ * another format, a file system that does not keep fine file times. The store reports it as
+ * `permanent`, with this message, which names the path.
+ */
+export class FolderError extends Error {
+  override readonly name = 'FolderError';
+  constructor(
+    message: string,
+    readonly path: string,
+  ) {
+    super(message);
+  }
+}
+
 export function invalid(store: string, message: string): BlockVfsError {
   return new BlockVfsError('invalid', message, { source: SOURCE, store });
 }

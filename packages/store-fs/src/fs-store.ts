@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { link, open, rename, unlink } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { link, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import {
   rangeProblem,
   BlockVfsError,
@@ -13,12 +14,14 @@ import {
   type PutResult,
   type StoreCapabilities,
 } from '@blockvfs/core';
-import { ensureDir, syncDir, writeNewFile } from './durable.js';
-import { SOURCE, errorCode, fsError, invalid } from './errors.js';
+import { syncDir } from './durable.js';
+import { FolderError, SOURCE, errorCode, fsError, invalid } from './errors.js';
 import { withLock, LockTimeoutError, type LockOptions } from './key-lock.js';
 import { TEMP_INFIX, keyPaths, pathKeyProblem, type KeyPaths } from './key-path.js';
 import { walk } from './list-walk.js';
-import { CorruptObjectError, HEADER_SIZE, encodeObject, parseHeader, readExactly, readMeta } from './object-file.js';
+import { checkKeyDirs, makeKeyDirs } from './no-follow.js';
+import { etagOf, readObject, statObject, writeObjectFile } from './object-file.js';
+import { checkRootFormat } from './root-format.js';
 
 export interface FsStoreOptions {
   /** The folder holding the objects; created, with its parents, on the first put. */
@@ -36,7 +39,8 @@ const DELETE_PARALLELISM = 16;
 
 /**
  * A BlockStore on a local folder: one file per object (see key-path.ts for the
- * naming, object-file.ts for the format).
+ * naming, object-file.ts for the format and the etag, root-format.ts for the marker
+ * telling it from format 1).
  *
  * - Every put writes a temp file next to the object, fsyncs it, moves it into place
  *   and fsyncs the directory: readers see the old file or the new one, never a mix,
@@ -46,6 +50,11 @@ const DELETE_PARALLELISM = 16;
  * - `ifMatch`, plain puts and deletes take the key's lock file (key-lock.ts) around
  *   check-then-rename / rename / unlink, so that nothing slips between another
  *   writer's etag check and its rename.
+ * - Symbolic links inside the root are never followed (no-follow.ts): one at the place of
+ *   an object file, a key directory, a lock or temp file, or met by a listing, fails the
+ *   request as `permanent`, naming the key and the link, and nothing outside the root is
+ *   read, written, renamed, linked, deleted or listed. The root itself may be a link:
+ *   it is resolved once, here in the constructor.
  * - Empty directories are left behind by delete: removing one would race with a writer
  *   that has just created it for its temp file, and the layouts reuse their few
  *   directories anyway.
@@ -55,15 +64,23 @@ const DELETE_PARALLELISM = 16;
  */
 export class FsStore implements BlockStore {
   readonly name: string;
+  /** The absolute root, as given. */
   readonly root: string;
   readonly capabilities: StoreCapabilities = { conditionalPut: true, rangeGet: true, maxDeleteBatch: Number.MAX_SAFE_INTEGER };
   readonly #lock: LockOptions;
+  /** The root with symbolic links resolved: every path this store uses starts here. */
+  readonly #base: string;
+  /** The root carries the format 2 marker (root-format.ts): no need to look again. */
+  #marked = false;
+  /** A put making the root and its marker; shared by the puts that come meanwhile. */
+  #marking: Promise<void> | undefined;
 
   constructor(options: FsStoreOptions) {
     if (typeof options?.root !== 'string' || options.root === '') {
       throw new BlockVfsError('invalid', `root must be a non-empty path, got ${JSON.stringify(options?.root)}`, { source: SOURCE });
     }
     this.root = resolve(options.root);
+    this.#base = realRoot(this.root);
     this.name = options.name ?? `fs:${this.root}`;
     this.#lock = { staleMs: options.lockStaleMs ?? 10_000, timeoutMs: options.lockTimeoutMs ?? 30_000 };
   }
@@ -71,48 +88,30 @@ export class FsStore implements BlockStore {
   async get(key: string, range?: ByteRange): Promise<Uint8Array | undefined> {
     const paths = this.#paths(key);
     if (range) checkRange(range, this.name);
-    let handle;
     try {
-      handle = await open(paths.file, 'r');
-    } catch (error) {
-      if (errorCode(error) === 'ENOENT') return undefined;
-      throw this.#error(`get "${key}"`, error);
-    }
-    try {
-      if (!range) {
-        // One read of header and bytes; the object is a view past the header (a plain
-        // Uint8Array, not a Buffer, whose slice() would not copy).
-        const { size } = await handle.stat();
-        const file = new Uint8Array(size);
-        await readExactly(handle, file, 0);
-        parseHeader(file, size);
-        return file.subarray(HEADER_SIZE);
-      }
-      const { size } = await readMeta(handle);
-      const start = Math.min(range.offset, size);
-      const end = range.length === undefined ? size : Math.min(size, range.offset + range.length);
-      const bytes = new Uint8Array(Math.max(0, end - start));
-      await readExactly(handle, bytes, HEADER_SIZE + start);
-      return bytes;
+      if (!this.#marked) await this.#checkRoot();
+      if ((await checkKeyDirs(paths.dirs)) < paths.dirs.length) return undefined;
+      return await readObject(paths.file, range);
     } catch (error) {
       throw this.#error(`get "${key}"`, error);
-    } finally {
-      await handle.close();
     }
   }
 
   async put(key: string, data: Uint8Array, condition?: PutCondition): Promise<PutResult> {
     const paths = this.#paths(key);
-    const { content, etag } = encodeObject(data);
+    // A copy taken now, before anything is awaited: the caller's buffer may change while the put runs.
+    const content = new Uint8Array(data);
     const temp = join(paths.dir, `${paths.name}${TEMP_INFIX}${process.pid}~${randomBytes(6).toString('hex')}`);
     let renamed = false;
     try {
-      await writeTempFile(paths.dir, temp, content);
+      const etag = await this.#writeTemp(paths, temp, content);
       if (condition && 'ifNoneMatch' in condition) {
         await this.#create(key, paths, temp);
       } else {
         await withLock(paths.lock, this.#lock, async () => {
-          if (condition && 'ifMatch' in condition) await this.#checkEtag(key, paths, condition.ifMatch);
+          // Also refuses a link or a directory planted where the object goes.
+          const current = await statObject(paths.file);
+          if (condition && 'ifMatch' in condition) this.#checkEtag(key, current && etagOf(current), condition.ifMatch);
           await rename(temp, paths.file);
           renamed = true;
           await syncDir(paths.dir);
@@ -127,12 +126,29 @@ export class FsStore implements BlockStore {
     }
   }
 
+  /** Marks the root if needed, makes the key's directories if missing, and writes the temp file; returns its etag. */
+  async #writeTemp(paths: KeyPaths, temp: string, content: Uint8Array): Promise<string> {
+    for (let attempt = 0; ; attempt++) {
+      await this.#markRoot();
+      try {
+        const existing = await checkKeyDirs(paths.dirs);
+        if (existing < paths.dirs.length) await makeKeyDirs(paths.dirs, existing);
+        return await writeObjectFile(temp, content);
+      } catch (error) {
+        // The root (or a key directory) was removed since this store marked it: start again, once.
+        if (errorCode(error) !== 'ENOENT' || attempt > 0) throw error;
+        this.#marked = false;
+      }
+    }
+  }
+
   /** Create-if-absent: link() refuses an existing name, atomically, whoever else is trying. */
   async #create(key: string, paths: KeyPaths, temp: string): Promise<void> {
     try {
       await link(temp, paths.file);
     } catch (error) {
       if (errorCode(error) === 'EEXIST') {
+        await statObject(paths.file); // a link planted there is refused, not taken for an object
         throw new BlockVfsError('precondition-failed', `"${key}" already exists`, { source: SOURCE, store: this.name, cause: error });
       }
       throw error;
@@ -141,19 +157,9 @@ export class FsStore implements BlockStore {
   }
 
   /** Under the key's lock: the object must exist with etag `expected`. */
-  async #checkEtag(key: string, paths: KeyPaths, expected: string): Promise<void> {
-    let handle;
-    try {
-      handle = await open(paths.file, 'r');
-    } catch (error) {
-      if (errorCode(error) !== 'ENOENT') throw error;
+  #checkEtag(key: string, current: string | undefined, expected: string): void {
+    if (current === undefined) {
       throw new BlockVfsError('precondition-failed', `"${key}" was not replaced: it does not exist`, { source: SOURCE, store: this.name });
-    }
-    let current: string;
-    try {
-      current = (await readMeta(handle)).etag;
-    } finally {
-      await handle.close();
     }
     if (current !== expected) {
       throw new BlockVfsError('precondition-failed', `"${key}" was not replaced: its etag is ${current}, not ${expected}`, { source: SOURCE, store: this.name });
@@ -162,10 +168,18 @@ export class FsStore implements BlockStore {
 
   async delete(keys: readonly string[]): Promise<void> {
     const unique = new Map(keys.map((key) => [key, this.#paths(key)]));
+    try {
+      if (!this.#marked) await this.#checkRoot();
+    } catch (error) {
+      throw this.#error('delete', error);
+    }
     const touched = new Set<string>();
     await forEachLimit(unique, DELETE_PARALLELISM, async ([key, paths]) => {
       try {
+        if ((await checkKeyDirs(paths.dirs)) < paths.dirs.length) return;
         await withLock(paths.lock, this.#lock, async () => {
+          // Refuses a link planted where the object was (unlink would only remove the link, but the rule is one for all).
+          if ((await statObject(paths.file)) === undefined) return;
           await unlink(paths.file);
           touched.add(paths.dir);
         });
@@ -184,33 +198,62 @@ export class FsStore implements BlockStore {
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ListEntry> {
     if (typeof prefix !== 'string') throw invalid(this.name, `a prefix must be a string, got ${JSON.stringify(prefix)}`);
     try {
-      yield* walk(this.root, prefix, options.startAfter);
+      if (!this.#marked) await this.#checkRoot();
+      yield* walk(this.#base, prefix, options.startAfter);
     } catch (error) {
       throw this.#error(`list "${prefix}"`, error);
     }
   }
 
+  /** Before a read or a delete: refuses a format 1 root; a missing or empty root is fine (nothing to find). */
+  async #checkRoot(): Promise<void> {
+    if (await checkRootFormat(this.#base, false)) this.#marked = true;
+  }
+
+  /** Before a put: makes the root and its marker, or refuses a format 1 root. */
+  #markRoot(): Promise<void> | undefined {
+    if (this.#marked) return undefined;
+    this.#marking ??= checkRootFormat(this.#base, true).then(
+      () => {
+        this.#marked = true;
+        this.#marking = undefined;
+      },
+      (error: unknown) => {
+        this.#marking = undefined;
+        throw error;
+      },
+    );
+    return this.#marking;
+  }
+
   #paths(key: string): KeyPaths {
     const problem = pathKeyProblem(key);
     if (problem) throw invalid(this.name, problem);
-    return keyPaths(this.root, key);
+    return keyPaths(this.#base, key);
   }
 
   #error(what: string, error: unknown): BlockVfsError {
     if (error instanceof LockTimeoutError) return new BlockVfsError('transient', `${what}: ${error.message}`, { source: SOURCE, store: this.name, cause: error });
-    if (error instanceof CorruptObjectError) return new BlockVfsError('permanent', `${what}: ${error.message}`, { source: SOURCE, store: this.name, cause: error });
+    if (error instanceof FolderError) return new BlockVfsError('permanent', `${what}: ${error.message}`, { source: SOURCE, store: this.name, cause: error });
     return fsError(this.name, what, error);
   }
 }
 
-/** Writes the temp file, creating its directory only when missing: most puts go to a directory that exists. */
-async function writeTempFile(dir: string, temp: string, content: Uint8Array): Promise<void> {
-  try {
-    await writeNewFile(temp, content);
-  } catch (error) {
-    if (errorCode(error) !== 'ENOENT') throw error;
-    await ensureDir(dir);
-    await writeNewFile(temp, content);
+/**
+ * The root with symbolic links resolved, once: the root may be a link (where the data
+ * lives is the user's choice), what lies inside it may not. A root that does not exist yet
+ * is its nearest existing parent, resolved, and the rest of the path.
+ */
+function realRoot(root: string): string {
+  const missing: string[] = [];
+  for (let path = root; ; path = dirname(path)) {
+    try {
+      return join(realpathSync(path), ...missing.reverse());
+    } catch (error) {
+      // Anything else (EACCES, ENOTDIR…) is for the first request to report.
+      if (errorCode(error) !== 'ENOENT' || dirname(path) === path) return root;
+      missing.push(basename(path));
+    }
   }
 }
 

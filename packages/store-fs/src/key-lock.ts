@@ -1,8 +1,9 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { link, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { link, lstat, open, readFile, rename, unlink } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errorCode } from './errors.js';
+import { READ_FLAGS, checkRegularFile } from './no-follow.js';
 
 /**
  * A per-key lock that works across processes: the lock is a file created with
@@ -17,6 +18,10 @@ import { errorCode } from './errors.js';
  * is it dropped; a fresh lock moved by mistake is linked back. What is left is a
  * microsecond window in which a third process could take the lock while it was moved
  * aside; it needs a dead owner and three contenders at once.
+ *
+ * A symbolic link (or a directory) at the lock's name is refused, never followed: the
+ * lock is created with O_CREAT|O_EXCL, which takes a link for an existing file (EEXIST),
+ * and the waiter that then looks at the "held" lock lstat()s it and throws (no-follow.ts).
  */
 
 export interface LockOptions {
@@ -84,11 +89,12 @@ async function acquire(lockPath: string, options: LockOptions): Promise<void> {
 async function breakIfStale(lockPath: string, staleMs: number): Promise<boolean> {
   let judged;
   try {
-    judged = await stat(lockPath);
+    judged = await lstat(lockPath);
   } catch (error) {
     if (errorCode(error) === 'ENOENT') return true; // released meanwhile
     throw error;
   }
+  checkRegularFile(lockPath, judged); // a link planted at the lock's name: refused, its target never read
   const age = Date.now() - judged.mtimeMs;
   if (age <= staleMs) return false;
   if (age <= 6 * staleMs && !(await ownerIsGone(lockPath))) return false;
@@ -100,7 +106,7 @@ async function breakIfStale(lockPath: string, staleMs: number): Promise<boolean>
     if (errorCode(error) === 'ENOENT') return true; // another waiter broke it first
     throw error;
   }
-  const moved = await stat(aside);
+  const moved = await lstat(aside);
   if (moved.ino !== judged.ino || moved.mtimeMs !== judged.mtimeMs) {
     // Another waiter broke the stale lock and someone took a fresh one, which we moved: put it back.
     await link(aside, lockPath).catch(() => undefined);
@@ -123,7 +129,7 @@ async function ownerIsGone(lockPath: string): Promise<boolean> {
 
 async function readOwner(lockPath: string): Promise<Owner | undefined> {
   try {
-    const owner = JSON.parse(await readFile(lockPath, 'utf8')) as Partial<Owner>;
+    const owner = JSON.parse(await readFile(lockPath, { encoding: 'utf8', flag: READ_FLAGS })) as Partial<Owner>;
     return typeof owner.pid === 'number' && typeof owner.host === 'string' && typeof owner.id === 'string' ? (owner as Owner) : undefined;
   } catch {
     return undefined;

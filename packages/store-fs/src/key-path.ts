@@ -83,6 +83,11 @@ export function pathKeyProblem(key: unknown): string | undefined {
 export interface KeyPaths {
   /** The directory holding the object, its temp files and its lock. */
   dir: string;
+  /**
+   * The key directories from the root down to `dir` (`a~`, `a~/b~` for key 'a/b/c'),
+   * which no-follow.ts checks are not symbolic links; empty for a key without '/'.
+   */
+  dirs: string[];
   /** The object's file name inside `dir`. */
   name: string;
   file: string;
@@ -93,21 +98,33 @@ export interface KeyPaths {
 export function keyPaths(root: string, key: string): KeyPaths {
   const segments = key.split('/');
   const last = segments.pop() as string;
-  const dir = join(root, ...segments.map((segment) => encodeSegment(segment) + DIR_SUFFIX));
+  const dirs = keyDirs(root, segments);
+  const dir = dirs.at(-1) ?? root;
   const name = encodeSegment(last);
-  return { dir, name, file: join(dir, name), lock: join(dir, name + LOCK_SUFFIX) };
+  return { dir, dirs, name, file: join(dir, name), lock: join(dir, name + LOCK_SUFFIX) };
+}
+
+/** The directories of the key prefix `segments[0]/segments[1]/…/`, from the root down. */
+function keyDirs(root: string, segments: readonly string[]): string[] {
+  const dirs: string[] = [];
+  let dir = root;
+  for (const segment of segments) {
+    dir = join(dir, encodeSegment(segment) + DIR_SUFFIX);
+    dirs.push(dir);
+  }
+  return dirs;
 }
 
 /**
  * The deepest directory every key with `prefix` lives under, with the key prefix it
  * stands for ('a/b/' for `a~/b~`), or undefined when no valid key can have the prefix.
  */
-export function prefixDir(root: string, prefix: string): { dir: string; keyPrefix: string } | undefined {
+export function prefixDir(root: string, prefix: string): { dir: string; dirs: string[]; keyPrefix: string } | undefined {
   const segments = prefix.split('/');
   segments.pop(); // the partial last segment is matched while listing
   for (const segment of segments) {
     if (segment === '' || segment === '.' || segment === '..' || segment.includes('\0') || LONE_SURROGATE.test(segment)) return undefined;
   }
-  const dir = join(root, ...segments.map((segment) => encodeSegment(segment) + DIR_SUFFIX));
-  return { dir, keyPrefix: segments.map((segment) => `${segment}/`).join('') };
+  const dirs = keyDirs(root, segments);
+  return { dir: dirs.at(-1) ?? root, dirs, keyPrefix: segments.map((segment) => `${segment}/`).join('') };
 }

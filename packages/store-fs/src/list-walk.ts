@@ -1,8 +1,9 @@
-import { open, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorCode } from './errors.js';
 import { DIR_SUFFIX, decodeSegment, prefixDir } from './key-path.js';
-import { CorruptObjectError, readMeta } from './object-file.js';
+import { checkKeyDirs, symlinkError } from './no-follow.js';
+import { etagOf, statObject } from './object-file.js';
 
 export interface WalkEntry {
   key: string;
@@ -18,6 +19,8 @@ interface Item {
   sortKey: string;
   path: string;
   isDir: boolean;
+  /** A symbolic link with the name of an object or a key directory: refused when the walk reaches it. */
+  isLink: boolean;
 }
 
 /**
@@ -29,10 +32,15 @@ interface Item {
  * no other entry of the same directory falls between 'seg/' and the keys it holds,
  * because an entry's segment never contains '/'. So the walk is an in-order traversal
  * and nothing needs sorting beyond one directory at a time.
+ *
+ * Symbolic links are never followed (no-follow.ts): the directories down to the prefix's
+ * are lstat()ed first, the walk descends only into entries readdir reports as directories,
+ * and size and etag come from lstat. A link named like an object or a key directory, in
+ * the listed range, is refused when reached; other foreign entries are skipped.
  */
 export async function* walk(root: string, prefix: string, startAfter: string | undefined): AsyncGenerator<WalkEntry> {
   const start = prefixDir(root, prefix);
-  if (start) yield* walkDir(start.dir, start.keyPrefix, prefix, startAfter);
+  if (start && (await checkKeyDirs(start.dirs)) === start.dirs.length) yield* walkDir(start.dir, start.keyPrefix, prefix, startAfter);
 }
 
 async function* walkDir(dir: string, keyPrefix: string, prefix: string, startAfter: string | undefined): AsyncGenerator<WalkEntry> {
@@ -41,13 +49,14 @@ async function* walkDir(dir: string, keyPrefix: string, prefix: string, startAft
   for (let i = 0; i < items.length; i++) {
     for (let j = i; j < Math.min(items.length, i + READ_AHEAD); j++) {
       const ahead = items[j] as Item;
-      if (!ahead.isDir && !pending.has(ahead)) {
+      if (!ahead.isDir && !ahead.isLink && !pending.has(ahead)) {
         const read = readEntry(ahead);
         read.catch(() => undefined); // its error surfaces when awaited in turn; not before, nor never if the caller stops early
         pending.set(ahead, read);
       }
     }
     const item = items[i] as Item;
+    if (item.isLink) throw symlinkError(item.path);
     if (item.isDir) {
       yield* walkDir(item.path, item.sortKey, prefix, startAfter);
     } else {
@@ -70,13 +79,14 @@ async function readItems(dir: string, keyPrefix: string): Promise<Item[]> {
   const items: Item[] = [];
   for (const dirent of names) {
     const { name } = dirent;
-    if (dirent.isDirectory() && name.endsWith(DIR_SUFFIX)) {
+    const isLink = dirent.isSymbolicLink();
+    if ((dirent.isDirectory() || isLink) && name.endsWith(DIR_SUFFIX)) {
       const segment = decodeSegment(name.slice(0, -DIR_SUFFIX.length));
-      if (segment !== undefined) items.push({ sortKey: `${keyPrefix}${segment}/`, path: join(dir, name), isDir: true });
-    } else if (dirent.isFile()) {
+      if (segment !== undefined) items.push({ sortKey: `${keyPrefix}${segment}/`, path: join(dir, name), isDir: true, isLink });
+    } else if (dirent.isFile() || isLink) {
       // Temp and lock files have a '~' in their names, which decodeSegment refuses.
       const segment = decodeSegment(name);
-      if (segment !== undefined) items.push({ sortKey: `${keyPrefix}${segment}`, path: join(dir, name), isDir: false });
+      if (segment !== undefined) items.push({ sortKey: `${keyPrefix}${segment}`, path: join(dir, name), isDir: false, isLink });
     }
   }
   return items.sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
@@ -93,21 +103,8 @@ function dirMayMatch(dirPrefix: string, prefix: string, startAfter: string | und
   return startAfter === undefined || dirPrefix > startAfter || startAfter.startsWith(dirPrefix);
 }
 
-/** Size and etag of one object file, or undefined if it was deleted since readdir. */
+/** Size and etag of one object file (one lstat), or undefined if it was deleted since readdir. */
 async function readEntry(item: Item): Promise<WalkEntry | undefined> {
-  let handle;
-  try {
-    handle = await open(item.path, 'r');
-  } catch (error) {
-    if (errorCode(error) === 'ENOENT') return undefined;
-    throw error;
-  }
-  try {
-    return { key: item.sortKey, ...(await readMeta(handle)) };
-  } catch (error) {
-    if (error instanceof CorruptObjectError) throw new CorruptObjectError(`${item.path}: ${error.message}`);
-    throw error;
-  } finally {
-    await handle.close();
-  }
+  const stats = await statObject(item.path);
+  return stats && { key: item.sortKey, size: Number(stats.size), etag: etagOf(stats) };
 }

@@ -3,16 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
-// Every directory fsync goes through node:fs/promises `open(dir, 'r')`: count them, and
-// hold each one's sync until the test lets it finish.
+// Every directory fsync goes through node:fs/promises `open(dir, O_DIRECTORY|…)`: count
+// them, and hold each one's sync until the test lets it finish.
 const syncs = vi.hoisted(() => ({ started: 0, release: [] as Array<() => void> }));
 vi.mock('node:fs/promises', async (importOriginal) => {
   const actual = await importOriginal<typeof import('node:fs/promises')>();
+  const { constants } = await import('node:fs');
   return {
     ...actual,
     open: async (...args: Parameters<typeof actual.open>) => {
       const handle = await actual.open(...args);
-      if (args[1] !== 'r') return handle;
+      if (typeof args[1] !== 'number' || (args[1] & constants.O_DIRECTORY) === 0) return handle;
       return Object.assign(Object.create(handle), {
         sync: async () => {
           syncs.started += 1;
