@@ -1,6 +1,6 @@
 import { MemoryStore } from '@blockvfs/store-memory';
 import { describe, expect, it } from 'vitest';
-import { DirectFormat, PagedFile, directBlockKey } from '../src/index.js';
+import { AtomicFormat, DirectFormat, PagedFile, directBlockKey } from '../src/index.js';
 import { mulberry32 } from '../src/layers/faults.js';
 import { expectSameBytes, listAll, pattern } from './helpers.js';
 
@@ -8,7 +8,9 @@ import { expectSameBytes, listAll, pattern } from './helpers.js';
  * A model test: thousands of random writes, truncates, reads, syncs and reopens on
  * a PagedFile, each mirrored on a plain byte array, compared at every read and sync.
  * Offsets favour block boundaries (±1), where the bugs live. Seeded: a failure
- * names its seed and step, and replays identically.
+ * names its seed and step, and replays identically. Both layouts: the direct one is
+ * checked object by object; the atomic one through a second process that refreshes
+ * and must show the last synced state, and with checkpoints along the way.
  */
 
 /** A growable byte array: the reference file. */
@@ -30,6 +32,9 @@ class Reference {
 }
 
 interface Run {
+  layout?: 'direct' | 'atomic';
+  /** Atomic layout: the inline limit (0: every commit uploads block objects). */
+  inlineLimit?: number;
   blockSize: number;
   seed: number;
   steps: number;
@@ -40,11 +45,30 @@ interface Run {
 
 async function openFile(store: MemoryStore, run: Run): Promise<PagedFile> {
   const options = run.maxDirtyBytes === undefined ? {} : { maxDirtyBytes: run.maxDirtyBytes };
+  if (run.layout === 'atomic') {
+    const format = await AtomicFormat.open(store, 'db', { blockSize: run.blockSize, checkpointEvery: 3, inlineLimit: run.inlineLimit ?? 4 * run.blockSize });
+    return new PagedFile(format, options);
+  }
   return new PagedFile(await DirectFormat.open(store, 'db', { blockSize: run.blockSize }), options);
 }
 
-/** The store holds exactly the reference, in sqlite-s3vfs's shape. */
-async function expectStoreHolds(store: MemoryStore, blockSize: number, expected: Uint8Array, where: string): Promise<void> {
+async function contents(file: PagedFile): Promise<Uint8Array> {
+  const bytes = new Uint8Array(file.size);
+  await file.read(bytes, 0);
+  return bytes;
+}
+
+/**
+ * The store holds exactly the reference: in sqlite-s3vfs's shape (direct layout), or as
+ * `reader`, another process, sees it after a refresh (atomic layout).
+ */
+async function expectStoreHolds(store: MemoryStore, run: Run, reader: PagedFile | undefined, expected: Uint8Array, where: string): Promise<void> {
+  if (reader) {
+    await reader.refresh();
+    expectSameBytes(await contents(reader), expected, `${where}: another process's view`);
+    return;
+  }
+  const blockSize = run.blockSize;
   const entries = await listAll(store, 'db/');
   const keys = entries.map((e) => e.key);
   const wantKeys = Array.from({ length: Math.ceil(expected.length / blockSize) }, (_, i) => directBlockKey('db', i));
@@ -85,10 +109,13 @@ async function runModel(run: Run): Promise<void> {
   let file = await openFile(store, run);
   const reference = new Reference();
   let synced: Uint8Array = new Uint8Array(0);
-  const flushesEarly = run.maxDirtyBytes !== undefined;
+  const atomic = run.layout === 'atomic';
+  const reader = atomic ? await openFile(store, run) : undefined;
+  // The atomic layout never commits before the sync: blocks staged ahead stay invisible until then.
+  const flushesEarly = run.maxDirtyBytes !== undefined && !atomic;
 
   for (let step = 0; step < steps; step++) {
-    const where = `block size ${bs}, seed ${run.seed}, step ${step}`;
+    const where = `${run.layout ?? 'direct'}, block size ${bs}, seed ${run.seed}, step ${step}`;
     const op = int(100);
     if (op < 40) {
       const at = offset(Math.min(reference.bytes.length + 2 * bs, maxSize));
@@ -111,24 +138,24 @@ async function runModel(run: Run): Promise<void> {
     } else if (op < 95) {
       await file.sync();
       synced = reference.clone();
-      await expectStoreHolds(store, bs, synced, where);
+      await expectStoreHolds(store, run, reader, synced, where);
     } else {
       // Reopen; without a sync first, the unsynced changes are lost (unless they were flushed early).
       if (flushesEarly || random() < 0.5) {
         await file.sync();
         synced = reference.clone();
       }
+      if (atomic) file.discard(); // staged blocks of the abandoned transaction become garbage
       file = await openFile(store, run);
       reference.bytes = synced.slice();
     }
     expect(file.size, where).toBe(reference.bytes.length);
   }
   await file.sync();
-  await expectStoreHolds(store, bs, reference.bytes, `block size ${bs}, seed ${run.seed}, end`);
+  const end = `${run.layout ?? 'direct'}, block size ${bs}, seed ${run.seed}, end`;
+  await expectStoreHolds(store, run, reader, reference.bytes, end);
   const reopened = await openFile(store, run);
-  const all = new Uint8Array(reference.bytes.length);
-  await reopened.read(all, 0);
-  expectSameBytes(all, reference.bytes, `block size ${bs}, seed ${run.seed}, reopened at the end`);
+  expectSameBytes(await contents(reopened), reference.bytes, `${end}: reopened`);
 }
 
 describe('PagedFile model test (random operations against a byte array)', () => {
@@ -142,8 +169,15 @@ describe('PagedFile model test (random operations against a byte array)', () => 
     // Small dirty limits: writes commit before the sync, mid-transaction.
     { blockSize: 512, seed: 7, steps: 2000, maxSize: 16 * 512, maxDirtyBytes: 3 * 512 },
     { blockSize: 4097, seed: 8, steps: 2000, maxSize: 12 * 4096, maxDirtyBytes: 2 * 4097 },
+    // The atomic layout: inline and uploaded commits, automatic checkpoints every 3 commits,
+    // staging ahead of the commit when the dirty limit is small.
+    { layout: 'atomic', blockSize: 1, seed: 11, steps: 1500, maxSize: 200 },
+    { layout: 'atomic', blockSize: 512, seed: 12, steps: 3000, maxSize: 16 * 512 },
+    { layout: 'atomic', blockSize: 4097, seed: 13, steps: 3000, maxSize: 12 * 4096, inlineLimit: 0 },
+    { layout: 'atomic', blockSize: 4096, seed: 14, steps: 2000, maxSize: 12 * 4096, maxDirtyBytes: 2 * 4096 },
+    { layout: 'atomic', blockSize: 1000, seed: 15, steps: 2000, maxSize: 16 * 1000, maxDirtyBytes: 3 * 1000, inlineLimit: 0 },
   ];
-  it.each(runs)('block size $blockSize, seed $seed, $steps steps, maxDirtyBytes $maxDirtyBytes', async (run) => {
+  it.each(runs)('$layout layout, block size $blockSize, seed $seed, $steps steps, maxDirtyBytes $maxDirtyBytes', async (run) => {
     await runModel(run);
   });
 });

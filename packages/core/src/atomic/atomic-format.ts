@@ -327,7 +327,7 @@ export class AtomicFormat implements FileFormat {
     if (attempt && attempt.seq !== seq) throw this.#conflict(seq, 'while this transaction ran');
     const tag = attempt?.tag ?? randomTag();
     const count = blockCount(change.size, bs);
-    const changed = new Map([...change.blocks, ...(await this.#resized(change))]);
+    const changed = new Map([...change.blocks, ...(await this.#resized(change, attempt))]);
     const written = [...changed]
       .filter(([index]) => index < count)
       .sort(([a], [b]) => a - b)
@@ -383,14 +383,23 @@ export class AtomicFormat implements FileFormat {
    * what reads check. PagedFile always rewrites them itself, so this reads nothing for
    * it; a caller of the format alone may not.
    */
-  async #resized(change: FileChange): Promise<Map<number, Uint8Array>> {
+  async #resized(change: FileChange, attempt: Attempt | undefined): Promise<Map<number, Uint8Array>> {
     const { size: oldSize, blockSize: bs, map } = this.#state;
     const resized = new Map<number, Uint8Array>();
     for (const index of new Set([Math.floor(oldSize / bs), Math.floor(change.size / bs)])) {
-      const before = blockLength(index, oldSize, bs);
       const after = blockLength(index, change.size, bs);
-      if (change.blocks.has(index) || !map.has(index) || after === 0 || before === after) continue;
-      const stored = (await this.readBlock(index)) ?? new Uint8Array(0);
+      if (change.blocks.has(index) || after === 0) continue;
+      const staged = attempt?.staged.get(index);
+      let stored: Uint8Array | undefined;
+      if (staged !== undefined && attempt) {
+        // Uploaded ahead as a whole block: right as it is, unless the file now ends inside it.
+        if (after === bs) continue;
+        const key = atomicBlockKey(this.name, index, attempt.seq, attempt.tag);
+        stored = await this.#mustGet({ key, check: this.#checkOf(key, index, bs, staged, attempt.seq) }, 'a block this transaction uploaded ahead of its commit');
+      } else {
+        if (!map.has(index) || blockLength(index, oldSize, bs) === after) continue;
+        stored = (await this.readBlock(index)) ?? new Uint8Array(0);
+      }
       const block = new Uint8Array(bs);
       block.set(stored.subarray(0, Math.min(stored.length, after)));
       resized.set(index, block);
