@@ -268,3 +268,28 @@ describe('garbage collection', () => {
     expect((error as Error).message).toContain(`commit record "${atomicCommitKey('db', 8)}" is missing, but later ones exist`);
   });
 });
+
+describe('a writer idle past the grace period', () => {
+  it('looks before it commits: it never re-creates a record a collection removed, nor commits on blocks it deleted', async () => {
+    const clock = new ManualClock();
+    const store = new MemoryStore();
+    // Within its freshness a writer's transactions do not look for other commits; its commit must.
+    const idle = await openFile(store, { clock, freshness: 30 * MINUTE, checkpointEvery: 0 });
+    await commits(idle.file, 1, 2);
+    const busy = await openFile(store, { clock, checkpointEvery: 0 });
+    await commits(busy.file, 3, 4); // commits 3…6
+    await busy.format.checkpoint();
+    clock.advance(15 * MINUTE);
+    await collectGarbage({ store, name: 'db', retention: 0, grace: MIN_GRACE_MS, now: clock.now() }); // records 1…6 go
+    expect(await store.get(atomicCommitKey('db', 3))).toBeUndefined();
+    await idle.file.write(pattern(100, 99), 0);
+    expect(isBlockVfsError(await rejection(idle.file.sync()), 'precondition-failed')).toBe(true);
+    expect(await store.get(atomicCommitKey('db', 3))).toBeUndefined(); // not re-created below commit 6
+    idle.file.discard();
+    await idle.file.refresh();
+    expectSameBytes(await contents(idle.file), await contents(busy.file), 'the idle writer, after its refresh');
+    await idle.file.write(pattern(100, 99), 0);
+    await idle.file.sync();
+    expect(idle.format.seq).toBe(7);
+  });
+});

@@ -1,0 +1,122 @@
+#!/usr/bin/env node
+// The mutation check: disables each safety check of the atomic layout and the VFS in
+// turn, in a copy of the working tree, and runs the tests that should see it. Each
+// mutation must make a test fail ("caught"); one that passes every test means a check
+// that no test can see, which is a hole in the tests, whatever the code does.
+//
+//   pnpm test:mutations                 every mutation
+//   pnpm test:mutations -- gap-window   only those whose id contains "gap-window"
+//
+// Exit status 1 when the unmutated tests fail or any mutation survives.
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const SAFETY = 'packages/core/test/atomic-safety.test.ts';
+const TRUST = 'packages/test-workloads/test/trust.test.ts';
+const HISTORY = 'packages/core/src/atomic/history.ts';
+const FORMAT = 'packages/core/src/atomic/atomic-format.ts';
+const VFS = 'packages/vfs-wasqlite/src/block-vfs.ts';
+
+/** Each: what the check guards, where it is, the text that disables it, and the tests that must notice. */
+const MUTATIONS = [
+  // The ten the trust issue named.
+  { id: 'gap-window', what: 'catch-up stops at the first missing record of a fetch window', file: HISTORY, find: '      if (record === undefined) return records;', replace: '      if (record === undefined) continue;', also: [['    window = Math.min(window * 2, MAX_PROBE_WINDOW);', '    if (fetched.includes(undefined)) return records;\n    window = Math.min(window * 2, MAX_PROBE_WINDOW);']], tests: [SAFETY] }, // the rest of the window is applied, then the catch-up ends
+  { id: 'block-size', what: 'every record agrees with the file’s block size', file: HISTORY, find: '    if (record.blockSize !== blockSize) {', replace: '    if (false) {', tests: [SAFETY] },
+  { id: 'old-view-head', what: 'a refresh of a view older than a minute re-reads the head (and lists past its end)', file: FORMAT, find: '    if (started - this.#confirmedAt > VIEW_TRUST_MS) {', replace: '    if (false) {', tests: [SAFETY, TRUST] },
+  { id: 'old-view-commit', what: 'a commit on a view older than a minute looks for other commits first', file: FORMAT, find: '    if (this.#clock.now() - this.#confirmedAt > VIEW_TRUST_MS && (await this.#refreshNow())) {', replace: '    if (false) {', tests: [SAFETY, TRUST] },
+  { id: 'open-head-again', what: 'an open reads the head again after catching up (a collection meanwhile)', file: HISTORY, find: '    let moved = again && again.checkpoint > state.seq ? again : undefined;', replace: '    let moved: typeof again = undefined;', tests: [SAFETY] },
+  { id: 'stale-look', what: 'after a lost or unknown commit the next refresh looks, whatever the freshness', file: FORMAT, find: '    if (this.#stale) return true;', replace: '', tests: [SAFETY, TRUST] },
+  { id: 'head-conditional', what: 'head updates are conditional (ifMatch), so the head never goes back', file: HISTORY, find: '          : { ifMatch: current.etag };', replace: '          : undefined;', tests: [SAFETY] },
+  { id: 'vfs-fence', what: 'after a failed commit the VFS ignores the transaction’s writes and fails its syncs until it unlocks', file: VFS, find: '      if (failed) return this.#fail(failed.error, failed.code);', replace: '', also: [['      else if (!this.#failed.has(open.key)) await open.file.write(', '      else await open.file.write(']], tests: [TRUST] },
+  { id: 'staged-seq', what: 'blocks staged for one seq are never committed under another', file: FORMAT, find: "    if (attempt && attempt.seq !== seq) throw this.#conflict(seq, 'while this transaction ran');", replace: '', tests: [SAFETY] },
+  { id: 'never-back', what: 'a reload never goes back behind what the process knows', file: HISTORY, find: '  if (known && state.seq < known.seq) state = copyState(known);', replace: '', tests: [SAFETY] },
+  { id: 'lease-half-ttl', what: 'the lease is renewed when half its ttl is left', file: 'packages/core/src/atomic/lease.ts', find: 'this.#expires - this.#clock.now() > this.ttl / 2', replace: 'this.#expires - this.#clock.now() > 0', tests: [SAFETY] },
+  // Checks this issue added.
+  { id: 'recent-version', what: 'PagedFile’s copies of committed blocks are tied to the commit they came from', file: 'packages/core/src/paged-file.ts', find: '    return this.#recent.version === this.#format.version ? this.#recent.blocks.get(index) : undefined;', replace: '    return this.#recent.blocks.get(index);', tests: [TRUST] },
+  { id: 'gap-damage', what: 'a missing record with later ones present is damage, not the end of history', file: HISTORY, find: '      if (!moved) {', replace: '      if (!moved) return { state, head: again };\n      if (false) {', tests: [TRUST] },
+  { id: 'block-length', what: 'a block object must have exactly its block’s length', file: FORMAT, find: '      if (bytes.length !== length) problem =', replace: '      if (false) problem =', tests: [TRUST] },
+  { id: 'block-crc', what: 'a block object must match the CRC-32C its commit recorded', file: FORMAT, find: '      else if (crc !== undefined && crc32c(bytes) !== crc) problem =', replace: '      else if (false) problem =', tests: [TRUST] },
+  { id: 'length-invariant', what: 'a commit that changes the size rewrites the partial last block itself', file: FORMAT, find: '      if (change.blocks.has(index) || after === 0) continue;', replace: '      continue;', tests: [SAFETY, 'packages/core/test/paged-file-model.test.ts'] },
+  { id: 'no-cache', what: 'the atomic layout refuses a store wrapped in withCache (stale head and lease)', file: FORMAT, find: '  if (isCachedStore(store)) {', replace: '  if (false) {', tests: [TRUST] },
+  { id: 'lease-void', what: 'a lease far past the ttl bound is void', file: 'packages/core/src/atomic/lease.ts', find: '  return lease.expires > now && lease.expires - now <= LEASE_VOID_BEYOND;', replace: '  return lease.expires > now;', tests: [TRUST] },
+  { id: 'damage-permanent', what: 'a head naming a checkpoint that is gone, with the log unable to rebuild it, is permanent damage', file: HISTORY, find: '    if (moved.checkpoint === missing) {', replace: '    if (false) {', tests: [TRUST] },
+  { id: 'collector-gap', what: 'a record the collector needs that is missing is damage unless a collection moved the head past it', file: HISTORY, find: '  if (head && head.oldest >= seq) {', replace: '  if (true) {', tests: [SAFETY] },
+  { id: 'journal-relearn', what: 'the direct layout re-learns its journal at every open', file: VFS, find: "        if (role === 'main' && loads && this.#policy.journal === 'store') this.#files.markUncertain(`${filename}-journal`);", replace: '', tests: [TRUST] },
+  { id: 'journal-names', what: 'a database named like another database’s journal is refused', file: 'packages/vfs-wasqlite/src/database-name.ts', find: '  const suffix = RESERVED_SUFFIXES.find((reserved) => name.endsWith(reserved));', replace: '  const suffix = undefined as string | undefined;', tests: [TRUST] },
+];
+
+const filter = process.argv.slice(2).filter((arg) => arg !== '--');
+const chosen = filter.length === 0 ? MUTATIONS : MUTATIONS.filter((m) => filter.some((f) => m.id.includes(f)));
+
+/** A copy of the working tree (tracked and new files, not ignored ones) with node_modules linked in. */
+function sandbox() {
+  const dir = mkdtempSync(join(tmpdir(), 'blockvfs-mutations-'));
+  const files = spawnSync('git', ['ls-files', '-co', '--exclude-standard', '-z'], { cwd: root, encoding: 'utf8' }).stdout.split('\0').filter(Boolean);
+  for (const file of files) {
+    if (!existsSync(join(root, file))) continue; // deleted in the working tree
+    mkdirSync(dirname(join(dir, file)), { recursive: true });
+    cpSync(join(root, file), join(dir, file));
+  }
+  const link = (path) => existsSync(join(root, path)) && symlinkSync(join(root, path), join(dir, path), 'dir');
+  link('node_modules');
+  for (const name of readdirSync(join(root, 'packages'))) link(join('packages', name, 'node_modules'));
+  return dir;
+}
+
+/** Runs vitest on `tests` in `dir`: whether they passed, the first failing test's name, and the time taken. */
+function run(dir, tests) {
+  const started = Date.now();
+  // The Node running this script runs vitest too (the project's Node 24, not whatever `node` the PATH finds first).
+  const vitest = join(dir, 'node_modules', 'vitest', 'vitest.mjs');
+  const result = spawnSync(process.execPath, [vitest, 'run', '--project', 'local', '--reporter', 'dot', ...tests], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { ...process.env, CI: '', FORCE_COLOR: '0', NO_COLOR: '1' },
+    timeout: 10 * 60_000, // a mutation that makes a test hang is caught too, once vitest's own timeouts fire
+  });
+  const output = `${result.stdout}\n${result.stderr}`;
+  const failed = /FAIL .*?> (.*)/.exec(output)?.[1]?.trim();
+  return { passed: result.status === 0, failed, seconds: (Date.now() - started) / 1000, output };
+}
+
+const dir = sandbox();
+let survivors = 0;
+try {
+  const allTests = [...new Set(chosen.flatMap((m) => m.tests))];
+  const baseline = run(dir, allTests);
+  if (!baseline.passed) {
+    console.error(baseline.output);
+    console.error('mutation check: the tests fail without any mutation; fix them first');
+    process.exit(1);
+  }
+  console.log(`baseline: ${allTests.join(', ')} pass (${baseline.seconds.toFixed(1)} s)\n`);
+  console.log('| mutation | what it disables | caught by | s |');
+  console.log('|---|---|---|---|');
+  for (const mutation of chosen) {
+    const path = join(dir, mutation.file);
+    const original = readFileSync(path, 'utf8');
+    let mutated = original;
+    for (const [find, replace] of [[mutation.find, mutation.replace], ...(mutation.also ?? [])]) {
+      const count = mutated.split(find).length - 1;
+      if (count !== 1) throw new Error(`mutation ${mutation.id}: ${JSON.stringify(find)} occurs ${count} times in ${mutation.file}, not once (the code moved: update scripts/mutation-check.mjs)`);
+      mutated = mutated.replace(find, () => replace);
+    }
+    writeFileSync(path, mutated);
+    try {
+      const outcome = run(dir, mutation.tests);
+      if (outcome.passed) survivors += 1;
+      const caught = outcome.passed ? '**not caught**' : (outcome.failed ?? 'a test (see output)').replace(/\|/g, '\\|');
+      console.log(`| ${mutation.id} | ${mutation.what} | ${caught} | ${outcome.seconds.toFixed(1)} |`);
+    } finally {
+      writeFileSync(path, original);
+    }
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+console.log(`\n${chosen.length - survivors} of ${chosen.length} mutations caught`);
+process.exit(survivors === 0 ? 0 : 1);
