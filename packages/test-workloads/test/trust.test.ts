@@ -316,3 +316,15 @@ describe('bad input is refused with a clear error', () => {
   });
 });
 
+
+test('a damaged lease object is named, and breakLease replaces it', async () => {
+  const store = await seeded(1);
+  await store.put(`${NAME}/lease`, new TextEncoder().encode('not a lease'));
+  const writer = await open(processOf(store), { lease: true });
+  const error = await failure(writer.run("INSERT INTO t VALUES (2, 'x')"));
+  expect(error.message).toMatch(/"trust\.db\/lease" is not a valid writer lease.*breakLease\(\) replaces it/);
+  expect(await breakLease({ store, name: NAME })).toBeUndefined();
+  await writer.run("INSERT INTO t VALUES (2, 'x')");
+  expect(await ids(writer)).toEqual([1, 2]);
+  await writer.close();
+});

@@ -125,7 +125,13 @@ export class WriterLease {
       if (!isBlockVfsError(error, 'precondition-failed')) throw error;
     }
     // There is a lease object: the etag first (from a listing), then its bytes, never older than that etag.
-    const found = await readLease(this.#store, this.#name);
+    let found: Awaited<ReturnType<typeof readLease>>;
+    try {
+      found = await readLease(this.#store, this.#name);
+    } catch (error) {
+      if (!isBlockVfsError(error, 'permanent')) throw error;
+      throw new BlockVfsError('permanent', `${error.message}; breakLease() replaces it`, { source: SOURCE, store: this.#store.name, cause: error });
+    }
     if (found === undefined) throw this.#busy('its lease object changed while being read');
     const { lease: current, etag } = found;
     if (current.owner !== this.owner && leaseLive(current, now)) {
@@ -154,11 +160,16 @@ export class WriterLease {
 
 /** The lease object with the etag a conditional replacement needs (from a listing, then the bytes), or undefined when there is none. */
 async function readLease(store: BlockStore, name: string): Promise<{ lease: LeaseRecord; etag: string } | undefined> {
+  const found = await readLeaseObject(store, name);
+  return found && { lease: decodeLease(found.bytes, atomicLeaseKey(name), store.name), etag: found.etag };
+}
+
+/** The lease object's bytes with the etag a conditional replacement needs: the etag from a listing first, then the bytes, never older. */
+async function readLeaseObject(store: BlockStore, name: string): Promise<{ bytes: Uint8Array; etag: string } | undefined> {
   const key = atomicLeaseKey(name);
   const etag = await listedEtag(store, key);
   const bytes = await store.get(key);
-  if (bytes === undefined || etag === undefined) return undefined;
-  return { lease: decodeLease(bytes, key, store.name), etag };
+  return bytes === undefined || etag === undefined ? undefined : { bytes, etag };
 }
 
 /** Whether `lease` binds other writers at `now`: unexpired, and not void (see LEASE_VOID_BEYOND). */
@@ -179,8 +190,9 @@ export interface BreakLeaseOptions {
 
 /**
  * Frees the writer lease of database `name` (atomic layout) now, whoever holds it:
- * for a holder that died with a long ttl left. Returns the lease it broke (undefined
- * when there was none, or it was already released).
+ * for a holder that died with a long ttl left, or a lease object that is damaged (it
+ * cannot be read, so no writer could take it over). Returns the lease it broke
+ * (undefined when there was none, it was already released, or it was unreadable).
  *
  * Safe for the data whatever the holder does (commit records, not the lease, keep
  * writers apart), but a holder that is still alive keeps trusting its view for up to
@@ -193,12 +205,18 @@ export async function breakLease(options: BreakLeaseOptions): Promise<LeaseRecor
   if (storeIssue) throw new BlockVfsError('invalid', `breakLease needs a BlockStore as "store": ${storeIssue}`, { source: SOURCE });
   if (typeof name !== 'string' || name.length === 0) throw new BlockVfsError('invalid', '"name" must be a non-empty string', { source: SOURCE, store: store.name });
   for (let attempt = 0; attempt < 8; attempt++) {
-    const found = await readLease(store, name);
+    const found = await readLeaseObject(store, name);
     if (found === undefined) return undefined;
-    if (found.lease.expires === 0) return undefined;
+    let lease: LeaseRecord | undefined;
+    try {
+      lease = decodeLease(found.bytes, atomicLeaseKey(name), store.name);
+    } catch {
+      lease = undefined; // damaged: replaced all the same
+    }
+    if (lease?.expires === 0) return undefined;
     try {
       await store.put(atomicLeaseKey(name), encodeLease({ owner: `broken-${randomTag()}`, expires: 0 }), { ifMatch: found.etag });
-      return found.lease;
+      return lease;
     } catch (error) {
       if (!isBlockVfsError(error, 'precondition-failed')) throw error;
     }
