@@ -300,10 +300,29 @@ export class BlockVFS extends FacadeVFS {
     try {
       const open = this.#file(fileId);
       if (open.kind === 'memory') open.file.truncate(size);
-      else if (!this.#failed.has(open.key)) await open.file.truncate(size);
+      else if (this.#failed.has(open.key)) return SQLITE_OK; // the transaction is over (see FailedCommit)
+      else if (this.#policy.versioned && !open.file.dirty && (await isTailCleanup(open.file, size))) await this.#commitTailCleanup(open.file, size);
+      else await open.file.truncate(size);
       return SQLITE_OK;
     } catch (error) {
       return this.#fail(error, SQLITE_IOERR_TRUNCATE);
+    }
+  }
+
+  /**
+   * Atomic layout: SQLite truncates a shrunk database (after VACUUM, an incremental
+   * vacuum) after the commit's sync, when its transaction is already durable. Left
+   * pending, that truncation would keep the file dirty, and a dirty file never refreshes
+   * (its reads would no longer see other processes' commits). It cuts only pages past the
+   * database's own page count, so it is committed on its own now (one PUT); if that fails,
+   * it is dropped: the file keeps a tail SQLite ignores, and the next shrink cuts it.
+   */
+  async #commitTailCleanup(file: PagedFile, size: number): Promise<void> {
+    try {
+      await file.truncate(size);
+      await file.sync();
+    } catch {
+      file.discard();
     }
   }
 
@@ -436,8 +455,15 @@ export class BlockVFS extends FacadeVFS {
   override jUnlock(fileId: number, lockType: number): number {
     const open = this.#open.get(fileId);
     if (open?.kind !== 'store') return SQLITE_OK;
+    const wrote = (open.lock?.level(fileId) ?? SQLITE_LOCK_NONE) >= SQLITE_LOCK_RESERVED;
     open.lock?.unlock(fileId, lockType);
-    if (lockType < SQLITE_LOCK_RESERVED) this.#endFailedCommit(open, fileId);
+    if (lockType < SQLITE_LOCK_RESERVED) {
+      this.#endFailedCommit(open, fileId);
+      // Atomic layout: a write transaction is over, committed (synced) or rolled back. Whatever is
+      // still unsynced (the pages a rollback wrote back) belongs to no commit; kept, it would keep
+      // the file dirty, and a dirty file never refreshes.
+      if (wrote && this.#policy.versioned && open.file.dirty) open.file.discard();
+    }
     return SQLITE_OK;
   }
 
@@ -532,6 +558,22 @@ const ASYNC_METHODS = {
 /** xRead's result: a read that ended at the end of the file is a short read (the rest zeroed). */
 function readResult(count: number, wanted: number): number {
   return count < wanted ? SQLITE_IOERR_SHORT_READ : SQLITE_OK;
+}
+
+/**
+ * Whether truncating `file` to `size` removes only pages past the database's page count
+ * (bytes 28–31 of its header, valid while the header's version-valid-for number at 92
+ * equals its change counter at 24): a tail SQLite no longer counts.
+ */
+async function isTailCleanup(file: PagedFile, size: number): Promise<boolean> {
+  if (size >= file.size) return false;
+  const header = new Uint8Array(100);
+  if ((file.readInMemory(header, 0) ?? (await file.read(header, 0))) < 100) return false;
+  const view = new DataView(header.buffer);
+  const rawPageSize = view.getUint16(16);
+  const pageSize = rawPageSize === 1 ? 65536 : rawPageSize;
+  const valid = view.getUint32(92) === view.getUint32(24);
+  return valid && pageSize >= 512 && size >= view.getUint32(28) * pageSize;
 }
 
 function isWalName(name: string): boolean {

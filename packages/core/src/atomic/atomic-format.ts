@@ -15,7 +15,9 @@ import {
   emptyState,
   firstRecordAfter,
   loadLatest,
+  applyRecords,
   readHead,
+  recordsAfter,
   readRecord,
   stateAt,
   updateHead,
@@ -459,11 +461,19 @@ export class AtomicFormat implements FileFormat {
   async #refreshNow(): Promise<boolean> {
     const before = this.#state.seq;
     const started = this.#clock.now();
-    await catchUp(this.store, this.name, this.#state);
-    if (started - this.#confirmedAt > VIEW_TRUST_MS) {
-      const seq = this.#state.seq;
+    if (started - this.#confirmedAt <= VIEW_TRUST_MS) {
+      await catchUp(this.store, this.name, this.#state);
+    } else {
+      // An old view: the records after it are fetched, then checked against the head and a
+      // listing before any is applied. A collection may have removed some (the head names
+      // a checkpoint past them), and a commit record whose create-if-absent PUT landed late,
+      // after the collector freed its seq, may sit at or below the head's `oldest`: records
+      // there are never applied; the view reloads from the head's checkpoint instead.
+      const records = await recordsAfter(this.store, this.name, before);
+      const seq = before + records.length;
       const [head, later] = await Promise.all([readHead(this.store, this.name), firstRecordAfter(this.store, this.name, seq + 1)]);
-      if ((head && head.checkpoint > seq) || later !== undefined) await this.#loadLatest();
+      if ((head && (head.checkpoint > seq || head.oldest > before)) || later !== undefined) await this.#loadLatest();
+      else applyRecords(this.name, this.store.name, this.#state, records);
     }
     this.#confirmedAt = started;
     this.#stale = false;
@@ -487,17 +497,32 @@ export class AtomicFormat implements FileFormat {
       return;
     } catch (error) {
       // A lost race, or a request that may have happened (a timeout, a retry layer whose
-      // first attempt landed): the record on the store tells which.
+      // first attempt landed): the record on the store tells which. Only a record with
+      // another tag is a loss: even `precondition-failed` may be our own record, when a
+      // retry layer's first attempt landed and its answer was lost.
       let existing: CommitRecord | undefined;
       try {
         existing = await readRecord(this.store, this.name, record.seq);
-      } catch {
-        throw error; // still unknown; the next refresh will find out
+      } catch (readError) {
+        throw this.#unknownOutcome(record.seq, error, readError);
       }
       if (existing?.tag === record.tag) return; // it was ours, and it landed
       if (existing) throw this.#conflict(record.seq, 'first', error);
-      throw error;
+      if (isBlockVfsError(error, 'precondition-failed')) throw this.#unknownOutcome(record.seq, error, undefined);
+      throw error; // not there (yet): it may still land; the next refresh finds out
     }
+  }
+
+  /** A commit whose record may or may not exist: `transient`, never a loss (its blocks must stay: the record may name them). */
+  #unknownOutcome(seq: number, error: unknown, readError: unknown): BlockVfsError {
+    const why = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+    return new BlockVfsError(
+      'transient',
+      `the outcome of commit ${seq} of "${this.name}" is unknown: creating its record failed (${why(error)})` +
+        (readError === undefined ? ', yet no record is there' : ` and reading it back failed too (${why(readError)})`) +
+        '; the next refresh finds out whether it landed',
+      { source: SOURCE, store: this.store.name, cause: error },
+    );
   }
 
   #conflict(seq: number, when: string, cause?: unknown): BlockVfsError {
@@ -532,6 +557,8 @@ export class AtomicFormat implements FileFormat {
 function withCheckpoint(head: Head | undefined, seq: number, blockSize: number): Head | undefined {
   const checkpoints = head?.checkpoints ?? [];
   if (checkpoints.includes(seq)) return undefined;
+  // A view older than what the store keeps (idle past a collection): its checkpoint is not history to list.
+  if (head && seq < head.oldest) return undefined;
   return {
     checkpoint: Math.max(seq, head?.checkpoint ?? 0),
     checkpoints: [...checkpoints, seq].sort((a, b) => a - b),

@@ -199,14 +199,22 @@ export async function recordsAfter(store: BlockStore, name: string, after: numbe
  * (a view half-way between two commits would mix their blocks).
  */
 export async function catchUp(store: BlockStore, name: string, state: FileState, until = Number.MAX_SAFE_INTEGER): Promise<void> {
-  const records = await recordsAfter(store, name, state.seq, until);
+  applyRecords(name, store.name, state, await recordsAfter(store, name, state.seq, until));
+}
+
+/**
+ * Applies `records` (which follow `state.seq` in order) to `state`: all of them, or, when
+ * one does not fit, none (a `permanent` error naming it). No await: nothing sees a state
+ * between two commits.
+ */
+export function applyRecords(name: string, storeName: string, state: FileState, records: readonly CommitRecord[]): void {
   // A new file takes the block size of its first commit; after that every record must agree.
   const blockSize = state.seq === 0 ? (records[0]?.blockSize ?? state.blockSize) : state.blockSize;
   for (const record of records) {
     if (record.blockSize !== blockSize) {
       throw new BlockVfsError('permanent', `commit ${record.seq} of "${name}" has block size ${record.blockSize}, but the file has ${blockSize}`, {
         source: SOURCE,
-        store: store.name,
+        store: storeName,
       });
     }
   }
@@ -291,10 +299,14 @@ export async function loadLatest(store: BlockStore, name: string, options: LoadL
   options.onFirstHead?.(head);
   let { state, missing } = await stateFrom(store, name, head, options);
   for (let attempt = 1; ; attempt++) {
+    const from = state.seq;
     await catchUp(store, name, state);
     const next = state.seq + 1;
     const [again, later] = await Promise.all([readHead(store, name), firstRecordAfter(store, name, next)]);
-    let moved = again && again.checkpoint > state.seq ? again : undefined;
+    // A collection moved the head past us, or its `oldest` past where this catch-up began: records at or
+    // below `oldest` may have been removed, or re-created by a create-if-absent PUT that landed late; start
+    // over from its checkpoint.
+    let moved = again && (again.checkpoint > state.seq || again.oldest > from) ? again : undefined;
     if (!moved && later !== undefined) {
       if (await readRecord(store, name, next)) {
         checkMoving(store, name, attempt);
