@@ -1,14 +1,29 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 // Tests run against each package's TypeScript sources, not its build output, so a
 // change is tested without a rebuild and every package sees one copy of core (one
-// BlockVfsError class for instanceof checks).
-const packagesDir = fileURLToPath(new URL('./packages/', import.meta.url));
-const alias = readdirSync(packagesDir)
-  .filter((dir) => existsSync(`${packagesDir}${dir}/src/index.ts`))
-  .map((dir) => ({ find: `@blockvfs/${dir}`, replacement: `${packagesDir}${dir}/src/index.ts` }));
+// BlockVfsError class for instanceof checks). Where a package's sources are is said
+// once, in its package.json: the export under SOURCE_CONDITION, which child processes
+// select with `--conditions` (test-workloads, child-node.ts). Here it becomes an alias,
+// not `resolve.conditions`: a condition applies only to packages in the importer's
+// node_modules, and core's tests import store-memory, which core cannot depend on
+// (store-memory depends on core).
+const SOURCE_CONDITION = '@blockvfs/source';
+const packages = new URL('./packages/', import.meta.url);
+const alias = readdirSync(packages)
+  .map((dir) => new URL(`${dir}/`, packages))
+  .filter((dir) => existsSync(new URL('package.json', dir)))
+  .flatMap((dir) => {
+    const pkg = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as { name: string; exports?: Record<string, Record<string, string>> };
+    const entry = pkg.exports?.['.'];
+    if (entry === undefined) return []; // nothing imports it by name
+    const source = entry[SOURCE_CONDITION];
+    // Without it, this package would resolve to its dist/, here and in child processes: fail instead.
+    if (source === undefined) throw new Error(`${pkg.name}: its package.json exports have no "${SOURCE_CONDITION}" condition (its src/index.ts, before "import")`);
+    return [{ find: pkg.name, replacement: fileURLToPath(new URL(source, dir)) }];
+  });
 
 /** A project per server: its global setup (which starts the server) runs only when its tests do. */
 const cloud = (name: string) => ({

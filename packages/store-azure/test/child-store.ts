@@ -1,6 +1,6 @@
 // The AzureBlobStore a writer child process opens (see @blockvfs/test-workloads, processes.ts).
-// Node runs this file as it is (type stripping): keep it to erasable TypeScript, and
-// import only packages (this one's own name gives its build).
+// The child runs TypeScript sources (test-workloads, child-node.ts): import packages by
+// name, this one's own included, and each resolves to its src/index.ts as under vitest.
 import { BlobServiceClient } from '@azure/storage-blob';
 import { AzureBlobStore } from '@blockvfs/store-azure';
 

@@ -1,6 +1,6 @@
 // The GcsStore a writer child process opens (see @blockvfs/test-workloads, processes.ts).
-// Node runs this file as it is (type stripping): keep it to erasable TypeScript, and
-// import only packages (this one's own name gives its build).
+// The child runs TypeScript sources (test-workloads, child-node.ts): import packages by
+// name, this one's own included, and each resolves to its src/index.ts as under vitest.
 import { Storage } from '@google-cloud/storage';
 import { GcsStore } from '@blockvfs/store-gcs';
 

@@ -43,6 +43,7 @@ describeS3('atomic layout on S3', (target) => {
     const report = await concurrentIncrements({ store, child: childStore(target, prefix), writers: 4, increments: 15 });
     console.log(`concurrent increments on ${target.server}: ${JSON.stringify(report)}`);
     expect(report.counter).toBe(60);
+    expect(report.busy).toBeGreaterThanOrEqual(3); // the four writers' first increments collide
   }, 300_000);
 
   it('a writer killed with SIGKILL at random moments: the database reopens intact with every acknowledged commit', async () => {
@@ -50,6 +51,7 @@ describeS3('atomic layout on S3', (target) => {
     const report = await killWritersAtRandom({ store, child: childStore(target, prefix), kills: 4, seed: 11 });
     console.log(`kill test on ${target.server}: ${JSON.stringify(report)}`);
     expect(report.acknowledged).toBeGreaterThan(4);
+    expect(report.midCommit).toBeGreaterThan(0);
   }, 300_000);
 });
 

@@ -1,8 +1,8 @@
 // The S3Store a writer child process opens (see @blockvfs/test-workloads, processes.ts).
-// Node runs this file as it is (type stripping) from the built package: keep it to
-// erasable TypeScript, and import only packages (this one's own name gives its build).
+// The child runs TypeScript sources (test-workloads, child-node.ts): import packages by
+// name, this one's own included, and each resolves to its src/index.ts as under vitest.
 import { S3Client } from '@aws-sdk/client-s3';
-import { S3Store } from '@blockvfs/store-s3'; // the package itself: its build, from a child process
+import { S3Store } from '@blockvfs/store-s3';
 
 interface ChildS3Options {
   endpoint: string;

@@ -12,6 +12,7 @@ describe('writer processes on the fs store', () => {
       const report = await killWritersAtRandom({ store, child: fsChildStore(root!), kills: 6, seed: 7 });
       console.log(`kill test on the fs store: ${JSON.stringify(report)}`);
       expect(report.acknowledged).toBeGreaterThan(6);
+      expect(report.midCommit).toBeGreaterThan(0);
     } finally {
       await dispose();
     }
@@ -23,6 +24,7 @@ describe('writer processes on the fs store', () => {
       const report = await concurrentIncrements({ store, child: fsChildStore(root!), writers: 4, increments: 25 });
       console.log(`concurrent increments on the fs store: ${JSON.stringify(report)}`);
       expect(report.counter).toBe(100);
+      expect(report.busy).toBeGreaterThanOrEqual(3); // the four writers' first increments collide
     } finally {
       await dispose();
     }
