@@ -21,7 +21,7 @@ try {
     credentials: { accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey },
     forcePathStyle: true, // RGW and MinIO on localhost serve path-style URLs
   });
-  const store = new S3Store({ client, bucket: 'quickstart', prefix: 'demo/', cache: { maxBytes: 8 << 20 } });
+  const store = new S3Store({ client, bucket: 'quickstart', prefix: 'demo/' });
 
   const db = await openDatabase({ store, name: 'app.db' });
   await db.exec('CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)');

@@ -151,8 +151,8 @@ export class AtomicFormat implements FileFormat {
 
   /**
    * Opens file `name`: the head, the checkpoint it names, then the commit records after
-   * that checkpoint, never the whole history and never a listing (but see
-   * `#loadLatest` for a head that names a missing checkpoint).
+   * that checkpoint, never the whole history; one listing past the last record, beside
+   * the head's second read, tells the end of history from a gap (see loadLatest).
    */
   static async open(store: BlockStore, name: string, options: AtomicFormatOptions): Promise<AtomicFormat> {
     checkOptions(store, name, options);
