@@ -1,7 +1,7 @@
 import { BlockVfsError } from '@blockvfs/core';
 import { SqliteError, openDatabase, type Database } from '@blockvfs/vfs-wasqlite';
 import { describeError } from './errors.js';
-import { list } from './oracle.js';
+import { list, type Issue } from './oracle.js';
 import { bodyOf, opIds, readState, type DbState } from './schema.js';
 import type { SimClock } from './scheduler.js';
 import type { SimStore } from './sim-store.js';
@@ -33,7 +33,7 @@ async function openClean(world: World, label: string): Promise<Opened | undefine
 }
 
 /** integrity_check, then the whole state in one read transaction; every op acknowledged before the open must be there. */
-async function checkOpened(world: World, opened: Opened, label: string, issued: number): Promise<DbState | undefined> {
+async function checkOpened(world: World, opened: Opened, label: string, issued: Issue): Promise<DbState | undefined> {
   const { oracle } = world;
   try {
     const integrity = await opened.db.all('PRAGMA integrity_check');
@@ -50,15 +50,49 @@ async function checkOpened(world: World, opened: Opened, label: string, issued: 
   }
 }
 
-/** A clean check in the middle of a run. */
+/** A clean check in the middle of a run, and a time travel to a random kept commit beside the running processes. */
 export async function midRunCheck(world: World, n: number): Promise<void> {
   const label = `check${n}`;
-  const issued = world.oracle.tick();
+  const issued = world.oracle.issue();
   world.line(`${label} begins`);
   const opened = await openClean(world, label);
   if (!opened) return;
   await checkOpened(world, opened, `clean check ${n}`, issued);
   await opened.db.close().catch((error: unknown) => world.oracle.finding('sqlite', `${label}: close fails: ${describeError(error)}`));
+  await midRunTimeTravel(world, n);
+}
+
+/**
+ * Opens a kept commit as of its number while writers and collectors go on, and keeps
+ * what it saw: the final check's time travel must find the same state at that commit.
+ * A collection running meanwhile may make the commit unkeepable (not-found, or a block
+ * gone mid-read once the commit falls behind the oldest kept): only then is an error fine.
+ */
+async function midRunTimeTravel(world: World, n: number): Promise<void> {
+  const { monitor, oracle } = world;
+  const first = Math.max(1, monitor.head()?.oldest ?? 0);
+  if (monitor.latest < first) return;
+  const seq = world.random.fork(`time travel ${n}`).int(first, monitor.latest);
+  const { store, clock } = world.cleanStore(`check${n}.asof`);
+  let db: Database | undefined;
+  try {
+    db = await openDatabase({ store, name: world.name, clock, readOnly: true, asOf: seq });
+    world.databases.add(db);
+    const version = await db.version();
+    const state = await db.transaction(() => readState((db as Database)));
+    if (version?.commit !== seq) oracle.finding('timeTravel', `time travel to commit ${seq} mid-run opened commit ${version?.commit}`);
+    oracle.checkState(state, `mid-run time travel to commit ${seq}`);
+    oracle.history.push({ seq, ops: opIds(state), at: world.elapsed });
+    world.line(`check${n} time travel to commit ${seq}: ${state.ops.size} ops`);
+  } catch (error) {
+    const cause = error instanceof SqliteError ? error.cause : error;
+    const collected = (monitor.head()?.oldest ?? 0) > seq;
+    const allowed = cause instanceof BlockVfsError && (cause.kind === 'not-found' || (cause.kind === 'permanent' && collected));
+    if (allowed) world.line(`check${n} time travel to commit ${seq}: ${describeError(error)} (collected meanwhile)`);
+    else oracle.finding('timeTravel', `time travel to kept commit ${seq} mid-run fails: ${describeError(error)}`);
+  } finally {
+    await db?.close().catch(() => undefined);
+  }
 }
 
 /**
@@ -67,7 +101,7 @@ export async function midRunCheck(world: World, n: number): Promise<void> {
  */
 export async function finalCheck(world: World): Promise<void> {
   const { oracle, monitor } = world;
-  const issued = oracle.tick();
+  const issued = oracle.issue();
   world.line('final check begins');
   const opened = await openClean(world, 'final');
   if (!opened) return;
@@ -178,6 +212,14 @@ async function timeTravel(world: World, latest: number): Promise<void> {
           break;
         }
       }
+    }
+  }
+
+  // Mid-run time travel saw what the final one sees at the same commit.
+  for (const seen of oracle.history) {
+    const now = bySeq.get(seen.seq);
+    if (now && (now.size !== seen.ops.length || seen.ops.some((op) => !now.has(op)))) {
+      oracle.finding('timeTravel', `time travel to commit ${seen.seq} at ${seen.at} ms showed ops [${list(seen.ops, 12)}], at the end [${list([...now].sort((a, b) => a - b), 12)}]`);
     }
   }
 

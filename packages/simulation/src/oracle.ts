@@ -27,9 +27,17 @@ export interface OpInfo {
   outcome: Outcome;
   /** Tick of the acknowledgement. */
   acked?: number;
+  /** Virtual ms (since the run started) of the acknowledgement. */
+  ackedAt?: number;
   /** The commit version() reported right after the acknowledgement. */
   commit?: number;
   error?: string;
+}
+
+/** When a read was issued: the logical tick (for "acknowledged before") and the virtual ms (for bounded staleness). */
+export interface Issue {
+  tick: number;
+  at: number;
 }
 
 export interface ReadInfo {
@@ -56,6 +64,8 @@ export class Oracle {
   readonly ops = new Map<number, OpInfo>();
   readonly reads: ReadInfo[] = [];
   readonly collections: GcInfo[] = [];
+  /** States seen by time travel during the run, by commit (the final time travel must agree). */
+  readonly history: Array<{ seq: number; ops: number[]; at: number }> = [];
   readonly findings: Finding[] = [];
   readonly #views = new Map<string, ProcessView>();
   #tick = 0;
@@ -78,6 +88,11 @@ export class Oracle {
     return ++this.#tick;
   }
 
+  /** Marks the issue of a read (or a check's open). */
+  issue(): Issue {
+    return { tick: this.tick(), at: this.#now() };
+  }
+
   finding(guarantee: GuaranteeId, message: string): void {
     this.#line(`FINDING [${guarantee}] ${message}`);
     this.#onFinding();
@@ -94,6 +109,7 @@ export class Oracle {
   acked(info: OpInfo, commit: number | undefined): void {
     info.outcome = 'acked';
     info.acked = this.tick();
+    info.ackedAt = this.#now();
     if (commit !== undefined) info.commit = commit;
     this.#view(info.process).own.add(info.op);
     this.#line(`${info.process} op ${info.op} acked (commit ${commit ?? '?'})`);
@@ -112,13 +128,17 @@ export class Oracle {
   }
 
   /**
-   * Judges a state read by `process` in a read transaction issued at tick `issued`:
-   * invariants, no certainly-failed op, monotonic per process, and (for a process that
-   * must see the latest commit) every op acknowledged before the issue.
+   * Judges a state read by `process` in a read transaction issued at `issued`:
+   * invariants, no certainly-failed op, monotonic per process, and, when the process
+   * promises a bounded staleness, every op acknowledged long enough before the issue:
+   * with freshness 0 every op acknowledged before it, with freshness F every op
+   * acknowledged more than F ms before it (its view was confirmed within F ms).
+   * `staleness` is undefined for a process that promises none (a lease holder skips
+   * looking for other writers, a connection joining another's snapshot shares it).
    */
-  observe(process: string, state: DbState, issued: number, options: { fresh: boolean; what: string }): void {
+  observe(process: string, state: DbState, issued: Issue, options: { staleness: number | undefined; what: string }): void {
     const ids = opIds(state);
-    this.reads.push({ process, issued, at: this.#now(), ops: ids });
+    this.reads.push({ process, issued: issued.tick, at: this.#now(), ops: ids });
     this.checkState(state, `${options.what} by ${process}`);
     const view = this.#view(process);
     const missingSeen = view.seen.filter((op) => !state.ops.has(op));
@@ -126,18 +146,21 @@ export class Oracle {
     const missingOwn = [...view.own].filter((op) => !state.ops.has(op));
     if (missingOwn.length > 0) this.finding('monotonic', `${options.what} by ${process} lacks its own acknowledged ops ${list(missingOwn)}`);
     view.seen = ids;
-    if (options.fresh) this.checkContainsAcked(state, issued, `${options.what} by ${process}`);
+    if (options.staleness !== undefined) this.checkContainsAcked(state, issued, `${options.what} by ${process}`, options.staleness);
   }
 
-  /** Every op acknowledged before tick `issued` must be in `state`. */
-  checkContainsAcked(state: DbState, issued: number, what: string): void {
+  /** Every op acknowledged before `issued` (more than `staleness` ms before, if given) must be in `state`. */
+  checkContainsAcked(state: DbState, issued: Issue, what: string, staleness = 0): void {
     const missing: number[] = [];
     for (const info of this.ops.values()) {
-      if (info.outcome === 'acked' && (info.acked as number) < issued && !state.ops.has(info.op)) missing.push(info.op);
+      if (info.outcome !== 'acked' || state.ops.has(info.op)) continue;
+      const before = staleness === 0 ? (info.acked as number) < issued.tick : (info.ackedAt as number) < issued.at - staleness;
+      if (before) missing.push(info.op);
     }
     if (missing.length > 0) {
-      const detail = missing.map((op) => `${op} (${this.ops.get(op)?.process}, commit ${this.ops.get(op)?.commit ?? '?'})`);
-      this.finding(what.startsWith('read') ? 'fresh' : 'durable', `${what} lacks ops acknowledged before it began: ${list(detail)}`);
+      const detail = missing.map((op) => `${op} (${this.ops.get(op)?.process}, commit ${this.ops.get(op)?.commit ?? '?'}, acknowledged at ${this.ops.get(op)?.ackedAt} ms)`);
+      const when = staleness === 0 ? 'before it began' : `more than its freshness of ${staleness} ms before it began (at ${issued.at} ms)`;
+      this.finding(what.startsWith('read') ? 'fresh' : 'durable', `${what} lacks ops acknowledged ${when}: ${list(detail)}`);
     }
   }
 

@@ -50,6 +50,8 @@ class Life {
   readonly #client: BlockStore;
   readonly #clock: SimClock;
   #db: Database | undefined;
+  /** The second connection (opened for `overlap` ops). */
+  #second: Database | undefined;
 
   constructor(world: World, plan: ProcessPlan, label: string, random: Random, killAt: number | undefined) {
     this.#world = world;
@@ -85,6 +87,7 @@ class Life {
     }
     if (this.#db && !this.#killed) {
       this.#world.line(`${this.#label} closes`);
+      if (this.#second) await this.#second.close().catch((error: unknown) => this.#error(error, 'close'));
       await this.#db.close().catch((error: unknown) => this.#error(error, 'close'));
     }
     this.#world.line(`${this.#label} ends${this.#killed ? ' (killed)' : ''}`);
@@ -123,11 +126,7 @@ class Life {
     this.#world.line(`${this.#label} ${describeOp(op)}`);
     switch (op.kind) {
       case 'insert':
-        return this.#write(db, op.large ? 'insert-large' : 'insert-small', async (info) => {
-          await db.run('INSERT INTO items (id, body) VALUES (?, ?)', [info.op, bodyOf(info.op, info.kind as 'insert-small' | 'insert-large')]);
-          this.#alive();
-          await db.run('INSERT INTO ops (op, kind, proc) VALUES (?, ?, ?)', [info.op, info.kind, this.#label]);
-        });
+        return this.#insert(db, op.large);
       case 'delete':
         return this.#write(db, 'delete', async (info) => {
           const count = Number((await db.get('SELECT count(*) AS n FROM items'))?.n ?? 0);
@@ -142,18 +141,19 @@ class Life {
           await db.run('INSERT INTO ops (op, kind, proc, target) VALUES (?, ?, ?, ?)', [info.op, info.kind, this.#label, target]);
         });
       case 'increment':
-        return this.#write(db, 'increment', async (info) => {
-          const seen = Number((await db.get('SELECT n FROM counters WHERE id = ?', [op.counter]))?.n ?? 0);
-          this.#alive();
-          // A long think makes the transaction outlive the view's trust window before it writes.
-          if (op.thinkMs > 0) await this.#clock.sleep(op.thinkMs);
-          this.#alive();
-          await db.run('INSERT INTO counters (id, n) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET n = excluded.n', [op.counter, seen + 1]);
-          this.#alive();
-          await db.run('INSERT INTO ops (op, kind, proc, target, seen) VALUES (?, ?, ?, ?, ?)', [info.op, info.kind, this.#label, op.counter, seen]);
-        });
+        return this.#increment(db, op.counter, op.thinkMs);
       case 'read':
-        return this.#read(db, op.thinkMs);
+        return this.#read(db, op.thinkMs, true);
+      case 'overlap': {
+        this.#second ??= await this.#open();
+        if (!this.#second) return;
+        // The read starts first and holds its snapshot while the write runs on the other connection (whose COMMIT
+        // then needs the reader gone: SQLITE_BUSY, a certain failure). The read joins no promise of freshness.
+        const second = this.#second;
+        const write = this.#world.scheduler.sleep(this.#random.int(0, 50)).then(() => (op.write === 'insert' ? this.#insert(db, false) : this.#increment(db, 1, 0)));
+        await Promise.all([this.#read(second, op.thinkMs, false), write]);
+        return;
+      }
       case 'checkpoint':
         return this.#plain('checkpoint', () => db.checkpoint());
       case 'vacuum':
@@ -164,11 +164,35 @@ class Life {
         return this.#clock.sleep(op.ms);
       case 'reopen': {
         this.#db = undefined;
+        if (this.#second) await this.#second.close().catch((error: unknown) => this.#error(error, 'close'));
+        this.#second = undefined;
         await db.close().catch((error: unknown) => this.#error(error, 'close'));
         if (!this.#killed) this.#db = await this.#open();
         return;
       }
     }
+  }
+
+  #insert(db: Database, large: boolean): Promise<void> {
+    return this.#write(db, large ? 'insert-large' : 'insert-small', async (info) => {
+      await db.run('INSERT INTO items (id, body) VALUES (?, ?)', [info.op, bodyOf(info.op, info.kind as 'insert-small' | 'insert-large')]);
+      this.#alive();
+      await db.run('INSERT INTO ops (op, kind, proc) VALUES (?, ?, ?)', [info.op, info.kind, this.#label]);
+    });
+  }
+
+  /** Read n, (think), write n + 1, and record the n it read: a lost or doubled increment breaks the chain. */
+  #increment(db: Database, counter: number, thinkMs: number): Promise<void> {
+    return this.#write(db, 'increment', async (info) => {
+      const seen = Number((await db.get('SELECT n FROM counters WHERE id = ?', [counter]))?.n ?? 0);
+      this.#alive();
+      // A long think makes the transaction outlive the view's trust window before it writes.
+      if (thinkMs > 0) await this.#clock.sleep(thinkMs);
+      this.#alive();
+      await db.run('INSERT INTO counters (id, n) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET n = excluded.n', [counter, seen + 1]);
+      this.#alive();
+      await db.run('INSERT INTO ops (op, kind, proc, target, seen) VALUES (?, ?, ?, ?, ?)', [info.op, info.kind, this.#label, counter, seen]);
+    });
   }
 
   /** One write transaction, judged by the oracle. `body` runs inside it. */
@@ -195,10 +219,14 @@ class Life {
     oracle.acked(info, version?.commit);
   }
 
-  /** A read transaction: the whole state, twice when it thinks (it must not change inside the transaction). */
-  async #read(db: Database, thinkMs: number): Promise<void> {
+  /**
+   * A read transaction: the whole state, twice when it thinks (it must not change inside
+   * the transaction). `promised`: whether the process's freshness promise applies (not
+   * for a connection that may join another connection's snapshot).
+   */
+  async #read(db: Database, thinkMs: number, promised: boolean): Promise<void> {
     const { oracle } = this.#world;
-    const issued = oracle.tick();
+    const issued = oracle.issue();
     let first: number[] | undefined;
     let state;
     try {
@@ -221,9 +249,10 @@ class Life {
     if (first && first.join() !== ids.join()) {
       oracle.finding('oneCommit', `a read transaction of ${this.#label} saw ops [${first.join(',')}] and then [${ids.join(',')}]`);
     }
-    const fresh = this.#plan.freshness === 0 && this.#plan.lease === false;
+    // A lease holder skips looking for other writers' commits (writers without a lease are still stopped at the record): no promise.
+    const staleness = this.#plan.lease === false && promised ? this.#plan.freshness : undefined;
     this.#world.line(`${this.#label} read ${ids.length} ops`);
-    oracle.observe(this.#label, state, issued, { fresh, what: 'read' });
+    oracle.observe(this.#label, state, issued, { staleness, what: 'read' });
   }
 
   async #plain(what: string, run: () => Promise<void>): Promise<void> {

@@ -19,7 +19,9 @@ export type Op =
   | { kind: 'gc' }
   | { kind: 'idle'; ms: number }
   | { kind: 'vacuum' }
-  | { kind: 'reopen' };
+  | { kind: 'reopen' }
+  /** A read transaction on the process's second connection (thinking for a while) beside a write on its first. */
+  | { kind: 'overlap'; thinkMs: number; write: 'insert' | 'increment' };
 
 export type OpKind = Op['kind'];
 
@@ -40,6 +42,8 @@ export interface ProcessPlan {
   smallCache: boolean;
   /** The VFS's block cache off (every block read is a request). */
   noBlockCache: boolean;
+  /** Writers only: a second connection in the same process (same options: it shares the file, its view and its locks). */
+  twoConnections: boolean;
   skewMs: number;
   store: StoreProfile;
   lives: LifePlan[];
@@ -134,6 +138,7 @@ export function drawSwarm(seed: number, overrides: SwarmOverrides = {}): Swarm {
       retries: classic ? 1 : r.pick([0, 1, 1, 2]),
       smallCache: r.chance(0.25),
       noBlockCache: r.chance(0.15),
+      twoConnections: role === 'writer' && !classic && r.chance(0.25),
       skewMs: r.int(-3_000, 3_000),
       store: { ...base, faults },
       lives: [],
@@ -146,7 +151,7 @@ export function drawSwarm(seed: number, overrides: SwarmOverrides = {}): Swarm {
     for (let life = 0; life < lives; life++) {
       // A life that is not the last ends in a kill most of the time (then the process restarts); the classic case has none.
       const kill = classic ? false : life < lives - 1 ? r.chance(0.8) : r.chance(0.15);
-      plan.lives.push({ ops: drawOps(r, role, classic ? r.int(10, 24) : r.int(6, 16)), ...(kill ? { killAtRequest: r.int(1, 80) } : {}) });
+      plan.lives.push({ ops: drawOps(r, role, classic ? r.int(10, 24) : r.int(6, 16), plan.twoConnections), ...(kill ? { killAtRequest: r.int(1, 80) } : {}) });
     }
     processes.push(plan);
   }
@@ -167,7 +172,7 @@ function drawFaults(random: Random, on: boolean): FaultProfile {
   return { failBefore: rate(), failAfter: rate(), hang: random.chance(0.5) ? random.float() * 0.03 : 0, ops: ops.length > 0 ? ops : ['get'] };
 }
 
-function drawOps(random: Random, role: 'writer' | 'reader', count: number): Op[] {
+function drawOps(random: Random, role: 'writer' | 'reader', count: number, twoConnections: boolean): Op[] {
   const weights: Array<readonly [OpKind, number]> =
     role === 'reader'
       ? [
@@ -185,6 +190,7 @@ function drawOps(random: Random, role: 'writer' | 'reader', count: number): Op[]
           ['idle', 3],
           ['vacuum', 0.4],
           ['reopen', 0.6],
+          ['overlap', twoConnections ? 3 : 0],
         ];
   const ops: Op[] = [];
   for (let i = 0; i < count; i++) {
@@ -202,6 +208,9 @@ function drawOps(random: Random, role: 'writer' | 'reader', count: number): Op[]
         break;
       case 'read':
         ops.push({ kind, thinkMs: random.weighted([[0, 6], [random.int(1, 5_000), 2], [random.int(61_000, 90_000), 1]] as const) });
+        break;
+      case 'overlap':
+        ops.push({ kind, thinkMs: random.weighted([[random.int(1, 3_000), 3], [random.int(61_000, 90_000), 1]] as const), write: random.pick(['insert', 'increment'] as const) });
         break;
       case 'idle':
         // Short, past the view's trust window, or past the collector's grace period.
@@ -230,7 +239,7 @@ function applyOverrides(swarm: Swarm, overrides: SwarmOverrides): Swarm {
       let ops = life.ops
         .filter((op) => !overrides.dropOps?.includes(op.kind))
         .map((op): Op => {
-          if ((op.kind === 'read' || op.kind === 'increment') && overrides.maxThinkMs !== undefined) return { ...op, thinkMs: Math.min(op.thinkMs, overrides.maxThinkMs) };
+          if ((op.kind === 'read' || op.kind === 'increment' || op.kind === 'overlap') && overrides.maxThinkMs !== undefined) return { ...op, thinkMs: Math.min(op.thinkMs, overrides.maxThinkMs) };
           if (op.kind === 'idle' && overrides.maxIdleMs !== undefined) return { ...op, ms: Math.min(op.ms, overrides.maxIdleMs) };
           return op;
         });
@@ -254,7 +263,7 @@ export function describeSwarm(swarm: Swarm): string[] {
     const store = `latency ≤ ${p.store.latency.max} ms, hang ≤ ${p.store.hangMs.max / 1000} s, list pages of ${p.store.listPageSize}, late landing ${pct(p.store.lateLanding.probability)} ≤ ${p.store.lateLanding.maxMs / 1000} s`;
     lines.push(
       `p${p.id} ${p.role}: lease ${p.lease === false ? 'off' : `${p.lease / 1000} s`}, freshness ${p.freshness} ms, retries ${p.retries}, skew ${p.skewMs} ms` +
-        `${p.smallCache ? ', small page cache' : ''}${p.noBlockCache ? ', no block cache' : ''}; ${faults}; ${store}`,
+        `${p.smallCache ? ', small page cache' : ''}${p.noBlockCache ? ', no block cache' : ''}${p.twoConnections ? ', two connections' : ''}; ${faults}; ${store}`,
     );
     p.lives.forEach((life, n) => {
       lines.push(`  life ${n}${life.killAtRequest === undefined ? '' : ` (killed at request ${life.killAtRequest})`}: ${life.ops.map(describeOp).join(', ')}`);
@@ -275,6 +284,8 @@ export function describeOp(op: Op): string {
       return `read${op.thinkMs > 0 ? ` think ${secs(op.thinkMs)}` : ''}`;
     case 'idle':
       return `idle ${secs(op.ms)}`;
+    case 'overlap':
+      return `overlap (read think ${secs(op.thinkMs)} beside ${op.write})`;
     default:
       return op.kind;
   }
