@@ -3,11 +3,11 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { Finding } from './guarantees.js';
+import type { Finding, GuaranteeId } from './guarantees.js';
 import { formatResult, replayCommand } from './report.js';
 import { WedgedError, runSeed, type SeedResult } from './run-seed.js';
 import { shrink } from './shrink.js';
-import type { SwarmOverrides } from './swarm.js';
+import { drawSwarm, type SwarmOverrides } from './swarm.js';
 
 /**
  * `pnpm test:sim --seeds N [--from S] [--jobs J]`: runs seeds S … S+N−1 in J child
@@ -25,6 +25,8 @@ const USAGE = `usage: pnpm test:sim [--seeds N] [--from S] [--jobs J] [--seed S]
   --trace N      trace lines to print for a failing seed (default 60)
   --json FILE    write every seed's result summary to FILE
   --shrink       with --seed: switch things off one at a time while the seed still fails, and print what is left
+  --for ID       with --shrink: keep failing with a finding of this guarantee (default: that of the first finding)
+  --only KIND    among those seeds, run only the swarms of one kind: classic or storm
   --verbose      print every seed, not only failing ones`;
 
 interface Summary {
@@ -102,6 +104,8 @@ async function main(): Promise<number> {
       json: { type: 'string' },
       verbose: { type: 'boolean' },
       shrink: { type: 'boolean' },
+      only: { type: 'string' },
+      for: { type: 'string' },
       worker: { type: 'boolean' },
       help: { type: 'boolean' },
     },
@@ -117,7 +121,8 @@ async function main(): Promise<number> {
     return -1; // stays alive, driven by messages
   }
   if (values.seed !== undefined && values.shrink) {
-    const { overrides: minimal, result } = await shrink(Number(values.seed), overrides ?? {}, (line) => console.log(`  ${line}`));
+    const target = values.for as GuaranteeId | undefined;
+    const { overrides: minimal, result } = await shrink(Number(values.seed), overrides ?? {}, (line) => console.log(`  ${line}`), target);
     console.log(formatResult(result, { traceLines: Number(values.trace ?? 120), overrides: minimal }));
     return result.ok ? 0 : 1;
   }
@@ -128,8 +133,11 @@ async function main(): Promise<number> {
   }
   const count = Number(values.seeds ?? 100);
   const from = Number(values.from ?? 1);
-  const jobs = Math.max(1, Math.min(Number(values.jobs ?? 2), count));
-  const seeds = Array.from({ length: count }, (_, i) => from + i);
+  const only = values.only;
+  if (only !== undefined && only !== 'classic' && only !== 'storm') throw new Error(`--only takes classic or storm, not ${only}`);
+  const seeds = Array.from({ length: count }, (_, i) => from + i).filter((seed) => only === undefined || drawSwarm(seed, overrides)[only]);
+  if (seeds.length === 0) return 0;
+  const jobs = Math.max(1, Math.min(Number(values.jobs ?? 2), seeds.length));
   const results = await runPool(seeds, jobs, overrides, traceLines, values.verbose ?? false);
   const failing = results.filter((r) => !r.ok).sort((a, b) => a.seed - b.seed);
   if (values.json) writeFileSync(values.json, JSON.stringify(results.map(({ report, ...rest }) => ({ ...rest, report: rest.ok ? undefined : report })), null, 1));

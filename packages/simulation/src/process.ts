@@ -1,4 +1,4 @@
-import { collectGarbage, withRetry, type BlockStore } from '@blockvfs/core';
+import { collectGarbage, isBlockVfsError, withRetry, type BlockStore } from '@blockvfs/core';
 import { openDatabase, type Database, type OpenDatabaseOptions } from '@blockvfs/vfs-wasqlite';
 import { KilledError, classifyError, describeError } from './errors.js';
 import type { OpInfo } from './oracle.js';
@@ -271,6 +271,9 @@ class Life {
     // An upper bound of what it may keep from: the commit in force at its horizon (or at an earlier collection's).
     const bound = Math.max(monitor.commitInForceAt(horizon), ...oracle.collections.map((gc) => gc.horizonCommit));
     oracle.collections.push({ horizon, horizonCommit: monitor.commitInForceAt(horizon) });
+    const running = { overlapped: this.#world.collecting.size > 0 };
+    for (const other of this.#world.collecting) other.overlapped = true;
+    this.#world.collecting.add(running);
     try {
       const report = await collectGarbage({ store: this.#client, name, retention: swarm.gc.retention, grace: swarm.gc.grace, now });
       this.#world.line(`${this.#label} gc: latest ${report.latest}, oldest kept ${report.oldestKept}, deleted ${JSON.stringify(report.deleted)}`);
@@ -279,7 +282,12 @@ class Life {
         oracle.finding('collection', `a collection at ${now} (horizon ${horizon}) kept commits only from ${report.oldestKept}, but the commit in force at its horizon is ${allowed}`);
       }
     } catch (error) {
-      this.#error(error, 'gc');
+      // Two collections at once: one may find records or a checkpoint the other just deleted. It must fail, not
+      // delete what is live (the format monitor watches that); failing with not-found rather than transient is noted.
+      if (running.overlapped && isBlockVfsError(error, 'not-found')) this.#world.line(`${this.#label} gc beside another collection: ${describeError(error)}`);
+      else this.#error(error, 'gc');
+    } finally {
+      this.#world.collecting.delete(running);
     }
   }
 

@@ -1,4 +1,4 @@
-import type { Finding } from './guarantees.js';
+import type { Finding, GuaranteeId } from './guarantees.js';
 import { runSeed, type SeedResult } from './run-seed.js';
 import { STORE_OPS } from './sim-store.js';
 import { drawSwarm, type OpKind, type SwarmOverrides } from './swarm.js';
@@ -11,15 +11,23 @@ import { drawSwarm, type OpKind, type SwarmOverrides } from './swarm.js';
  * so switching one thing off leaves the rest of the run as it was, as far as it can.
  */
 
-/** Whether a result still shows a bug (a finding about anything but the run's own progress). */
-function fails(result: SeedResult): boolean {
-  return result.findings.some((finding: Finding) => finding.guarantee !== 'progress');
-}
-
-export async function shrink(seed: number, start: SwarmOverrides = {}, log: (line: string) => void = () => undefined): Promise<{ overrides: SwarmOverrides; result: SeedResult }> {
+/**
+ * Shrinks while the seed still fails the same way: a finding about `target` (default: the
+ * guarantee of the first finding of the unshrunk run), so that one bug does not turn into
+ * another on the way.
+ */
+export async function shrink(
+  seed: number,
+  start: SwarmOverrides = {},
+  log: (line: string) => void = () => undefined,
+  target?: GuaranteeId,
+): Promise<{ overrides: SwarmOverrides; result: SeedResult }> {
   let overrides = start;
   let result = await runSeed(seed, { overrides });
+  const wanted = target ?? result.findings[0]?.guarantee;
+  const fails = (r: SeedResult): boolean => r.findings.some((finding: Finding) => finding.guarantee === wanted);
   if (!fails(result)) return { overrides, result };
+  log(`shrinking seed ${seed} while it fails [${wanted}]`);
   const attempt = async (change: SwarmOverrides, what: string): Promise<void> => {
     const candidate = { ...overrides, ...change };
     const next = await runSeed(seed, { overrides: candidate });

@@ -53,6 +53,8 @@ export interface Swarm {
   seed: number;
   /** "Two processes under 10 % random faults with 1 retry": the reported case, drawn often. */
   classic: boolean;
+  /** A collection storm: frequent collections at the shortest grace, long idles, kills in commits, requests landing minutes late. */
+  storm: boolean;
   pageSize: number;
   blockSize: number;
   etags: EtagStyle;
@@ -162,7 +164,38 @@ export function drawSwarm(seed: number, overrides: SwarmOverrides = {}): Swarm {
   ] as const);
   const totalOps = processes.reduce((sum, p) => sum + p.lives.reduce((n, life) => n + life.ops.length, 0), 0);
   const checksAfterOps = Array.from({ length: checks }, () => random.int(1, Math.max(1, totalOps))).sort((a, b) => a - b);
-  return applyOverrides({ seed, classic, pageSize, blockSize, etags, gc, processes, checksAfterOps, timeTravelLimit: 40 }, overrides);
+  const swarm: Swarm = { seed, classic, storm: false, pageSize, blockSize, etags, gc, processes, checksAfterOps, timeTravelLimit: 40 };
+  // Drawn from a stream of its own, after the rest: the other seeds' swarms stay as they were.
+  const stormy = new Random(seed).fork('storm');
+  if (!classic && stormy.chance(0.12)) storm(swarm, stormy);
+  return applyOverrides(swarm, overrides);
+}
+
+/**
+ * Turns a swarm into a collection storm: what the collector's safety argument (§8) rests
+ * on, pushed hard. Collections at the shortest grace and no retention, writers idle past
+ * it, processes killed in the middle of their commits whose requests land minutes later.
+ */
+function storm(swarm: Swarm, random: Random): void {
+  swarm.storm = true;
+  swarm.gc = { retention: 0, grace: MIN_GRACE_MS };
+  for (const plan of swarm.processes) {
+    const faults = { ...plan.store.faults, failBefore: plan.store.faults.failBefore / 3, failAfter: plan.store.faults.failAfter / 3, hang: 0 };
+    plan.store = { ...plan.store, faults, lateLanding: { probability: 1, maxMs: random.int(2 * MINUTE, 8 * MINUTE) } };
+    if (plan.role !== 'writer') continue;
+    const lives = plan.lives.map((life) => {
+      const ops: Op[] = [];
+      for (const op of life.ops) {
+        ops.push(op);
+        if (random.chance(0.3)) ops.push({ kind: 'gc' });
+        if (random.chance(0.2)) ops.push({ kind: 'idle', ms: random.int(2 * MINUTE, 5 * MINUTE) });
+      }
+      return { ...life, ops };
+    });
+    // A short first life killed early, in the middle of its first commits.
+    lives.unshift({ ops: drawOps(random, 'writer', random.int(3, 8), plan.twoConnections), killAtRequest: random.int(3, 25) });
+    plan.lives = lives;
+  }
 }
 
 function drawFaults(random: Random, on: boolean): FaultProfile {
@@ -255,7 +288,7 @@ function applyOverrides(swarm: Swarm, overrides: SwarmOverrides): Swarm {
 export function describeSwarm(swarm: Swarm): string[] {
   const lines = [
     `page ${swarm.pageSize} B, block ${swarm.blockSize} B, etags ${swarm.etags}, gc retention ${swarm.gc.retention / 1000} s grace ${swarm.gc.grace / 1000} s` +
-      `${swarm.classic ? ', classic case (2 writers, 10 % faults, 1 retry)' : ''}, clean checks after ops [${swarm.checksAfterOps.join(', ')}]`,
+      `${swarm.classic ? ', classic case (2 writers, 10 % faults, 1 retry)' : ''}${swarm.storm ? ', collection storm' : ''}, clean checks after ops [${swarm.checksAfterOps.join(', ')}]`,
   ];
   for (const p of swarm.processes) {
     const f = p.store.faults;

@@ -24,6 +24,8 @@ export class World {
   readonly databases = new Set<Database>();
   /** Every store object: killed at the end, so that nothing of the run can still be waiting. */
   readonly stores = new Set<SimStore>();
+  /** Collections running now, each with whether another ran beside it (two collectors race: one may fail, see process.ts). */
+  readonly collecting = new Set<{ overlapped: boolean }>();
   /** Ops finished so far, over all processes (clean checks run after chosen counts). */
   opsDone = 0;
   /** Clean checks started (awaited before the final one). */
