@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { runSeed, type StoreMutation, type SwarmOverrides } from '../src/index.js';
+import { GUARANTEES, runSeed, type StoreMutation, type SwarmOverrides } from '../src/index.js';
 import { bodyOf, invariantProblems, type DbState } from '../src/schema.js';
 
 /**
@@ -91,5 +92,14 @@ describe('state invariants', () => {
     const lost = state();
     lost.counters.set(1, 1);
     expect(invariantProblems(lost).map((p) => p.guarantee)).toEqual(['oneWriter']);
+  });
+});
+
+describe('the guarantee table', () => {
+  it('the README lists every guarantee the findings name, with its check', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    for (const [id, guarantee] of Object.entries(GUARANTEES)) {
+      expect(readme).toContain(`| \`${id}\` | ${guarantee.section} | ${guarantee.promise.replace(/\|/g, '\\|')} | ${guarantee.check.replace(/\|/g, '\\|')} |`);
+    }
   });
 });
