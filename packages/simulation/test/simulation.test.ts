@@ -10,7 +10,7 @@ import { Random } from '../src/random.js';
  * SIM_SEEDS and SIM_FROM change the range (the CI budget is about three minutes).
  */
 
-const SEEDS = Number(process.env.SIM_SEEDS ?? 240);
+const SEEDS = Number(process.env.SIM_SEEDS ?? 600);
 const FROM = Number(process.env.SIM_FROM ?? 1);
 const CHUNK = 40;
 
