@@ -49,12 +49,17 @@ export interface ProcessPlan {
   lives: LifePlan[];
 }
 
+export type Frequency = 'off' | 'sometimes' | 'often';
+
 export interface Swarm {
   seed: number;
   /** "Two processes under 10 % random faults with 1 retry": the reported case, drawn often. */
   classic: boolean;
   /** A collection storm: frequent collections at the shortest grace, long idles, kills in commits, requests landing minutes late. */
   storm: boolean;
+  /** How often processes checkpoint and collect: never, now and then (the plans as drawn), or often. */
+  checkpoints: Frequency;
+  collections: Frequency;
   pageSize: number;
   blockSize: number;
   etags: EtagStyle;
@@ -164,11 +169,37 @@ export function drawSwarm(seed: number, overrides: SwarmOverrides = {}): Swarm {
   ] as const);
   const totalOps = processes.reduce((sum, p) => sum + p.lives.reduce((n, life) => n + life.ops.length, 0), 0);
   const checksAfterOps = Array.from({ length: checks }, () => random.int(1, Math.max(1, totalOps))).sort((a, b) => a - b);
-  const swarm: Swarm = { seed, classic, storm: false, pageSize, blockSize, etags, gc, processes, checksAfterOps, timeTravelLimit: 40 };
-  // Drawn from a stream of its own, after the rest: the other seeds' swarms stay as they were.
+  const swarm: Swarm = { seed, classic, storm: false, checkpoints: 'sometimes', collections: 'sometimes', pageSize, blockSize, etags, gc, processes, checksAfterOps, timeTravelLimit: 40 };
+  // Drawn from streams of their own, after the rest, so that adding them left the other choices of every seed as they were.
+  const mix = new Random(seed).fork('checkpoint and collection frequency');
+  frequency(swarm, 'checkpoint', (swarm.checkpoints = mix.weighted(FREQUENCIES)), mix);
+  frequency(swarm, 'gc', (swarm.collections = mix.weighted(FREQUENCIES)), mix);
   const stormy = new Random(seed).fork('storm');
   if (!classic && stormy.chance(0.12)) storm(swarm, stormy);
   return applyOverrides(swarm, overrides);
+}
+
+const FREQUENCIES: ReadonlyArray<readonly [Frequency, number]> = [
+  ['off', 1],
+  ['sometimes', 2],
+  ['often', 1],
+];
+
+/** Checkpoints (or collections) off: none in any writer's plan; often: one more after a quarter of the writers' ops. */
+function frequency(swarm: Swarm, kind: 'checkpoint' | 'gc', how: Frequency, random: Random): void {
+  if (how === 'sometimes') return;
+  for (const plan of swarm.processes) {
+    if (plan.role !== 'writer') continue;
+    plan.lives = plan.lives.map((life) => {
+      if (how === 'off') return { ...life, ops: life.ops.filter((op) => op.kind !== kind) };
+      const ops: Op[] = [];
+      for (const op of life.ops) {
+        ops.push(op);
+        if (random.chance(0.25)) ops.push({ kind } as Op);
+      }
+      return { ...life, ops };
+    });
+  }
 }
 
 /**
@@ -288,7 +319,7 @@ function applyOverrides(swarm: Swarm, overrides: SwarmOverrides): Swarm {
 export function describeSwarm(swarm: Swarm): string[] {
   const lines = [
     `page ${swarm.pageSize} B, block ${swarm.blockSize} B, etags ${swarm.etags}, gc retention ${swarm.gc.retention / 1000} s grace ${swarm.gc.grace / 1000} s` +
-      `${swarm.classic ? ', classic case (2 writers, 10 % faults, 1 retry)' : ''}${swarm.storm ? ', collection storm' : ''}, clean checks after ops [${swarm.checksAfterOps.join(', ')}]`,
+      `${swarm.classic ? ', classic case (2 writers, 10 % faults, 1 retry)' : ''}${swarm.storm ? ', collection storm' : ''}, checkpoints ${swarm.checkpoints}, collections ${swarm.collections}, clean checks after ops [${swarm.checksAfterOps.join(', ')}]`,
   ];
   for (const p of swarm.processes) {
     const f = p.store.faults;
