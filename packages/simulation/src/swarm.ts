@@ -57,6 +57,8 @@ export interface Swarm {
   classic: boolean;
   /** A collection storm: frequent collections at the shortest grace, long idles, kills in commits, requests landing minutes late. */
   storm: boolean;
+  /** Writers delete large rows and VACUUM after deletes, then read: the file shrinks, often. */
+  shrinking: boolean;
   /** How often processes checkpoint and collect: never, now and then (the plans as drawn), or often. */
   checkpoints: Frequency;
   collections: Frequency;
@@ -169,14 +171,35 @@ export function drawSwarm(seed: number, overrides: SwarmOverrides = {}): Swarm {
   ] as const);
   const totalOps = processes.reduce((sum, p) => sum + p.lives.reduce((n, life) => n + life.ops.length, 0), 0);
   const checksAfterOps = Array.from({ length: checks }, () => random.int(1, Math.max(1, totalOps))).sort((a, b) => a - b);
-  const swarm: Swarm = { seed, classic, storm: false, checkpoints: 'sometimes', collections: 'sometimes', pageSize, blockSize, etags, gc, processes, checksAfterOps, timeTravelLimit: 40 };
+  const swarm: Swarm = { seed, classic, storm: false, shrinking: false, checkpoints: 'sometimes', collections: 'sometimes', pageSize, blockSize, etags, gc, processes, checksAfterOps, timeTravelLimit: 40 };
   // Drawn from streams of their own, after the rest, so that adding them left the other choices of every seed as they were.
   const mix = new Random(seed).fork('checkpoint and collection frequency');
   frequency(swarm, 'checkpoint', (swarm.checkpoints = mix.weighted(FREQUENCIES)), mix);
   frequency(swarm, 'gc', (swarm.collections = mix.weighted(FREQUENCIES)), mix);
   const stormy = new Random(seed).fork('storm');
   if (!classic && stormy.chance(0.12)) storm(swarm, stormy);
+  const shrinks = new Random(seed).fork('shrinking');
+  if (shrinks.chance(0.1)) shrinking(swarm, shrinks);
   return applyOverrides(swarm, overrides);
+}
+
+/**
+ * Files that shrink: large rows (their overflow pages are freed when deleted), and after a
+ * delete, often a VACUUM (which truncates the file after its commit) and then a read.
+ */
+function shrinking(swarm: Swarm, random: Random): void {
+  swarm.shrinking = true;
+  for (const plan of swarm.processes) {
+    if (plan.role !== 'writer') continue;
+    plan.lives = plan.lives.map((life) => {
+      const ops: Op[] = [];
+      for (const op of life.ops) {
+        ops.push(op.kind === 'insert' && random.chance(0.4) ? { kind: 'insert', large: true } : op);
+        if (op.kind === 'delete' && random.chance(0.6)) ops.push({ kind: 'vacuum' }, { kind: 'idle', ms: random.int(1, 3_000) }, { kind: 'read', thinkMs: 0 });
+      }
+      return { ...life, ops };
+    });
+  }
 }
 
 const FREQUENCIES: ReadonlyArray<readonly [Frequency, number]> = [
@@ -319,7 +342,7 @@ function applyOverrides(swarm: Swarm, overrides: SwarmOverrides): Swarm {
 export function describeSwarm(swarm: Swarm): string[] {
   const lines = [
     `page ${swarm.pageSize} B, block ${swarm.blockSize} B, etags ${swarm.etags}, gc retention ${swarm.gc.retention / 1000} s grace ${swarm.gc.grace / 1000} s` +
-      `${swarm.classic ? ', classic case (2 writers, 10 % faults, 1 retry)' : ''}${swarm.storm ? ', collection storm' : ''}, checkpoints ${swarm.checkpoints}, collections ${swarm.collections}, clean checks after ops [${swarm.checksAfterOps.join(', ')}]`,
+      `${swarm.classic ? ', classic case (2 writers, 10 % faults, 1 retry)' : ''}${swarm.storm ? ', collection storm' : ''}${swarm.shrinking ? ', shrinking files' : ''}, checkpoints ${swarm.checkpoints}, collections ${swarm.collections}, clean checks after ops [${swarm.checksAfterOps.join(', ')}]`,
   ];
   for (const p of swarm.processes) {
     const f = p.store.faults;
