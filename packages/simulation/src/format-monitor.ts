@@ -2,6 +2,7 @@ import { DEFAULT_INLINE_LIMIT, blockCount, blockLength, type PutCondition } from
 import {
   blockKeyOf,
   checkpointKeyOf,
+  crc32c,
   decodeCheckpointObject,
   decodeHeadObject,
   decodeLeaseObject,
@@ -171,6 +172,8 @@ export class FormatMonitor implements ObjectObserver {
         this.#fail('recordBlocks', `record ${seq}: block ${index} has ${object.length} bytes, expected ${blockLength(index, record.size, record.blockSize)}`);
       }
       if (object) bytes += object.length;
+      const crc = record.crcs.get(index);
+      if (object && crc !== undefined && crc32c(object) !== crc) this.#fail('recordBlocks', `record ${seq}: block ${index}'s object does not match the record's checksum`);
     }
     let inlineBytes = 0;
     for (const [index, payload] of record.inline) {
@@ -219,6 +222,14 @@ export class FormatMonitor implements ObjectObserver {
     for (const [index, entry] of checkpoint.map) {
       if (!this.#o.objects.has(blockKeyOf(this.#o.name, index, entry.seq, entry.tag))) {
         this.#fail('checkpoint', `checkpoint ${seq} names block ${index} of commit ${entry.seq}, whose object does not exist`);
+        break;
+      }
+      // Version 2: the checksum is the one the writing commit's record has (or, for a block that came inline, its bytes').
+      const writer = this.records.get(entry.seq);
+      const inline = writer?.inline.find(([i]) => i === index)?.[1];
+      const expected = inline ? crc32c(inline) : writer?.crcs.get(index);
+      if (entry.crc !== undefined && expected !== undefined && entry.crc !== expected) {
+        this.#fail('checkpoint', `checkpoint ${seq}: block ${index}'s checksum differs from commit ${entry.seq}'s`);
         break;
       }
     }

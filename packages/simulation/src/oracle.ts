@@ -48,7 +48,7 @@ export interface ReadInfo {
   ops: number[];
 }
 
-/** A garbage collection started: its horizon, and the commit in force there when it started. */
+/** A garbage collection started: its horizon, and the commit in force there when it started (for the report). */
 export interface GcInfo {
   horizon: number;
   horizonCommit: number;

@@ -268,8 +268,6 @@ class Life {
     const { swarm, name, oracle, monitor } = this.#world;
     const now = this.#clock.now();
     const horizon = now - Math.max(swarm.gc.retention, swarm.gc.grace);
-    // An upper bound of what it may keep from: the commit in force at its horizon (or at an earlier collection's).
-    const bound = Math.max(monitor.commitInForceAt(horizon), ...oracle.collections.map((gc) => gc.horizonCommit));
     oracle.collections.push({ horizon, horizonCommit: monitor.commitInForceAt(horizon) });
     const running = { overlapped: this.#world.collecting.size > 0 };
     for (const other of this.#world.collecting) other.overlapped = true;
@@ -277,7 +275,10 @@ class Life {
     try {
       const report = await collectGarbage({ store: this.#client, name, retention: swarm.gc.retention, grace: swarm.gc.grace, now });
       this.#world.line(`${this.#label} gc: latest ${report.latest}, oldest kept ${report.oldestKept}, deleted ${JSON.stringify(report.deleted)}`);
-      const allowed = Math.max(bound, monitor.commitInForceAt(horizon));
+      // Its floor (the head's oldest when it read the head) may come from any collection that started before it
+      // ended, each bounded by the commit in force at its own horizon (by record times, some of which may have
+      // landed late): the most it may keep from is the largest of those.
+      const allowed = Math.max(...oracle.collections.map((gc) => monitor.commitInForceAt(gc.horizon)));
       if (report.oldestKept > allowed) {
         oracle.finding('collection', `a collection at ${now} (horizon ${horizon}) kept commits only from ${report.oldestKept}, but the commit in force at its horizon is ${allowed}`);
       }
