@@ -1,0 +1,11 @@
+export { runSeed, warmUp, EPOCH, WedgedError, type RunOptions, type SeedResult, type SeedStats } from './run-seed.js';
+export { drawSwarm, describeSwarm, type Swarm, type SwarmOverrides, type ProcessPlan, type Op } from './swarm.js';
+export { GUARANTEES, type GuaranteeId, type Finding } from './guarantees.js';
+export { Scheduler, SimClock, StuckError } from './scheduler.js';
+export { SimObjects, type EtagStyle } from './sim-objects.js';
+export { SimStore, NO_FAULTS, STORE_OPS, type FaultProfile, type StoreProfile, type StoreMutation, type StoreOp } from './sim-store.js';
+export { FormatMonitor } from './format-monitor.js';
+export { Oracle } from './oracle.js';
+export { Random } from './random.js';
+export { Trace } from './trace.js';
+export { formatResult, replayCommand } from './report.js';
