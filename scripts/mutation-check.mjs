@@ -20,6 +20,7 @@ const TRUST = 'packages/test-workloads/test/trust.test.ts';
 const HISTORY = 'packages/core/src/atomic/history.ts';
 const FORMAT = 'packages/core/src/atomic/atomic-format.ts';
 const VFS = 'packages/vfs-wasqlite/src/block-vfs.ts';
+const FINDINGS = 'packages/simulation/test/findings.test.ts';
 
 /** Each: what the check guards, where it is, the text that disables it, and the tests that must notice. */
 const MUTATIONS = [
@@ -28,7 +29,7 @@ const MUTATIONS = [
   { id: 'block-size', what: 'every record agrees with the file’s block size', file: HISTORY, find: '    if (record.blockSize !== blockSize) {', replace: '    if (false) {', tests: [SAFETY] },
   { id: 'old-view-head', what: 'a refresh of a view older than a minute re-reads the head (and lists past its end)', file: FORMAT, find: '    if (started - this.#confirmedAt > VIEW_TRUST_MS) {', replace: '    if (false) {', tests: [SAFETY, TRUST] },
   { id: 'old-view-commit', what: 'a commit on a view older than a minute looks for other commits first', file: FORMAT, find: '    if (this.#clock.now() - this.#confirmedAt > VIEW_TRUST_MS && (await this.#refreshNow())) {', replace: '    if (false) {', tests: [SAFETY, TRUST] },
-  { id: 'open-head-again', what: 'an open reads the head again after catching up (a collection meanwhile)', file: HISTORY, find: '    let moved = again && again.checkpoint > state.seq ? again : undefined;', replace: '    let moved: typeof again = undefined;', tests: [SAFETY] },
+  { id: 'open-head-again', what: 'an open reads the head again after catching up (a collection meanwhile)', file: HISTORY, find: '    let moved = again && (again.checkpoint > state.seq || again.oldest > from) ? again : undefined;', replace: '    let moved: typeof again = undefined;', tests: [SAFETY] },
   { id: 'stale-look', what: 'after a lost or unknown commit the next refresh looks, whatever the freshness', file: FORMAT, find: '    if (this.#stale) return true;', replace: '', tests: [SAFETY, TRUST] },
   { id: 'head-conditional', what: 'head updates are conditional (ifMatch), so the head never goes back', file: HISTORY, find: '          : { ifMatch: current.etag };', replace: '          : undefined;', tests: [SAFETY] },
   { id: 'vfs-fence', what: 'after a failed commit the VFS ignores the transaction’s writes and fails its syncs until it unlocks', file: VFS, find: '      if (failed) return this.#fail(failed.error, failed.code);', replace: '', also: [['      else if (!this.#failed.has(open.key)) await open.file.write(', '      else await open.file.write(']], tests: [TRUST] },
@@ -45,6 +46,13 @@ const MUTATIONS = [
   { id: 'lease-void', what: 'a lease far past the ttl bound is void', file: 'packages/core/src/atomic/lease.ts', find: '  return lease.expires > now && lease.expires - now <= LEASE_VOID_BEYOND;', replace: '  return lease.expires > now;', tests: [TRUST] },
   { id: 'damage-permanent', what: 'a head naming a checkpoint that is gone, with the log unable to rebuild it, is permanent damage', file: HISTORY, find: '    if (moved.checkpoint === missing) {', replace: '    if (false) {', tests: [TRUST] },
   { id: 'collector-gap', what: 'a record the collector needs that is missing is damage unless a collection moved the head past it', file: HISTORY, find: '  if (head && head.oldest >= seq) {', replace: '  if (true) {', tests: [SAFETY] },
+  // Checks the simulation's findings added.
+  { id: 'old-view-oldest', what: 'an old view applies no record at or below the head’s oldest (a late create-if-absent PUT)', file: FORMAT, find: 'head.oldest > before)', replace: 'false)', tests: [FINDINGS] },
+  { id: 'load-oldest', what: 'a load starts over when the head’s oldest passed where its catch-up began', file: HISTORY, find: ' || again.oldest > from) ? again', replace: ') ? again', tests: [SAFETY, FINDINGS] },
+  { id: 'unknown-outcome', what: 'a record put whose read-back fails is an unknown outcome, never a loss (its blocks stay)', file: FORMAT, find: '        throw this.#unknownOutcome(record.seq, error, readError);', replace: '        throw error;', tests: [FINDINGS] },
+  { id: 'checkpoint-stale', what: 'no checkpoint is written for a view older than the head’s oldest', file: FORMAT, find: '      if (head && head.oldest > seq) return;', replace: '', tests: [SAFETY] },
+  { id: 'tail-cleanup', what: 'the truncation after a shrinking commit is committed on its own', file: VFS, find: '      else if (this.#policy.versioned && !open.file.dirty && (await isTailCleanup(open.file, size)))', replace: '      else if (false)', tests: [TRUST, FINDINGS] },
+  { id: 'unlock-discard', what: 'a finished write transaction leaves nothing unsynced (a dirty file never refreshes)', file: VFS, find: '      if (wrote && this.#policy.versioned && open.file.dirty) open.file.discard();', replace: '', tests: [TRUST, FINDINGS] },
   { id: 'journal-relearn', what: 'the direct layout re-learns its journal at every open', file: VFS, find: "        if (role === 'main' && loads && this.#policy.journal === 'store') this.#files.markUncertain(`${filename}-journal`);", replace: '', tests: [TRUST] },
   { id: 'journal-names', what: 'a database named like another database’s journal is refused', file: 'packages/vfs-wasqlite/src/database-name.ts', find: '  const suffix = RESERVED_SUFFIXES.find((reserved) => name.endsWith(reserved));', replace: '  const suffix = undefined as string | undefined;', tests: [TRUST] },
 ];

@@ -12,6 +12,15 @@ export { withLatency, type LatencyOptions } from './layers/latency.js';
 export { mulberry32, withFaults, type FaultControl, type FaultMode, type FaultOp, type FaultOptions, type FaultyStore } from './layers/faults.js';
 export { withRetry, type RetryEvent, type RetryOptions } from './layers/retry.js';
 export { LayeredStore, type StoreLayerOptions } from './layers/layered-store.js';
+export {
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  MAX_REQUEST_TIMEOUT_MS,
+  RequestTimeoutError,
+  isRequestTimeout,
+  requestTimeoutProblem,
+  withRequestTimeout,
+  type RequestTimeoutOption,
+} from './request-timeout.js';
 export { MAX_BLOCK_SIZE, blockSizeProblem, keyProblem, rangeProblem, storeProblem } from './argument-checks.js';
 export {
   AtomicFormat,

@@ -293,3 +293,63 @@ describe('a writer idle past the grace period', () => {
     expect(idle.format.seq).toBe(7);
   });
 });
+
+describe('checkpoints of an old view', () => {
+  it('a view idle past a collection writes no checkpoint: its blocks may be gone', async () => {
+    const clock = new ManualClock();
+    const store = new MemoryStore();
+    const stale = await openFile(store, { clock, checkpointEvery: 0, inlineLimit: 0 });
+    await commits(stale.file, 1, 2);
+    const busy = await openFile(store, { clock, checkpointEvery: 0, inlineLimit: 0 });
+    for (let i = 3; i <= 5; i++) {
+      clock.advance(3 * MINUTE);
+      await commits(busy.file, i, 1);
+    }
+    const { oldestKept } = await collectGarbage({ store, name: 'db', retention: 0, grace: MIN_GRACE_MS, now: clock.now() });
+    expect(oldestKept).toBeGreaterThan(2);
+    await stale.format.checkpoint(); // its view is commit 2, below the oldest kept
+    expect(await store.get(atomicCheckpointKey('db', 2))).toBeUndefined();
+    expect((await readHead(store, 'db'))?.checkpoints).toEqual([oldestKept]);
+  });
+});
+
+describe('records at or below the head’s oldest', () => {
+  it('an open whose catch-up began below an oldest that moved meanwhile starts over: records there may be late landings', async () => {
+    const clock = new ManualClock();
+    const store = new MemoryStore();
+    const start = clock.now();
+    const writer = await openFile(store, { clock, checkpointEvery: 0 });
+    for (let i = 1; i <= 6; i++) {
+      await commits(writer.file, i, 1);
+      if (i === 2) await writer.format.checkpoint();
+      clock.advance(MINUTE);
+    }
+    let collected = false;
+    const overtaken: BlockStore = {
+      name: store.name,
+      capabilities: store.capabilities,
+      get: async (key, range) => {
+        const bytes = await store.get(key, range);
+        if (key === atomicCheckpointKey('db', 2) && !collected) {
+          collected = true;
+          // Right after the open read checkpoint 2: a collection keeps commits from 4 on (deleting records
+          // 1–4), then two create-if-absent PUTs of dead writers land late, re-creating records 3 and 4.
+          const report = await collectGarbage({ store, name: 'db', retention: 0, grace: MIN_GRACE_MS, now: start + 5 * MINUTE });
+          expect(report.oldestKept).toBe(4);
+          for (const seq of [3, 4]) {
+            const late = { seq, tag: `dead00000000000${seq}`, time: start, size: BLOCK, blockSize: BLOCK, blocks: [], inline: [[0, pattern(BLOCK, 99)]] as Array<[number, Uint8Array]> };
+            await store.put(atomicCommitKey('db', seq), encodeRecord(late), { ifNoneMatch: '*' });
+          }
+        }
+        return bytes;
+      },
+      put: (key, data, condition) => store.put(key, data, condition),
+      delete: (keys) => store.delete(keys),
+      list: (prefix, options) => store.list(prefix, options),
+    };
+    const reader = await openFile(overtaken, { clock });
+    expect(collected).toBe(true);
+    expect(reader.format.seq).toBe(6);
+    expectSameBytes(await contents(reader.file), await contents(writer.file));
+  });
+});

@@ -47,8 +47,14 @@ export class FormatMonitor implements ObjectObserver {
   readonly records = new Map<number, RecordObject & { createdAt: number }>();
   /** The state after each commit. */
   readonly #states = new Map<number, ShadowState>([[0, { seq: 0, time: 0, size: 0, blockSize: 0, map: new Map() }]]);
-  /** Record seqs created, then deleted (collected): creating one again means a writer missed it. */
-  readonly #collected = new Set<number>();
+  /**
+   * Record seqs created, then deleted (collected), with when: creating one again with a
+   * request sent after that means a writer missed it; one sent before is a create-if-absent
+   * PUT that landed late, which the format allows at or below the head's oldest (§8).
+   */
+  readonly #collected = new Map<number, number>();
+  /** When the head's oldest rose, and to what (ascending): a checkpoint sent before its seq fell below oldest may land late. */
+  readonly #oldestRaised: Array<{ at: number; oldest: number }> = [];
   /** Checks made (for the statistics). */
   checks = 0;
 
@@ -84,7 +90,7 @@ export class FormatMonitor implements ObjectObserver {
     return found;
   }
 
-  put(key: string, data: Uint8Array, condition: PutCondition | undefined, before: Uint8Array | undefined): void {
+  put(key: string, data: Uint8Array, condition: PutCondition | undefined, before: Uint8Array | undefined, issuedAt?: number): void {
     const parsed = parseKey(this.#o.name, key);
     if (!parsed) return;
     this.checks += 1;
@@ -92,9 +98,9 @@ export class FormatMonitor implements ObjectObserver {
       case 'unknown':
         return this.#fail('keys', `a put of "${key}", which is none of the layout's keys`);
       case 'record':
-        return this.#record(parsed.seq, data, condition);
+        return this.#record(parsed.seq, data, condition, issuedAt);
       case 'checkpoint':
-        return this.#checkpoint(parsed.seq, data, condition);
+        return this.#checkpoint(parsed.seq, data, condition, issuedAt);
       case 'head':
         return this.#head(data, condition, before);
       case 'lease':
@@ -111,7 +117,7 @@ export class FormatMonitor implements ObjectObserver {
     const oldest = this.head()?.oldest ?? 0;
     switch (parsed.kind) {
       case 'record':
-        this.#collected.add(parsed.seq);
+        this.#collected.set(parsed.seq, this.#o.now());
         if (parsed.seq > oldest) this.#fail('collection', `record ${parsed.seq} was deleted while the head keeps commits from ${oldest} on`);
         return;
       case 'checkpoint':
@@ -138,7 +144,7 @@ export class FormatMonitor implements ObjectObserver {
     }
   }
 
-  #record(seq: number, data: Uint8Array, condition: PutCondition | undefined): void {
+  #record(seq: number, data: Uint8Array, condition: PutCondition | undefined, issuedAt: number | undefined): void {
     if (!(condition && 'ifNoneMatch' in condition)) this.#fail('conditions', `record ${seq} was put without ifNoneMatch "*"`);
     let record: RecordObject;
     try {
@@ -148,8 +154,13 @@ export class FormatMonitor implements ObjectObserver {
     }
     if (record.seq !== seq) this.#fail('envelope', `record under log/${seq} says seq ${record.seq}`);
     if (this.records.has(seq)) {
-      const again = this.#collected.has(seq) ? ' after the collector deleted it' : '';
-      this.#fail(this.#collected.has(seq) ? 'grace' : 'conditions', `record ${seq} was created a second time${again} (tag ${this.records.get(seq)?.tag}, now ${record.tag})`);
+      const collectedAt = this.#collected.get(seq);
+      // A create-if-absent PUT sent before the collector freed the seq, landing after: the format allows it
+      // at or below the head's oldest (readers never apply records there, and the next collection deletes it).
+      const late = collectedAt !== undefined && issuedAt !== undefined && issuedAt < collectedAt && seq <= (this.head()?.oldest ?? 0);
+      if (late) return;
+      const again = collectedAt !== undefined ? ' after the collector deleted it' : '';
+      this.#fail(collectedAt !== undefined ? 'grace' : 'conditions', `record ${seq} was created a second time${again} (tag ${this.records.get(seq)?.tag}, now ${record.tag})`);
       return; // the shadow keeps the first: later checks would only repeat this finding
     }
     const previous = this.records.get(seq - 1);
@@ -198,7 +209,7 @@ export class FormatMonitor implements ObjectObserver {
     }
   }
 
-  #checkpoint(seq: number, data: Uint8Array, condition: PutCondition | undefined): void {
+  #checkpoint(seq: number, data: Uint8Array, condition: PutCondition | undefined, issuedAt: number | undefined): void {
     if (!(condition && 'ifNoneMatch' in condition)) this.#fail('conditions', `checkpoint ${seq} was put without ifNoneMatch "*"`);
     let checkpoint;
     try {
@@ -219,6 +230,10 @@ export class FormatMonitor implements ObjectObserver {
     }
     for (const index of checkpoint.map.keys()) if (!state.map.has(index)) differences.push(`block ${index} should not be there`);
     if (differences.length > 0) this.#fail('checkpoint', `checkpoint ${seq} differs from the state after commit ${seq}: ${differences.slice(0, 5).join('; ')}`);
+    // A checkpoint PUT sent while its seq was still kept, landing after the head's oldest passed it: garbage
+    // the format allows (never listed; the next collection deletes it), whose blocks may be gone already.
+    const passed = this.#oldestRaised.find((raise) => raise.oldest > seq)?.at;
+    if (passed !== undefined && issuedAt !== undefined && issuedAt < passed) return;
     for (const [index, entry] of checkpoint.map) {
       if (!this.#o.objects.has(blockKeyOf(this.#o.name, index, entry.seq, entry.tag))) {
         this.#fail('checkpoint', `checkpoint ${seq} names block ${index} of commit ${entry.seq}, whose object does not exist`);
@@ -254,6 +269,8 @@ export class FormatMonitor implements ObjectObserver {
     for (const seq of checkpoints) {
       if (!this.#o.objects.has(checkpointKeyOf(this.#o.name, seq))) this.#fail('head', `the head lists checkpoint ${seq}, which does not exist`);
     }
+    const previousOldest = this.#oldestRaised[this.#oldestRaised.length - 1]?.oldest ?? 0;
+    if (head.oldest > previousOldest) this.#oldestRaised.push({ at: this.#o.now(), oldest: head.oldest });
     if (before) {
       let old: HeadObject | undefined;
       try {

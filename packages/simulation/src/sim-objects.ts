@@ -22,8 +22,8 @@ interface StoredObject {
 
 /** Watches every change the moment it takes effect (the format monitor, the trace). */
 export interface ObjectObserver {
-  /** After a put took effect; `before` is the object it replaced. */
-  put(key: string, data: Uint8Array, condition: PutCondition | undefined, before: Uint8Array | undefined): void;
+  /** After a put took effect; `before` is the object it replaced; `issuedAt` when its request was sent (virtual time), when known. */
+  put(key: string, data: Uint8Array, condition: PutCondition | undefined, before: Uint8Array | undefined, issuedAt?: number): void;
   /** After a delete took effect on a key that existed. */
   deleted(key: string, before: Uint8Array): void;
 }
@@ -71,7 +71,7 @@ export class SimObjects {
   }
 
   /** Applies a put; rejects (throws) a failed condition with `precondition-failed`, as every store must. */
-  put(key: string, data: Uint8Array, condition: PutCondition | undefined, storeName: string): { etag: string } {
+  put(key: string, data: Uint8Array, condition: PutCondition | undefined, storeName: string, issuedAt?: number): { etag: string } {
     const current = this.#objects.get(key);
     if (condition && 'ifNoneMatch' in condition && current) {
       throw new BlockVfsError('precondition-failed', `"${key}" already exists`, { source: SOURCE, store: storeName });
@@ -80,18 +80,18 @@ export class SimObjects {
       const why = current ? `its etag is ${current.etag}, not ${condition.ifMatch}` : 'it does not exist';
       throw new BlockVfsError('precondition-failed', `"${key}" was not replaced: ${why}`, { source: SOURCE, store: storeName });
     }
-    return this.write(key, data, condition);
+    return this.write(key, data, condition, issuedAt);
   }
 
   /** Writes whatever the key holds (also used by the mutations that break the condition on purpose). */
-  write(key: string, data: Uint8Array, condition?: PutCondition): { etag: string } {
+  write(key: string, data: Uint8Array, condition?: PutCondition, issuedAt?: number): { etag: string } {
     const current = this.#objects.get(key);
     this.#writes += 1;
     const etag = this.#etags === 'content' ? createHash('md5').update(data).digest('hex') : `v${this.#writes}`;
     this.#previous.set(key, current?.data);
     this.#objects.set(key, { data, etag });
     if (!current) this.#sorted.splice(this.#lowerBound(key), 0, key);
-    for (const observer of this.observers) observer.put(key, data, condition, current?.data);
+    for (const observer of this.observers) observer.put(key, data, condition, current?.data, issuedAt);
     return { etag };
   }
 

@@ -141,10 +141,11 @@ export class SimStore implements BlockStore {
     const copy = data.slice(); // the caller may reuse its buffer once the call returns
     const { mutation, objects } = this.#o;
     const isRecord = key.includes('/log/');
+    const issuedAt = this.#o.scheduler.now; // a put that lands late is told apart by the monitor
     return this.#request('put', key, () => {
       if (mutation === 'ack-without-record' && isRecord && this.#o.random.chance(1 / 3)) return { etag: 'dropped' };
       if (mutation === 'ignore-create-condition' && isRecord && condition && 'ifNoneMatch' in condition) return objects.write(key, copy);
-      return objects.put(key, copy, condition, this.name);
+      return objects.put(key, copy, condition, this.name, issuedAt);
     });
   }
 

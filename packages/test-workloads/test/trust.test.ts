@@ -1,4 +1,4 @@
-import { atomicCheckpointKey, atomicCommitKey, breakLease, collectGarbage, isBlockVfsError, ManualClock, withCache, withFaults, withMetrics, WriterLease, type BlockStore } from '@blockvfs/core';
+import { AtomicFormat, atomicCheckpointKey, atomicCommitKey, breakLease, collectGarbage, isBlockVfsError, ManualClock, withCache, withFaults, withMetrics, WriterLease, type BlockStore } from '@blockvfs/core';
 import { MemoryStore } from '@blockvfs/store-memory';
 import { isBusyError, MAX_NAME_BYTES, openDatabase, SqliteError, type Database, type OpenDatabaseOptions } from '@blockvfs/vfs-wasqlite';
 import { describe, expect, test } from 'vitest';
@@ -327,4 +327,35 @@ test('a damaged lease object is named, and breakLease replaces it', async () => 
   await writer.run("INSERT INTO t VALUES (2, 'x')");
   expect(await ids(writer)).toEqual([1, 2]);
   await writer.close();
+});
+
+test('journal_mode=OFF: a rolled-back transaction that spilled its page cache leaves nothing behind, and the process keeps seeing other commits', async () => {
+  // SQLite cannot undo the pages it spilled without a journal, but none of them was committed: the
+  // atomic layout drops them when the transaction ends, so the file is the last commit again.
+  const inner = await seeded(1);
+  const a = await open(processOf(inner));
+  await a.exec('PRAGMA cache_size = 10; PRAGMA journal_mode = OFF');
+  const b = await open(processOf(inner));
+  await a.exec('BEGIN');
+  for (let id = 100; id < 160; id++) await a.run('INSERT INTO t VALUES (?, ?)', [id, 'x'.repeat(3000)]);
+  await a.exec('ROLLBACK');
+  await b.run("INSERT INTO t VALUES (2, 'b')");
+  expect(await ids(a)).toEqual([1, 2]);
+  expect(await a.get('PRAGMA integrity_check')).toEqual({ integrity_check: 'ok' });
+  for (const db of [a, b]) await db.close();
+});
+
+test('VACUUM after deleting large rows shrinks the stored file, and the process keeps seeing other commits', async () => {
+  const inner = await seeded(1);
+  const a = await open(processOf(inner));
+  for (let id = 100; id < 130; id++) await a.run('INSERT INTO t VALUES (?, ?)', [id, 'x'.repeat(3000)]);
+  const storedSize = async () => (await AtomicFormat.open(processOf(inner), NAME, { blockSize: 4096 })).size;
+  const before = await storedSize();
+  await a.run('DELETE FROM t WHERE id >= 100');
+  await a.exec('VACUUM');
+  expect(await storedSize()).toBeLessThan(before / 4); // SQLite's truncation after the commit was committed too
+  const b = await open(processOf(inner));
+  await b.run("INSERT INTO t VALUES (2, 'b')");
+  expect(await ids(a)).toEqual([1, 2]);
+  for (const db of [a, b]) await db.close();
 });

@@ -439,6 +439,12 @@ export class AtomicFormat implements FileFormat {
     const state = this.#state;
     const { seq } = state;
     if (seq === 0 || seq === this.checkpointSeq) return;
+    if (this.#clock.now() - this.#confirmedAt > VIEW_TRUST_MS) {
+      // An old view may be older than what the store keeps (idle past a collection): its blocks may
+      // be gone, so it is no checkpoint to write. (A view confirmed within the minute never is: §8.)
+      const head = await readHead(this.store, this.name);
+      if (head && head.oldest > seq) return;
+    }
     const folded = await writeCheckpoint(this.store, this.name, state, this.#blocks);
     this.#head = await updateHead(this.store, this.name, (head) => withCheckpoint(head, seq, state.blockSize), this.#head);
     for (const [index, entry] of folded) {
@@ -557,8 +563,6 @@ export class AtomicFormat implements FileFormat {
 function withCheckpoint(head: Head | undefined, seq: number, blockSize: number): Head | undefined {
   const checkpoints = head?.checkpoints ?? [];
   if (checkpoints.includes(seq)) return undefined;
-  // A view older than what the store keeps (idle past a collection): its checkpoint is not history to list.
-  if (head && seq < head.oldest) return undefined;
   return {
     checkpoint: Math.max(seq, head?.checkpoint ?? 0),
     checkpoints: [...checkpoints, seq].sort((a, b) => a - b),
