@@ -27,7 +27,7 @@ const MUTATIONS = [
   // The ten the trust issue named.
   { id: 'gap-window', what: 'catch-up stops at the first missing record of a fetch window', file: HISTORY, find: '      if (record === undefined) return records;', replace: '      if (record === undefined) continue;', also: [['    window = Math.min(window * 2, MAX_PROBE_WINDOW);', '    if (fetched.includes(undefined)) return records;\n    window = Math.min(window * 2, MAX_PROBE_WINDOW);']], tests: [SAFETY] }, // the rest of the window is applied, then the catch-up ends
   { id: 'block-size', what: 'every record agrees with the file’s block size', file: HISTORY, find: '    if (record.blockSize !== blockSize) {', replace: '    if (false) {', tests: [SAFETY] },
-  { id: 'old-view-head', what: 'a refresh of a view older than a minute re-reads the head (and lists past its end)', file: FORMAT, find: '    if (started - this.#confirmedAt > VIEW_TRUST_MS) {', replace: '    if (false) {', tests: [SAFETY, TRUST] },
+  { id: 'old-view-head', what: 'a refresh of a view older than a minute re-reads the head (and lists past its end)', file: FORMAT, find: '    if (started - this.#confirmedAt <= VIEW_TRUST_MS) {', replace: '    if (true) {', tests: [SAFETY, TRUST] },
   { id: 'old-view-commit', what: 'a commit on a view older than a minute looks for other commits first', file: FORMAT, find: '    if (this.#clock.now() - this.#confirmedAt > VIEW_TRUST_MS && (await this.#refreshNow())) {', replace: '    if (false) {', tests: [SAFETY, TRUST] },
   { id: 'open-head-again', what: 'an open reads the head again after catching up (a collection meanwhile)', file: HISTORY, find: '    let moved = again && (again.checkpoint > state.seq || again.oldest > from) ? again : undefined;', replace: '    let moved: typeof again = undefined;', tests: [SAFETY] },
   { id: 'stale-look', what: 'after a lost or unknown commit the next refresh looks, whatever the freshness', file: FORMAT, find: '    if (this.#stale) return true;', replace: '', tests: [SAFETY, TRUST] },
@@ -108,10 +108,16 @@ try {
     const path = join(dir, mutation.file);
     const original = readFileSync(path, 'utf8');
     let mutated = original;
+    let moved;
     for (const [find, replace] of [[mutation.find, mutation.replace], ...(mutation.also ?? [])]) {
       const count = mutated.split(find).length - 1;
-      if (count !== 1) throw new Error(`mutation ${mutation.id}: ${JSON.stringify(find)} occurs ${count} times in ${mutation.file}, not once (the code moved: update scripts/mutation-check.mjs)`);
-      mutated = mutated.replace(find, () => replace);
+      if (count !== 1) moved = `${JSON.stringify(find)} occurs ${count} times in ${mutation.file}, not once: the code moved, update scripts/mutation-check.mjs`;
+      else mutated = mutated.replace(find, () => replace);
+    }
+    if (moved) {
+      survivors += 1;
+      console.log(`| ${mutation.id} | ${mutation.what} | **${moved}** | |`);
+      continue;
     }
     writeFileSync(path, mutated);
     try {
