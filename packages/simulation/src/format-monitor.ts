@@ -53,8 +53,6 @@ export class FormatMonitor implements ObjectObserver {
    * PUT that landed late, which the format allows at or below the head's oldest (§8).
    */
   readonly #collected = new Map<number, number>();
-  /** When the head's oldest rose, and to what (ascending): a checkpoint sent before its seq fell below oldest may land late. */
-  readonly #oldestRaised: Array<{ at: number; oldest: number }> = [];
   /** Checks made (for the statistics). */
   checks = 0;
 
@@ -100,7 +98,7 @@ export class FormatMonitor implements ObjectObserver {
       case 'record':
         return this.#record(parsed.seq, data, condition, issuedAt);
       case 'checkpoint':
-        return this.#checkpoint(parsed.seq, data, condition, issuedAt);
+        return this.#checkpoint(parsed.seq, data, condition);
       case 'head':
         return this.#head(data, condition, before);
       case 'lease':
@@ -158,7 +156,10 @@ export class FormatMonitor implements ObjectObserver {
       // A create-if-absent PUT sent before the collector freed the seq, landing after: the format allows it
       // at or below the head's oldest (readers never apply records there, and the next collection deletes it).
       const late = collectedAt !== undefined && issuedAt !== undefined && issuedAt < collectedAt && seq <= (this.head()?.oldest ?? 0);
-      if (late) return;
+      // The same record again (its tag is per attempt): a retry of a put whose first attempt landed and
+      // was collected before the retry came. Nothing new: readers that meet it meet the same commit.
+      const same = collectedAt !== undefined && this.records.get(seq)?.tag === record.tag && seq <= (this.head()?.oldest ?? 0);
+      if (late || same) return;
       const again = collectedAt !== undefined ? ' after the collector deleted it' : '';
       this.#fail(collectedAt !== undefined ? 'grace' : 'conditions', `record ${seq} was created a second time${again} (tag ${this.records.get(seq)?.tag}, now ${record.tag})`);
       return; // the shadow keeps the first: later checks would only repeat this finding
@@ -209,7 +210,7 @@ export class FormatMonitor implements ObjectObserver {
     }
   }
 
-  #checkpoint(seq: number, data: Uint8Array, condition: PutCondition | undefined, issuedAt: number | undefined): void {
+  #checkpoint(seq: number, data: Uint8Array, condition: PutCondition | undefined): void {
     if (!(condition && 'ifNoneMatch' in condition)) this.#fail('conditions', `checkpoint ${seq} was put without ifNoneMatch "*"`);
     let checkpoint;
     try {
@@ -230,10 +231,10 @@ export class FormatMonitor implements ObjectObserver {
     }
     for (const index of checkpoint.map.keys()) if (!state.map.has(index)) differences.push(`block ${index} should not be there`);
     if (differences.length > 0) this.#fail('checkpoint', `checkpoint ${seq} differs from the state after commit ${seq}: ${differences.slice(0, 5).join('; ')}`);
-    // A checkpoint PUT sent while its seq was still kept, landing after the head's oldest passed it: garbage
-    // the format allows (never listed; the next collection deletes it), whose blocks may be gone already.
-    const passed = this.#oldestRaised.find((raise) => raise.oldest > seq)?.at;
-    if (passed !== undefined && issuedAt !== undefined && issuedAt < passed) return;
+    // A checkpoint below the head's oldest is garbage the format allows (a PUT that landed late, or a
+    // collection that another one overtook): never listed (the head check sees to that), deleted by the
+    // next collection, its blocks possibly gone already. What it names is not checked.
+    if (seq < (this.head()?.oldest ?? 0)) return;
     for (const [index, entry] of checkpoint.map) {
       if (!this.#o.objects.has(blockKeyOf(this.#o.name, index, entry.seq, entry.tag))) {
         this.#fail('checkpoint', `checkpoint ${seq} names block ${index} of commit ${entry.seq}, whose object does not exist`);
@@ -269,8 +270,6 @@ export class FormatMonitor implements ObjectObserver {
     for (const seq of checkpoints) {
       if (!this.#o.objects.has(checkpointKeyOf(this.#o.name, seq))) this.#fail('head', `the head lists checkpoint ${seq}, which does not exist`);
     }
-    const previousOldest = this.#oldestRaised[this.#oldestRaised.length - 1]?.oldest ?? 0;
-    if (head.oldest > previousOldest) this.#oldestRaised.push({ at: this.#o.now(), oldest: head.oldest });
     if (before) {
       let old: HeadObject | undefined;
       try {

@@ -66,8 +66,8 @@ export const GUARANTEES = {
   },
   checkpoint: {
     section: '§5',
-    promise: 'checkpoint/<N> holds exactly the block map, size, block size and time after commit N, and the blocks it names exist (inline blocks are folded first).',
-    check: 'Format monitor: at each checkpoint creation, compares it with the state it computes from the records, and checks every named block object exists.',
+    promise: 'checkpoint/<N> holds exactly the block map, size, block size and time after commit N, and, from the head\'s oldest on, the blocks it names exist (inline blocks are folded first); one below oldest is garbage, never listed.',
+    check: 'Format monitor: at each checkpoint creation, compares it with the state it computes from the records, and (from oldest on) checks every named block object exists.',
   },
   head: {
     section: '§5, §8',

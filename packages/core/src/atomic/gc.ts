@@ -4,7 +4,7 @@ import { storeProblem } from '../argument-checks.js';
 import { BlockVfsError } from '../errors.js';
 import { isCachedStore } from '../layers/cache.js';
 import { VIEW_TRUST_MS } from './atomic-format.js';
-import { commitAtOrBefore, loadLatest, missingRecord, readRecord, stateAt, updateHead, writeCheckpoint } from './history.js';
+import { commitAtOrBefore, loadLatest, missingRecord, readHead, readRecord, stateAt, updateHead, writeCheckpoint } from './history.js';
 import {
   atomicBlockKey,
   atomicPrefixes,
@@ -96,8 +96,13 @@ export async function collectGarbage(options: CollectGarbageOptions): Promise<Ga
   const newer = await readRecords(store, name, oldestKept + 1, latest.seq);
 
   if (!options.dryRun && oldestKept > floor) {
-    if (!head?.checkpoints.includes(oldestKept)) await writeCheckpoint(store, name, base);
-    await updateHead(store, name, (current) => withOldest(current, oldestKept, base.blockSize));
+    // Another collection may have moved the head on while this one read: a checkpoint below its
+    // oldest would be garbage at once (and its folded blocks may be gone already).
+    const current = await readHead(store, name);
+    if (!current || current.oldest < oldestKept) {
+      if (!current?.checkpoints.includes(oldestKept)) await writeCheckpoint(store, name, base);
+      await updateHead(store, name, (now) => withOldest(now, oldestKept, base.blockSize));
+    }
   }
 
   const live = new Set<string>();
