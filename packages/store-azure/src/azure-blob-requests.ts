@@ -1,4 +1,14 @@
-import type { BlockStore, ByteRange, ListEntry, ListOptions, PutCondition, PutResult, StoreCapabilities } from '@blockvfs/core';
+import {
+  withRequestTimeout,
+  type BlockStore,
+  type ByteRange,
+  type ListEntry,
+  type ListOptions,
+  type PutCondition,
+  type PutResult,
+  type RequestTimeoutOption,
+  type StoreCapabilities,
+} from '@blockvfs/core';
 import { isAzureError, toStoreError } from './azure-errors.js';
 import { conditionalPut, requireEtag } from './conditional-put.js';
 import type { AzureContainer } from './container.js';
@@ -10,17 +20,24 @@ import { readBody } from './read-body.js';
 
 /**
  * The BlockStore that talks to Azure: one SDK call per request.
+ *
+ * Every request runs under the request timeout (core's withRequestTimeout): the SDK
+ * call gets its AbortSignal as `abortSignal`, and a download's body is read under the
+ * same timeout, so a service that stalls before or during its answer costs one
+ * timeout, a `transient` error. The abort also ends the SDK's own retries of the call.
  */
 export class AzureBlobRequests implements BlockStore {
   readonly name: string;
   readonly capabilities: StoreCapabilities = { conditionalPut: true, rangeGet: true, maxDeleteBatch: MAX_BATCH_DELETE };
   readonly #container: AzureContainer;
   readonly #prefix: string;
+  readonly #requestTimeoutMs: RequestTimeoutOption;
 
-  constructor(container: AzureContainer, prefix: string, name: string) {
+  constructor(container: AzureContainer, prefix: string, name: string, requestTimeoutMs: RequestTimeoutOption) {
     this.#container = container;
     this.#prefix = prefix;
     this.name = name;
+    this.#requestTimeoutMs = requestTimeoutMs;
   }
 
   async get(key: string, range?: ByteRange): Promise<Uint8Array | undefined> {
@@ -30,13 +47,15 @@ export class AzureBlobRequests implements BlockStore {
     try {
       // The SDK reads `count: 0` as "to the end": an empty range only needs to know the blob exists.
       if (range?.length === 0) {
-        await blob.getProperties();
+        await withRequestTimeout(this.#requestTimeoutMs, (abortSignal) => blob.getProperties({ abortSignal }));
         return new Uint8Array(0);
       }
       // Node's download stream resumes a cut transfer with If-Match on the first response's etag,
       // so a blob replaced mid-read fails (412, transient below) instead of mixing two versions.
-      const response = await blob.download(range?.offset ?? 0, range?.length);
-      return await readBody(response.readableStreamBody);
+      return await withRequestTimeout(this.#requestTimeoutMs, async (abortSignal) => {
+        const response = await blob.download(range?.offset ?? 0, range?.length, { abortSignal });
+        return readBody(response.readableStreamBody, abortSignal);
+      });
     } catch (error) {
       if (isAzureError(error, 404, 'BlobNotFound')) return undefined;
       // 416: the range starts at or past the end of an existing blob.
@@ -51,9 +70,9 @@ export class AzureBlobRequests implements BlockStore {
     const what = `put "${key}"${condition ? ` (${'ifNoneMatch' in condition ? 'ifNoneMatch *' : `ifMatch ${condition.ifMatch}`})` : ''}`;
     // Put Blob writes the whole blob in one request (up to 5000 MiB), so readers see the
     // old bytes or the new ones; uploadData would split large data into blocks.
-    if (condition) return conditionalPut(blob, data, condition, what, this.name);
+    if (condition) return conditionalPut(blob, data, condition, what, this.name, this.#requestTimeoutMs);
     try {
-      const response = await blob.upload(data, data.length);
+      const response = await withRequestTimeout(this.#requestTimeoutMs, (abortSignal) => blob.upload(data, data.length, { abortSignal }));
       return { etag: requireEtag(normaliseEtag(response.etag), what, this.name) };
     } catch (error) {
       throw toStoreError(error, what, this.name);
@@ -62,7 +81,7 @@ export class AzureBlobRequests implements BlockStore {
 
   async delete(keys: readonly string[]): Promise<void> {
     const names = keys.map((key) => this.#blobName(key));
-    await deleteBlobs(this.#container, names, (name) => this.#keyOf(name), this.name);
+    await deleteBlobs(this.#container, names, (name) => this.#keyOf(name), this.name, this.#requestTimeoutMs);
   }
 
   list(prefix: string, options: ListOptions = {}): AsyncIterable<ListEntry> {
@@ -71,6 +90,7 @@ export class AzureBlobRequests implements BlockStore {
       startAfter: options.startAfter === undefined ? undefined : this.#prefix + options.startAfter,
       keyOf: (name) => this.#keyOf(name),
       store: this.name,
+      requestTimeoutMs: this.#requestTimeoutMs,
     });
   }
 

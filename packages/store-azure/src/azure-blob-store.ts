@@ -1,4 +1,4 @@
-import { BlockVfsError, LayeredStore } from '@blockvfs/core';
+import { BlockVfsError, DEFAULT_REQUEST_TIMEOUT_MS, LayeredStore, requestTimeoutProblem, type RequestTimeoutOption, type RetryOptions } from '@blockvfs/core';
 import { AzureBlobRequests } from './azure-blob-requests.js';
 import type { AzureContainer } from './container.js';
 import { SOURCE } from './keys.js';
@@ -8,6 +8,22 @@ export interface AzureBlobStoreOptions {
   container: AzureContainer;
   /** Prepended to every key, verbatim (end it with `/` for a folder): several stores can share a container. Default none. */
   prefix?: string;
+  /**
+   * How long one attempt may take, in milliseconds (default 30 000), reading the
+   * answer's body included; `false` for no limit. When it passes, the request is
+   * aborted (the SDK closes its connection) and the attempt fails `transient`. One
+   * attempt is one SDK call, the SDK's own retries (its retry policy) included: they
+   * share the attempt's time, and the abort ends them, so the SDK never retries a
+   * timed-out call; `retry` does.
+   */
+  requestTimeoutMs?: RequestTimeoutOption;
+  /**
+   * Core's withRetry around the requests (throttling, 5xx, dropped connections,
+   * timeouts), with exponential backoff and jitter. Off by default (`false`): the SDK
+   * client retries by its own policy. Turn it on to retry what the SDK does not, such
+   * as timed-out calls, preferably with the SDK's policy at `maxTries: 1`.
+   */
+  retry?: RetryOptions | false;
 }
 
 /**
@@ -17,8 +33,13 @@ export interface AzureBlobStoreOptions {
  *
  * Errors are `BlockVfsError`s whose message starts with
  * `@blockvfs/store-azure (azure://account/container/prefix)`, the SDK's error as
- * `cause`. Retries are not done here: the SDK client retries by its own policy, and
- * core's `withRetry` retries what this store reports as `transient`.
+ * `cause`. By default the store does not retry: the SDK client retries by its own
+ * policy; `retry` adds core's `withRetry`, which retries what this store reports as
+ * `transient`.
+ *
+ * Each attempt runs under `requestTimeoutMs` (30 s by default), so a service that
+ * accepts connections and never answers fails a call after a timeout per attempt
+ * instead of hanging it.
  */
 export class AzureBlobStore extends LayeredStore {
   readonly prefix: string;
@@ -30,9 +51,15 @@ export class AzureBlobStore extends LayeredStore {
       throw new BlockVfsError('invalid', '"container" must be a ContainerClient from @azure/storage-blob', { source: SOURCE });
     }
     if (typeof prefix !== 'string') throw new BlockVfsError('invalid', '"prefix" must be a string', { source: SOURCE });
+    const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    const timeoutProblem = requestTimeoutProblem(requestTimeoutMs);
+    if (timeoutProblem) throw new BlockVfsError('invalid', timeoutProblem, { source: SOURCE });
     const name = `azure://${container.accountName}/${container.containerName}${prefix ? `/${prefix}` : ''}`;
     // No withRetry by default: the SDK client retries by the policy its creator gave it.
-    super(new AzureBlobRequests(container, prefix, name), { retry: false, cache: (options as { cache?: unknown }).cache });
+    super(new AzureBlobRequests(container, prefix, name, requestTimeoutMs), {
+      retry: options.retry ?? false,
+      cache: (options as { cache?: unknown }).cache,
+    });
     this.container = container;
     this.prefix = prefix;
   }

@@ -1,4 +1,4 @@
-import { BlockVfsError, type ErrorKind } from '@blockvfs/core';
+import { BlockVfsError, isRequestTimeout, type ErrorKind } from '@blockvfs/core';
 import { SOURCE } from './keys.js';
 
 /** What we read off an error thrown by @azure/storage-blob (a RestError) or by a body stream. */
@@ -42,12 +42,13 @@ const NETWORK_CODES = new Set([
 
 /**
  * The kind of a failed request, by what retrying can do about it:
- * no answer at all, 408, 429 and 5xx are `transient`; 400 and 413 are `invalid`
+ * no answer at all (the store's own requestTimeoutMs passing too), 408, 429 and 5xx are `transient`; 400 and 413 are `invalid`
  * (we sent something the service refuses); 401, 403, a missing container and any
  * other answer are `permanent`. Lost conditions (409 BlobAlreadyExists, 412) are
  * decided by the put itself, which knows whether it sent a condition.
  */
 export function classify(error: unknown): ErrorKind {
+  if (isRequestTimeout(error)) return 'transient';
   const { status, code } = describeFailure(error);
   if (status === undefined) {
     const name = (error as { name?: unknown } | undefined)?.name;
@@ -61,11 +62,17 @@ export function classify(error: unknown): ErrorKind {
   return 'permanent';
 }
 
-/** A BlockVfsError for a failed request, e.g. `get "k": 403 AuthorizationFailure: …`, the SDK error as `cause`. */
-export function toStoreError(error: unknown, what: string, store: string, kind: ErrorKind = classify(error)): BlockVfsError {
+/**
+ * A BlockVfsError for a failed request, e.g. `get "k" failed: 403 AuthorizationFailure: …`,
+ * or for the store's own timeout `get "k" timed out after 30000 ms`; the SDK's error
+ * (or the RequestTimeoutError) as `cause`. `detail` is said in parentheses after `what`.
+ */
+export function toStoreError(error: unknown, what: string, store: string, kind: ErrorKind = classify(error), detail?: string): BlockVfsError {
   if (error instanceof BlockVfsError) return error;
+  const note = detail === undefined ? '' : ` (${detail})`;
+  if (isRequestTimeout(error)) return new BlockVfsError(kind, `${what} ${error.message}${note}`, { source: SOURCE, store, cause: error });
   const { status, code, message } = describeFailure(error);
   const head = [status, code].filter((part) => part !== undefined).join(' ');
   const hint = code === 'ContainerNotFound' ? ' (the container does not exist)' : '';
-  return new BlockVfsError(kind, `${what} failed${hint}: ${head ? `${head}: ` : ''}${message}`, { source: SOURCE, store, cause: error });
+  return new BlockVfsError(kind, `${what}${note} failed${hint}: ${head ? `${head}: ` : ''}${message}`, { source: SOURCE, store, cause: error });
 }

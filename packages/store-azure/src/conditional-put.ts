@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { BlockVfsError, type PutCondition, type PutResult } from '@blockvfs/core';
+import { BlockVfsError, withRequestTimeout, type PutCondition, type PutResult, type RequestTimeoutOption } from '@blockvfs/core';
 import type { BlockBlobClient } from '@azure/storage-blob';
 import { classify, describeFailure, isAzureError, toStoreError } from './azure-errors.js';
 import { normaliseEtag, quoteEtag } from './etag.js';
@@ -16,8 +16,9 @@ export const PUT_ID_METADATA = 'blockvfsputid';
 
 /**
  * A put with `ifNoneMatch: '*'` or `ifMatch`, where a failed condition is a
- * `precondition-failed` error and an unknown outcome is resolved by reading the
- * blob's properties back (one HEAD, only on those rare paths):
+ * `precondition-failed` error and an unknown outcome (no answer, a 5xx, the request
+ * timeout passing) is resolved by reading the blob's properties back (one HEAD, with a
+ * timeout of its own, only on those rare paths):
  *
  * - the blob carries our put id: our write landed, return its etag;
  * - it does not, and the condition can no longer hold (the blob exists, or its etag
@@ -35,11 +36,14 @@ export async function conditionalPut(
   condition: PutCondition,
   what: string,
   store: string,
+  requestTimeoutMs: RequestTimeoutOption,
 ): Promise<PutResult> {
   const putId = randomUUID();
   const conditions = 'ifNoneMatch' in condition ? { ifNoneMatch: '*' } : { ifMatch: quoteEtag(condition.ifMatch) };
   try {
-    const response = await blob.upload(data, data.length, { conditions, metadata: { [PUT_ID_METADATA]: putId } });
+    const response = await withRequestTimeout(requestTimeoutMs, (abortSignal) =>
+      blob.upload(data, data.length, { conditions, metadata: { [PUT_ID_METADATA]: putId }, abortSignal }),
+    );
     return { etag: requireEtag(normaliseEtag(response.etag), what, store) };
   } catch (error) {
     const lostCondition = isAzureError(error, 409, 'BlobAlreadyExists') || isAzureError(error, 412);
@@ -48,13 +52,13 @@ export async function conditionalPut(
 
     let current: { etag: string | undefined; putId: string | undefined } | undefined;
     try {
-      const properties = await blob.getProperties();
+      const properties = await withRequestTimeout(requestTimeoutMs, (abortSignal) => blob.getProperties({ abortSignal }));
       current = { etag: normaliseEtag(properties.etag), putId: properties.metadata?.[PUT_ID_METADATA] };
     } catch (readError) {
       if (!isAzureError(readError, 404)) {
         if (lostCondition) throw toStoreError(error, what, store, 'precondition-failed');
         const failure = describeFailure(readError).message;
-        throw toStoreError(error, `${what} (outcome unknown: reading the blob back failed too: ${failure})`, store, 'permanent');
+        throw toStoreError(error, what, store, 'permanent', `outcome unknown: reading the blob back failed too: ${failure}`);
       }
     }
     if (current?.putId === putId) return { etag: requireEtag(current.etag, what, store) };

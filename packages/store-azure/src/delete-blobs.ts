@@ -1,3 +1,5 @@
+import { BlobBatch } from '@azure/storage-blob';
+import { withRequestTimeout, type RequestTimeoutOption } from '@blockvfs/core';
 import { isAzureError, toStoreError } from './azure-errors.js';
 import type { AzureContainer } from './container.js';
 
@@ -10,30 +12,48 @@ export const MAX_BATCH_DELETE = 256;
  * run the same code as a real account). Batches go one after the other, so a
  * failure leaves the earlier batches done, as `withFaults` models it. A missing blob
  * is fine (BlobNotFound); snapshots, which the store never makes, go with their blob.
+ * Each request (a Delete Blob, a batch) has the request timeout to itself.
  */
-export async function deleteBlobs(container: AzureContainer, names: readonly string[], keyOf: (name: string) => string, store: string): Promise<void> {
+export async function deleteBlobs(
+  container: AzureContainer,
+  names: readonly string[],
+  keyOf: (name: string) => string,
+  store: string,
+  requestTimeoutMs: RequestTimeoutOption,
+): Promise<void> {
   for (let start = 0; start < names.length; start += MAX_BATCH_DELETE) {
     const part = names.slice(start, start + MAX_BATCH_DELETE);
-    if (part.length === 1) await deleteOne(container, part[0] as string, keyOf, store);
-    else await deleteBatch(container, part, keyOf, store);
+    if (part.length === 1) await deleteOne(container, part[0] as string, keyOf, store, requestTimeoutMs);
+    else await deleteBatch(container, part, keyOf, store, requestTimeoutMs);
   }
 }
 
-async function deleteOne(container: AzureContainer, name: string, keyOf: (name: string) => string, store: string): Promise<void> {
+async function deleteOne(container: AzureContainer, name: string, keyOf: (name: string) => string, store: string, requestTimeoutMs: RequestTimeoutOption): Promise<void> {
+  const blob = container.getBlockBlobClient(name);
   try {
-    await container.getBlockBlobClient(name).delete({ deleteSnapshots: 'include' });
+    await withRequestTimeout(requestTimeoutMs, (abortSignal) => blob.delete({ deleteSnapshots: 'include', abortSignal }));
   } catch (error) {
     if (isAzureError(error, 404, 'BlobNotFound')) return;
     throw toStoreError(error, `delete "${keyOf(name)}"`, store);
   }
 }
 
-async function deleteBatch(container: AzureContainer, names: readonly string[], keyOf: (name: string) => string, store: string): Promise<void> {
+async function deleteBatch(
+  container: AzureContainer,
+  names: readonly string[],
+  keyOf: (name: string) => string,
+  store: string,
+  requestTimeoutMs: RequestTimeoutOption,
+): Promise<void> {
   const what = `delete ${names.length} keys from "${keyOf(names[0] as string)}"`;
-  const clients = names.map((name) => container.getBlockBlobClient(name));
   let response;
   try {
-    response = await container.getBlobBatchClient().deleteBlobs(clients, { deleteSnapshots: 'include' });
+    // The batch is assembled here rather than with BlobBatchClient.deleteBlobs, which
+    // drops its options on the way to the request (an abortSignal would never reach it).
+    const batch = new BlobBatch();
+    for (const name of names) await batch.deleteBlob(container.getBlockBlobClient(name), { deleteSnapshots: 'include' });
+    const batchClient = container.getBlobBatchClient();
+    response = await withRequestTimeout(requestTimeoutMs, (abortSignal) => batchClient.submitBatch(batch, { abortSignal }));
   } catch (error) {
     throw toStoreError(error, what, store);
   }

@@ -1,4 +1,4 @@
-import { BlockVfsError, type ListEntry } from '@blockvfs/core';
+import { BlockVfsError, withRequestTimeout, type ListEntry, type RequestTimeoutOption } from '@blockvfs/core';
 import { toStoreError } from './azure-errors.js';
 import type { AzureContainer } from './container.js';
 import { normaliseEtag } from './etag.js';
@@ -19,6 +19,8 @@ export interface ListBlobsRequest {
   /** Turns a blob name back into the caller's key. */
   keyOf: (name: string) => string;
   store: string;
+  /** Per page request, its body included; false for none. */
+  requestTimeoutMs: RequestTimeoutOption;
 }
 
 /**
@@ -34,19 +36,25 @@ export interface ListBlobsRequest {
  * unit. Those can differ only for names mixing characters above U+FFFF with
  * U+E000–U+FFFF at the same position, so every name is checked against the one
  * before it: an out-of-order listing fails loudly instead of breaking the promise.
+ *
+ * The SDK takes one AbortSignal for the whole listing, so each page request is timed
+ * on that one signal: a page that times out aborts the listing, which fails
+ * `transient` (withRetry then lists again after the last key yielded).
  */
 export async function* listBlobs(container: AzureContainer, request: ListBlobsRequest): AsyncGenerator<ListEntry> {
-  const { prefix, startAfter, keyOf, store } = request;
+  const { prefix, startAfter, keyOf, store, requestTimeoutMs } = request;
   // Every name under the prefix is >= prefix: a startAfter before it skips nothing.
   const skipTo = startAfter !== undefined && startAfter >= prefix ? startAfter : undefined;
-  const pages = container.listBlobsFlat({ prefix, ...(skipTo === undefined ? {} : { startFrom: skipTo }) }).byPage({ maxPageSize: LIST_PAGE_SIZE });
+  const listing = new AbortController();
+  const abortSignal = requestTimeoutMs === false ? undefined : listing.signal;
+  const pages = container.listBlobsFlat({ prefix, abortSignal, ...(skipTo === undefined ? {} : { startFrom: skipTo }) }).byPage({ maxPageSize: LIST_PAGE_SIZE });
   const iterator = pages[Symbol.asyncIterator]();
   let previous: string | undefined;
   try {
     for (;;) {
       let page;
       try {
-        page = await iterator.next();
+        page = await withRequestTimeout(requestTimeoutMs, () => iterator.next(), listing);
       } catch (error) {
         throw toStoreError(error, `list "${keyOf(prefix)}"${previous === undefined ? '' : ` after "${keyOf(previous)}"`}`, store);
       }

@@ -1,4 +1,4 @@
-import type { ErrorKind } from '@blockvfs/core';
+import { isRequestTimeout, type ErrorKind } from '@blockvfs/core';
 
 /**
  * What @google-cloud/storage rejects with: an ApiError (`code` = the HTTP status,
@@ -66,12 +66,13 @@ export function isMissingBucket(error: unknown): boolean {
  * The BlockVfsError kind for an SDK error:
  * - 412 conditionNotMet → precondition-failed;
  * - 408, 429 (GCS also throttles writes to one object name to about one a second), 5xx,
- *   dropped connections and timeouts → transient;
+ *   dropped connections and timeouts (the store's own requestTimeoutMs too) → transient;
  * - 400 → invalid (the request itself was wrong: a name too long, a bad argument);
  * - 401/403 (credentials, permissions), a missing bucket, and anything else → permanent.
  * A missing object is not classified here: `get` answers undefined, `delete` ignores it.
  */
 export function classify(error: unknown): ErrorKind {
+  if (isRequestTimeout(error)) return 'transient';
   const status = httpStatus(error);
   if (status === 412) return 'precondition-failed';
   if (status === 408 || status === 429 || (status !== undefined && status >= 500)) return 'transient';
@@ -94,6 +95,7 @@ function isNetworkFailure(error: unknown): boolean {
 
 /** `HTTP 412 conditionNotMet: At least one of the pre-conditions you specified did not hold.`: for messages. */
 export function describeError(error: unknown): string {
+  if (isRequestTimeout(error)) return `timeout (${error.timeoutMs} ms)`;
   const status = httpStatus(error);
   const reason = errorReason(error);
   const code = (error as SdkErrorShape | null)?.code;

@@ -5,6 +5,8 @@ import {
   rangeProblem,
   BlockVfsError,
   forEachLimit,
+  isRequestTimeout,
+  withRequestTimeout,
   type BlockStore,
   type ByteRange,
   type ErrorKind,
@@ -12,8 +14,10 @@ import {
   type ListOptions,
   type PutCondition,
   type PutResult,
+  type RequestTimeoutOption,
   type StoreCapabilities,
 } from '@blockvfs/core';
+import { abortHttpRequestsOn } from './abort-http-requests.js';
 import type { GcsBucketLike, GcsObjectMetadata, GcsWriteOptions } from './gcs-bucket.js';
 import { classify, describeError, httpStatus, isMissingBucket } from './gcs-errors.js';
 
@@ -30,6 +34,8 @@ export interface GcsRequestsOptions {
   prefix: string;
   name: string;
   deleteConcurrency: number;
+  /** Per request, the body included (see GcsStoreOptions.requestTimeoutMs); false for none. */
+  requestTimeoutMs: RequestTimeoutOption;
 }
 
 /** The object as read back to decide a conditional put whose outcome is unknown. */
@@ -47,6 +53,10 @@ interface ReadBack {
  *
  * The etag of an object is its generation: GCS gives every write of a name a new one,
  * and conditions on it (`ifGenerationMatch`) are what GCS enforces atomically.
+ *
+ * Every request runs under the request timeout (core's withRequestTimeout), until its
+ * answer is read to the end; when it passes, the HTTP requests the SDK started for it
+ * are destroyed (abort-http-requests.ts: the SDK takes no AbortSignal).
  */
 export class GcsRequests implements BlockStore {
   readonly name: string;
@@ -54,6 +64,7 @@ export class GcsRequests implements BlockStore {
   readonly #bucket: GcsBucketLike;
   readonly #prefix: string;
   readonly #deleteConcurrency: number;
+  readonly #requestTimeoutMs: RequestTimeoutOption;
   /**
    * Conditional puts whose outcome is still unknown (a 5xx or a dropped connection,
    * then a read-back that failed or found the object untouched): key → MD5 of the
@@ -67,6 +78,7 @@ export class GcsRequests implements BlockStore {
     this.#prefix = options.prefix;
     this.name = options.name;
     this.#deleteConcurrency = options.deleteConcurrency;
+    this.#requestTimeoutMs = options.requestTimeoutMs;
   }
 
   async get(key: string, range?: ByteRange): Promise<Uint8Array | undefined> {
@@ -79,9 +91,8 @@ export class GcsRequests implements BlockStore {
     let data: Uint8Array;
     try {
       // `end` is inclusive. Without a range the SDK checks the bytes against the object's CRC32C.
-      const [buffer] = await this.#bucket
-        .file(this.#prefix + key)
-        .download(ranged ? { start: range.offset, ...(length === undefined ? {} : { end: range.offset + length - 1 }) } : {});
+      const file = this.#bucket.file(this.#prefix + key);
+      const [buffer] = await this.#timed(() => file.download(ranged ? { start: range.offset, ...(length === undefined ? {} : { end: range.offset + length - 1 }) } : {}));
       data = buffer;
     } catch (error) {
       const status = httpStatus(error);
@@ -102,13 +113,13 @@ export class GcsRequests implements BlockStore {
     const ifGenerationMatch = condition ? this.#generationCondition(key, condition) : undefined;
     const what = `put "${key}"${condition ? ` ${describeCondition(condition)}` : ''}`;
     try {
-      const generation = await this.#upload(key, data, ifGenerationMatch);
+      const generation = await this.#timed((signal) => this.#upload(key, data, ifGenerationMatch, signal));
       this.#unresolved.delete(key);
       return { etag: generation };
     } catch (error) {
       const kind = classify(error);
       if (!condition) throw this.#sdkError(kind, what, error);
-      // After a 5xx or a broken connection the put may or may not have happened, and a lost
+      // After a 5xx, a broken connection or a timeout the put may or may not have happened, and a lost
       // condition may be our own earlier attempt having landed late: read back to decide.
       const mayBeOurs = kind === 'transient' || (kind === 'precondition-failed' && this.#unresolved.get(key) === md5Base64(data));
       if (!mayBeOurs) {
@@ -127,7 +138,7 @@ export class GcsRequests implements BlockStore {
     const files = [...new Set(keys)].map((key) => ({ key, file: this.#bucket.file(this.#prefix + key) }));
     await forEachLimit(files, this.#deleteConcurrency, async ({ key, file }) => {
       try {
-        await file.delete();
+        await this.#timed(() => file.delete());
       } catch (error) {
         if (httpStatus(error) === 404 && !isMissingBucket(error)) return; // already gone: fine
         throw this.#sdkError(classify(error), `delete "${key}"`, error);
@@ -145,14 +156,15 @@ export class GcsRequests implements BlockStore {
       let page: ListPage;
       try {
         // A fresh query every time: the SDK deletes autoPaginate from the object it sends.
-        const [, , response] = await this.#bucket.getFiles({
-          autoPaginate: false,
+        const query = {
+          autoPaginate: false as const,
           prefix: this.#prefix + prefix,
           maxResults: LIST_PAGE,
           fields: LIST_FIELDS,
           ...(startAfter === undefined ? {} : { startOffset: startAfter }),
           ...(pageToken === undefined ? {} : { pageToken }),
-        });
+        };
+        const [, , response] = await this.#timed(() => this.#bucket.getFiles(query));
         page = (response ?? {}) as ListPage;
       } catch (error) {
         throw this.#sdkError(classify(error), what, error);
@@ -168,7 +180,7 @@ export class GcsRequests implements BlockStore {
   }
 
   /** One multipart upload request (resumable: false); resolves to the new generation. */
-  async #upload(key: string, data: Uint8Array, ifGenerationMatch: string | undefined): Promise<string> {
+  async #upload(key: string, data: Uint8Array, ifGenerationMatch: string | undefined, signal: AbortSignal | undefined): Promise<string> {
     const file = this.#bucket.file(this.#prefix + key);
     // The CRC32C travels in the metadata part, and GCS refuses the upload (400) if the
     // bytes it got do not match: a corrupted upload never becomes the object. The SDK's
@@ -184,6 +196,8 @@ export class GcsRequests implements BlockStore {
       const stream = file.createWriteStream(options);
       stream.once('error', reject);
       stream.once('finish', resolve);
+      // Its HTTP request is destroyed on abort too; a Bucket that is not the SDK's has its stream ended here.
+      signal?.addEventListener('abort', () => stream.destroy(signal.reason as Error), { once: true });
       stream.end(data);
     });
     const generation = file.metadata.generation;
@@ -233,7 +247,8 @@ export class GcsRequests implements BlockStore {
   async #readBack(key: string): Promise<ReadBack | undefined> {
     let metadata: GcsObjectMetadata;
     try {
-      [metadata] = await this.#bucket.file(this.#prefix + key).getMetadata();
+      const file = this.#bucket.file(this.#prefix + key);
+      [metadata] = await this.#timed(() => file.getMetadata());
     } catch (error) {
       if (httpStatus(error) === 404 && !isMissingBucket(error)) return undefined;
       throw error;
@@ -265,11 +280,18 @@ export class GcsRequests implements BlockStore {
     if (problem) throw this.#error('invalid', problem);
   }
 
+  /** One request under the request timeout; `run` gets the attempt's AbortSignal, and the HTTP requests it starts abort with it. */
+  #timed<T>(run: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> {
+    return withRequestTimeout(this.#requestTimeoutMs, (signal) => abortHttpRequestsOn(signal, () => run(signal)));
+  }
+
   #error(kind: ErrorKind, message: string, cause?: unknown): BlockVfsError {
     return new BlockVfsError(kind, message, { source: SOURCE, store: this.name, cause });
   }
 
+  /** `get "k": HTTP 503 …`, or for the store's own timeout `get "k" timed out after 30000 ms`. */
   #sdkError(kind: ErrorKind, what: string, error: unknown): BlockVfsError {
+    if (isRequestTimeout(error)) return this.#error(kind, `${what} ${error.message}`, error);
     const hint = kind === 'permanent' && isMissingBucket(error) ? ' (the bucket does not exist)' : '';
     return this.#error(kind, `${what}: ${describeError(error)}${hint}`, error);
   }

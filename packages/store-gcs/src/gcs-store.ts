@@ -1,4 +1,4 @@
-import { BlockVfsError, LayeredStore, type RetryOptions } from '@blockvfs/core';
+import { BlockVfsError, DEFAULT_REQUEST_TIMEOUT_MS, LayeredStore, requestTimeoutProblem, type RequestTimeoutOption, type RetryOptions } from '@blockvfs/core';
 import type { GcsBucketLike } from './gcs-bucket.js';
 import { GcsRequests, SOURCE } from './gcs-requests.js';
 
@@ -16,6 +16,15 @@ export interface GcsStoreOptions {
    * withRetry's defaults; `false` turns it off.
    */
   retry?: RetryOptions | false;
+  /**
+   * How long one attempt may take, in milliseconds (default 30 000), reading the
+   * answer's body included; `false` for no limit. When it passes, the attempt's HTTP
+   * requests are destroyed (their sockets closed) and the attempt fails `transient`,
+   * which `retry` retries, each retry with a timeout of its own. One attempt is one SDK
+   * call, the SDK's own retries (`retryOptions`) included: they share the attempt's
+   * time, and the timeout ends them.
+   */
+  requestTimeoutMs?: RequestTimeoutOption;
   /** Object deletes in flight at once during one `delete` call (default 32). */
   deleteConcurrency?: number;
 }
@@ -36,6 +45,10 @@ export interface GcsStoreOptions {
  * The SDK retries some requests on its own (reads, lists; never the single-request
  * uploads this store sends). For one retry policy only, create the `Storage` with
  * `retryOptions: { autoRetry: false }`, or pass `retry: false`.
+ *
+ * Each attempt runs under `requestTimeoutMs` (30 s by default), so a server that
+ * accepts connections and never answers fails a call after (retries + 1) timeouts
+ * plus the backoff between them, instead of hanging it.
  */
 export class GcsStore extends LayeredStore {
   readonly bucket: string;
@@ -52,8 +65,11 @@ export class GcsStore extends LayeredStore {
     if (typeof bucket.name !== 'string' || bucket.name.length === 0) throw invalid('"bucket" has no name');
     if (typeof prefix !== 'string') throw invalid('"prefix" must be a string');
     if (!Number.isSafeInteger(deleteConcurrency) || deleteConcurrency < 1) throw invalid(`"deleteConcurrency" must be a positive integer, got ${deleteConcurrency}`);
+    const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    const timeoutProblem = requestTimeoutProblem(requestTimeoutMs);
+    if (timeoutProblem) throw invalid(timeoutProblem);
     const name = `gs://${bucket.name}/${prefix}`;
-    super(new GcsRequests({ bucket, prefix, name, deleteConcurrency }), options);
+    super(new GcsRequests({ bucket, prefix, name, deleteConcurrency, requestTimeoutMs }), options);
     this.bucket = bucket.name;
     this.prefix = prefix;
   }

@@ -10,13 +10,22 @@ import type {
 } from '@aws-sdk/client-s3';
 
 /**
+ * What S3Store passes as `send`'s second argument: the attempt's AbortSignal, which
+ * aborts when the store's request timeout passes (the SDK then closes the connection).
+ */
+export interface S3SendOptions {
+  abortSignal?: AbortSignal;
+}
+
+/**
  * The part of `S3Client` (from `@aws-sdk/client-s3` v3) that S3Store uses: `send` of
  * four commands. An `S3Client` fits as it is; so does anything else that sends these
- * commands (a client with extra middleware, a test double).
+ * commands (a client with extra middleware, a test double). One that ignores the
+ * abort signal is still timed out, but its connection is left to it.
  */
 export interface S3ClientLike {
-  send(command: GetObjectCommand): Promise<GetObjectCommandOutput>;
-  send(command: PutObjectCommand): Promise<PutObjectCommandOutput>;
-  send(command: DeleteObjectsCommand): Promise<DeleteObjectsCommandOutput>;
-  send(command: ListObjectsV2Command): Promise<ListObjectsV2CommandOutput>;
+  send(command: GetObjectCommand, options?: S3SendOptions): Promise<GetObjectCommandOutput>;
+  send(command: PutObjectCommand, options?: S3SendOptions): Promise<PutObjectCommandOutput>;
+  send(command: DeleteObjectsCommand, options?: S3SendOptions): Promise<DeleteObjectsCommandOutput>;
+  send(command: ListObjectsV2Command, options?: S3SendOptions): Promise<ListObjectsV2CommandOutput>;
 }

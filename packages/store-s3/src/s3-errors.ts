@@ -1,4 +1,4 @@
-import type { ErrorKind } from '@blockvfs/core';
+import { isRequestTimeout, type ErrorKind } from '@blockvfs/core';
 
 /** What the SDK's errors carry that matters here (service errors and network errors alike). */
 interface SdkErrorShape {
@@ -79,13 +79,15 @@ const PERMANENT_CODES = new Set([
 /**
  * The BlockVfsError kind for an SDK error:
  * - 412 PreconditionFailed, 409 ConditionalRequestConflict → precondition-failed;
- * - throttling (503 SlowDown, 429), other 5xx, timeouts, dropped connections → transient;
+ * - throttling (503 SlowDown, 429), other 5xx, timeouts (the SDK's and the store's own
+ *   requestTimeoutMs), dropped connections → transient;
  * - 403 AccessDenied, NoSuchBucket, bad credentials → permanent;
  * - other 400s → invalid (the request itself was wrong: a key too long, a bad argument);
  * - anything else → permanent.
  * A missing key is not classified here: `get` answers undefined for it.
  */
 export function classify(error: unknown): ErrorKind {
+  if (isRequestTimeout(error)) return 'transient'; // the store's own timeout: no answer in time
   const code = errorCode(error);
   const status = httpStatus(error);
   if (code !== undefined && PERMANENT_CODES.has(code)) return 'permanent';
@@ -108,6 +110,7 @@ function isNetworkFailure(error: unknown): boolean {
 
 /** `SlowDown (HTTP 503): Please reduce your request rate.`: what went wrong, for messages. */
 export function describeError(error: unknown): string {
+  if (isRequestTimeout(error)) return `timeout (${error.timeoutMs} ms)`;
   const code = errorCode(error) ?? 'Error';
   const status = httpStatus(error);
   const raw = (error as SdkErrorShape | null)?.message;

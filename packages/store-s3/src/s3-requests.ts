@@ -5,6 +5,8 @@ import {
   rangeProblem,
   BlockVfsError,
   forEachLimit,
+  isRequestTimeout,
+  withRequestTimeout,
   type BlockStore,
   type ByteRange,
   type ErrorKind,
@@ -12,6 +14,7 @@ import {
   type ListOptions,
   type PutCondition,
   type PutResult,
+  type RequestTimeoutOption,
   type StoreCapabilities,
 } from '@blockvfs/core';
 import { withContentMd5 } from './content-md5.js';
@@ -32,6 +35,8 @@ export interface S3RequestsOptions {
   prefix: string;
   conditionalWrites: boolean;
   name: string;
+  /** Per request, the body included (see S3StoreOptions.requestTimeoutMs); false for none. */
+  requestTimeoutMs: RequestTimeoutOption;
 }
 
 interface StoredObject {
@@ -44,6 +49,10 @@ interface StoredObject {
  * per page), with the answers mapped onto the BlockStore contract and the failures
  * classified into BlockVfsError kinds. No retries here: S3Store layers core's
  * withRetry on top.
+ *
+ * Every request runs under the request timeout (core's withRequestTimeout): `send`
+ * gets its AbortSignal, and a GET's body is read under the same timeout, so a server
+ * that stalls before or during its answer costs one timeout, a `transient` error.
  */
 export class S3Requests implements BlockStore {
   readonly name: string;
@@ -51,6 +60,7 @@ export class S3Requests implements BlockStore {
   readonly #client: S3ClientLike;
   readonly #bucket: string;
   readonly #prefix: string;
+  readonly #requestTimeoutMs: RequestTimeoutOption;
   /**
    * Conditional puts whose outcome is still unknown (a 5xx or a dropped connection,
    * then a read-back that failed or found the old object): key → MD5 of the bytes we
@@ -64,6 +74,7 @@ export class S3Requests implements BlockStore {
     this.#bucket = options.bucket;
     this.#prefix = options.prefix;
     this.name = options.name;
+    this.#requestTimeoutMs = options.requestTimeoutMs;
     this.capabilities = Object.freeze({ conditionalPut: options.conditionalWrites, rangeGet: true, maxDeleteBatch: MAX_DELETE_BATCH });
   }
 
@@ -88,14 +99,14 @@ export class S3Requests implements BlockStore {
     if (condition && 'ifNoneMatch' in condition) input.IfNoneMatch = '*';
     if (condition && 'ifMatch' in condition) input.IfMatch = bareEtag(condition.ifMatch);
     try {
-      const output = await this.#client.send(new PutObjectCommand(input));
+      const output = await this.#timed((abortSignal) => this.#client.send(new PutObjectCommand(input), { abortSignal }));
       this.#unresolved.delete(key);
       // A single-part PUT's ETag is the MD5 of the body; a server that omits it gets that.
       return { etag: output.ETag ? bareEtag(output.ETag) : md5Hex(data) };
     } catch (error) {
       const kind = classify(error);
       if (!condition) throw this.#sdkError(kind, `put "${key}"`, error);
-      // After a 5xx or a broken connection the put may or may not have happened. A lost
+      // After a 5xx, a broken connection or a timeout the put may or may not have happened. A lost
       // condition may be our own earlier attempt (the SDK's retry, or one of ours after an
       // unknown outcome) having landed. Both are settled by reading the object back.
       const mayBeOurs =
@@ -124,15 +135,15 @@ export class S3Requests implements BlockStore {
     let continuationToken: string | undefined;
     for (;;) {
       let page;
+      const command = new ListObjectsV2Command({
+        Bucket: this.#bucket,
+        Prefix: this.#prefix + prefix,
+        MaxKeys: 1000,
+        ...(continuationToken ? { ContinuationToken: continuationToken } : startAfter === undefined ? {} : { StartAfter: startAfter }),
+      });
       try {
-        page = await this.#client.send(
-          new ListObjectsV2Command({
-            Bucket: this.#bucket,
-            Prefix: this.#prefix + prefix,
-            MaxKeys: 1000,
-            ...(continuationToken ? { ContinuationToken: continuationToken } : startAfter === undefined ? {} : { StartAfter: startAfter }),
-          }),
-        );
+        // The SDK reads and parses the whole page inside `send`, so the timeout covers it.
+        page = await this.#timed((abortSignal) => this.#client.send(command, { abortSignal }));
       } catch (error) {
         throw this.#sdkError(classify(error), what, error);
       }
@@ -156,12 +167,24 @@ export class S3Requests implements BlockStore {
     }
   }
 
-  /** A GET: the object's bytes (the range of them) and its etag, or undefined when there is no such key. */
+  /**
+   * A GET: the object's bytes (the range of them) and its etag, or undefined when there
+   * is no such key. The request and the reading of its body share one timeout.
+   */
   async #getObject(key: string, range: ByteRange | undefined, what: string): Promise<StoredObject | undefined> {
+    try {
+      return await this.#timed((abortSignal) => this.#readObject(key, range, what, abortSignal));
+    } catch (error) {
+      throw isRequestTimeout(error) ? this.#sdkError('transient', `${what} "${key}"`, error) : error;
+    }
+  }
+
+  async #readObject(key: string, range: ByteRange | undefined, what: string, abortSignal: AbortSignal | undefined): Promise<StoredObject | undefined> {
     const header = rangeHeader(range);
     let output;
     try {
-      output = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + key, ...(header ? { Range: header } : {}) }));
+      const command = new GetObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + key, ...(header ? { Range: header } : {}) });
+      output = await this.#client.send(command, { abortSignal });
     } catch (error) {
       const code = errorCode(error);
       if (code === 'NoSuchKey' || (httpStatus(error) === 404 && code !== 'NoSuchBucket')) return undefined;
@@ -169,9 +192,13 @@ export class S3Requests implements BlockStore {
       if (code === 'InvalidRange' || httpStatus(error) === 416) return { data: new Uint8Array(0), etag: undefined };
       throw this.#sdkError(classify(error), `${what} "${key}"`, error);
     }
+    const body = output.Body;
+    // The SDK aborts the request when the signal fires, which ends the body too; a
+    // client that ignores the signal has its body stream destroyed here instead.
+    abortSignal?.addEventListener('abort', () => (body as { destroy?: (error?: Error) => void } | undefined)?.destroy?.(), { once: true });
     let data: Uint8Array;
     try {
-      data = output.Body ? await output.Body.transformToByteArray() : new Uint8Array(0);
+      data = body ? await body.transformToByteArray() : new Uint8Array(0);
     } catch (error) {
       // The connection broke while the body was streaming.
       throw this.#sdkError('transient', `${what} "${key}" (reading the body)`, error);
@@ -230,7 +257,7 @@ export class S3Requests implements BlockStore {
         Bucket: this.#bucket,
         Delete: { Objects: keys.map((key) => ({ Key: this.#prefix + key })), Quiet: true },
       });
-      output = await this.#client.send(withContentMd5(command));
+      output = await this.#timed((abortSignal) => this.#client.send(withContentMd5(command), { abortSignal }));
     } catch (error) {
       throw this.#sdkError(classify(error), what, error);
     }
@@ -256,11 +283,18 @@ export class S3Requests implements BlockStore {
     if (problem) throw this.#error('invalid', problem);
   }
 
+  /** One request under the request timeout; `run` gets the AbortSignal to pass to `send`. */
+  #timed<T>(run: (abortSignal: AbortSignal | undefined) => Promise<T>): Promise<T> {
+    return withRequestTimeout(this.#requestTimeoutMs, run);
+  }
+
   #error(kind: ErrorKind, message: string, cause?: unknown): BlockVfsError {
     return new BlockVfsError(kind, message, { source: SOURCE, store: this.name, cause });
   }
 
+  /** `get "k" failed: SlowDown (HTTP 503): …`, or for the store's own timeout `get "k" timed out after 30000 ms`. */
   #sdkError(kind: ErrorKind, what: string, error: unknown): BlockVfsError {
+    if (isRequestTimeout(error)) return this.#error(kind, `${what} ${error.message}`, error);
     return this.#error(kind, `${what} failed: ${describeError(error)}`, error);
   }
 }

@@ -1,4 +1,4 @@
-import { BlockVfsError, LayeredStore, type RetryOptions } from '@blockvfs/core';
+import { BlockVfsError, DEFAULT_REQUEST_TIMEOUT_MS, LayeredStore, requestTimeoutProblem, type RequestTimeoutOption, type RetryOptions } from '@blockvfs/core';
 import type { S3ClientLike } from './s3-client.js';
 import { S3Requests, SOURCE } from './s3-requests.js';
 
@@ -15,6 +15,15 @@ export interface S3StoreOptions {
    * withRetry's defaults; `false` turns it off.
    */
   retry?: RetryOptions | false;
+  /**
+   * How long one attempt may take, in milliseconds (default 30 000), reading the
+   * answer's body included; `false` for no limit. When it passes, the request is
+   * aborted (the SDK closes its connection) and the attempt fails `transient`, which
+   * `retry` retries, each retry with a timeout of its own. One attempt is one `send`,
+   * the SDK's own retries (`maxAttempts`) included: they share the attempt's time, and
+   * the abort ends them.
+   */
+  requestTimeoutMs?: RequestTimeoutOption;
   /**
    * Whether the server enforces `If-None-Match: *` and `If-Match` on PUT (default true:
    * AWS S3 since 2024, Ceph RGW, recent MinIO). Set false for a server that ignores them:
@@ -37,6 +46,10 @@ export interface S3StoreOptions {
  * The SDK client retries on its own too (`maxAttempts`, default 3); each of its
  * sends, retries included, is one attempt here. For one retry policy only, create
  * the client with `maxAttempts: 1`, or pass `retry: false`.
+ *
+ * Each attempt runs under `requestTimeoutMs` (30 s by default), so a server that
+ * accepts connections and never answers fails a call after (retries + 1) timeouts
+ * plus the backoff between them, instead of hanging it.
  */
 export class S3Store extends LayeredStore {
   readonly bucket: string;
@@ -49,8 +62,11 @@ export class S3Store extends LayeredStore {
     if (!client || typeof client.send !== 'function') throw invalid('"client" must be an S3Client (from @aws-sdk/client-s3)');
     if (typeof bucket !== 'string' || bucket.length === 0) throw invalid('"bucket" must be a non-empty string');
     if (typeof prefix !== 'string') throw invalid('"prefix" must be a string');
+    const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    const timeoutProblem = requestTimeoutProblem(requestTimeoutMs);
+    if (timeoutProblem) throw invalid(timeoutProblem);
     const name = `s3://${bucket}/${prefix}`;
-    super(new S3Requests({ client, bucket, prefix, name, conditionalWrites: options.conditionalWrites ?? true }), options);
+    super(new S3Requests({ client, bucket, prefix, name, requestTimeoutMs, conditionalWrites: options.conditionalWrites ?? true }), options);
     this.bucket = bucket;
     this.prefix = prefix;
   }
