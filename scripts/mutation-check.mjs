@@ -21,6 +21,7 @@ const HISTORY = 'packages/core/src/atomic/history.ts';
 const FORMAT = 'packages/core/src/atomic/atomic-format.ts';
 const VFS = 'packages/vfs-wasqlite/src/block-vfs.ts';
 const FINDINGS = 'packages/simulation/test/findings.test.ts';
+const MANY = 'packages/vfs-wasqlite/test/many.test.ts';
 
 /** Each: what the check guards, where it is, the text that disables it, and the tests that must notice. */
 const MUTATIONS = [
@@ -55,6 +56,8 @@ const MUTATIONS = [
   { id: 'unlock-discard', what: 'a finished write transaction leaves nothing unsynced (a dirty file never refreshes)', file: VFS, find: '      if (wrote && this.#policy.versioned && open.file.dirty) open.file.discard();', replace: '', tests: [TRUST, FINDINGS] },
   { id: 'journal-relearn', what: 'the direct layout re-learns its journal at every open', file: VFS, find: "        if (role === 'main' && loads && this.#policy.journal === 'store') this.#files.markUncertain(`${filename}-journal`);", replace: '', tests: [TRUST] },
   { id: 'journal-names', what: 'a database named like another database’s journal is refused', file: 'packages/vfs-wasqlite/src/database-name.ts', find: '  const suffix = RESERVED_SUFFIXES.find((reserved) => name.endsWith(reserved));', replace: '  const suffix = undefined as string | undefined;', tests: [TRUST] },
+  { id: 'lock-holder', what: 'SQLite\'s locks are held by a handle number unique in the process, not a module\'s fileId', file: VFS, find: 'holder: lockHolders,', replace: 'holder: fileId,', tests: [MANY] },
+  { id: 'busy-undone', what: 'an autocommit call is run again on SQLITE_BUSY only when SQLite left nothing of it done', file: 'packages/vfs-wasqlite/src/database.ts', find: '&& this.#sqlite.api.get_autocommit(this.#db) !== 0 && !this.#inTransactionScope()', replace: '', tests: [MANY] },
 ];
 
 const filter = process.argv.slice(2).filter((arg) => arg !== '--');

@@ -147,11 +147,12 @@ class Life {
       case 'overlap': {
         this.#second ??= await this.#open();
         if (!this.#second) return;
-        // The read starts first and holds its snapshot while the write runs on the other connection (whose COMMIT
-        // then needs the reader gone: SQLITE_BUSY, a certain failure). The read joins no promise of freshness.
+        // The read starts first and holds its snapshot while the write commits on the other connection: in the
+        // atomic layout each connection has a view of its own, as two processes would, so the oracle judges
+        // the second connection's reads as its own (its own monotonic history and freshness promise).
         const second = this.#second;
         const write = this.#world.scheduler.sleep(this.#random.int(0, 50)).then(() => (op.write === 'insert' ? this.#insert(db, false) : this.#increment(db, 1, 0)));
-        await Promise.all([this.#read(second, op.thinkMs, false), write]);
+        await Promise.all([this.#read(second, op.thinkMs, true, `${this.#label}+`), write]);
         return;
       }
       case 'checkpoint':
@@ -224,7 +225,7 @@ class Life {
    * the transaction). `promised`: whether the process's freshness promise applies (not
    * for a connection that may join another connection's snapshot).
    */
-  async #read(db: Database, thinkMs: number, promised: boolean): Promise<void> {
+  async #read(db: Database, thinkMs: number, promised: boolean, label = this.#label): Promise<void> {
     const { oracle } = this.#world;
     const issued = oracle.issue();
     let first: number[] | undefined;
@@ -247,12 +248,12 @@ class Life {
     }
     const ids = opIds(state);
     if (first && first.join() !== ids.join()) {
-      oracle.finding('oneCommit', `a read transaction of ${this.#label} saw ops [${first.join(',')}] and then [${ids.join(',')}]`);
+      oracle.finding('oneCommit', `a read transaction of ${label} saw ops [${first.join(',')}] and then [${ids.join(',')}]`);
     }
     // A lease holder skips looking for other writers' commits (writers without a lease are still stopped at the record): no promise.
     const staleness = this.#plan.lease === false && promised ? this.#plan.freshness : undefined;
-    this.#world.line(`${this.#label} read ${ids.length} ops`);
-    oracle.observe(this.#label, state, issued, { staleness, what: 'read' });
+    this.#world.line(`${label} read ${ids.length} ops`);
+    oracle.observe(label, state, issued, { staleness, what: 'read' });
   }
 
   async #plain(what: string, run: () => Promise<void>): Promise<void> {

@@ -1,4 +1,4 @@
-import { openDatabase } from '@blockvfs/vfs-wasqlite';
+import { MAX_IDLE_ENGINES, openDatabase, warmEngines } from '@blockvfs/vfs-wasqlite';
 import { finalCheck, midRunCheck } from './checks.js';
 import { installEnvironment, type RealTimeUse } from './determinism.js';
 import { describeError } from './errors.js';
@@ -66,7 +66,7 @@ export class WedgedError extends Error {
 
 let warm: Promise<void> | undefined;
 
-/** Loads the shared wa-sqlite module once per Node process, outside any simulated run. */
+/** Compiles the wa-sqlite code and opens one database once per Node process, outside any simulated run. */
 export function warmUp(): Promise<void> {
   warm ??= (async () => {
     const db = await openDatabase({ store: new InstantStore(), name: 'warm.db' });
@@ -78,6 +78,9 @@ export function warmUp(): Promise<void> {
 
 export async function runSeed(seed: number, options: RunOptions = {}): Promise<SeedResult> {
   await warmUp();
+  // Every run starts with the same idle engines (one SQLite module per Database): which ones a run
+  // instantiates must not depend on the runs before it, or a seed would not replay alike.
+  await warmEngines(MAX_IDLE_ENGINES);
   const wallStart = performance.now();
   const swarm = drawSwarm(seed, options.overrides);
   const root = new Random(seed);
@@ -169,8 +172,8 @@ async function setUp(world: World): Promise<void> {
 
 /**
  * Kills every store (so nothing can still wait for one) and closes every connection
- * still open: every seed shares one SQLite module, whose memory must not grow with the
- * seeds, and whose queue must be free for the next one.
+ * still open: their engines go back to the pool for the next seed, whose memory must not
+ * grow with the seeds.
  */
 async function cleanUp(world: World): Promise<void> {
   for (const store of world.stores) store.kill();

@@ -46,7 +46,7 @@ test('garbage collection beside a writer and a reader on an old snapshot', async
   await gcBesideReaders(fresh());
 }, 120_000);
 
-test('four processes increment one counter, retrying on SQLITE_BUSY: nothing lost, nothing doubled', async () => {
+test('four processes increment one counter with the default busyTimeout: nothing lost, nothing doubled', async () => {
   const report = await concurrentIncrements({ ...fresh(), writers: 4, increments: 10 });
   console.log(`concurrent increments on Azure Blob (Azurite): ${JSON.stringify(report)}`);
   expect(report.counter).toBe(40);

@@ -38,7 +38,7 @@ describeS3('atomic layout on S3', (target) => {
     await gcBesideReaders({ store, reopen });
   }, 120_000);
 
-  it('four processes increment one counter, retrying on SQLITE_BUSY: nothing lost, nothing doubled', async () => {
+  it('four processes increment one counter with the default busyTimeout: nothing lost, nothing doubled', async () => {
     const { store, prefix } = suite.fresh('counter');
     const report = await concurrentIncrements({ store, child: childStore(target, prefix), writers: 4, increments: 15 });
     console.log(`concurrent increments on ${target.server}: ${JSON.stringify(report)}`);

@@ -61,7 +61,7 @@ export interface Writer {
   readonly acks: number[];
   /** The last id whose commit began (`begin <id>` lines, insert-loop). */
   begun: number | undefined;
-  /** Commits lost to other writers and retried. */
+  /** Transactions run again after losing their commit to another writer (`busy` lines). */
   busy: number;
   /** Resolves on the first `wait` line: the child waits for `go()`. */
   readonly waiting: Promise<void>;
@@ -211,7 +211,7 @@ export interface IncrementOptions {
 export interface IncrementReport {
   writers: number;
   acknowledged: number;
-  /** Commits lost to another writer (SQLITE_BUSY) and retried: at least writers - 1. */
+  /** Transactions run again by the Database after losing their commit to another writer: at least writers - 1. */
   busy: number;
   counter: number;
 }

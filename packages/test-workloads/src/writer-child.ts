@@ -9,13 +9,13 @@
  *   counter before any writes it, and all but one must lose their first commit);
  * - `ready` once the database is open;
  * - insert-loop: `begin <id>` before each commit, `ack <id>` once it is acknowledged;
- * - increment: `ack <i>` after each acknowledged increment, `busy` after each commit lost
- *   to another writer (then retried);
+ * - increment: `ack <i>` after each acknowledged increment, `busy` each time the Database
+ *   runs an increment's transaction again (its commit was lost to another writer);
  * - `done` at the end.
  */
 import { createInterface } from 'node:readline';
 import type { BlockStore } from '@blockvfs/core';
-import { isBusyError, openDatabase, type Database } from '@blockvfs/vfs-wasqlite';
+import { openDatabase, type Database } from '@blockvfs/vfs-wasqlite';
 import { assertRunningSources } from './child-node.js';
 import type { WriterSpec } from './processes.js';
 
@@ -59,29 +59,25 @@ async function insertLoop(db: Database, first: number): Promise<never> {
 async function increments(db: Database, spec: WriterSpec): Promise<void> {
   let gated = false;
   for (let i = 0; i < spec.count; i++) {
-    for (;;) {
-      try {
-        // Read, then write what was read plus one: a lost update would show in the total.
-        await db.transaction(async () => {
-          const row = await db.get<{ n: number }>('SELECT n FROM counter WHERE id = 1');
-          // Between the read and the write, let other writers commit: first at the gate
-          // (all have read, none has written), then for `pause` ms in every increment.
-          if (gated) await sleep(spec.pause ?? 0);
-          else {
-            gated = true; // once, even if this attempt is lost and retried
-            await go();
-          }
-          await db.run('UPDATE counter SET n = ? WHERE id = 1', [(row?.n ?? 0) + 1]);
-          await db.run('INSERT INTO increments (worker, i) VALUES (?, ?)', [spec.worker, i]);
-        });
-        say(`ack ${i}`);
-        break;
-      } catch (error) {
-        if (!isBusyError(error)) throw error;
-        say('busy');
-        await sleep(2 + Math.random() * 30);
+    let runs = 0;
+    // Read, then write what was read plus one: a lost update would show in the total. A
+    // commit lost to another writer is waited out and the transaction run again by the
+    // Database itself (the default busyTimeout): a SQLITE_BUSY reaching here fails the child.
+    await db.transaction(async () => {
+      runs += 1;
+      if (runs > 1) say('busy');
+      const row = await db.get<{ n: number }>('SELECT n FROM counter WHERE id = 1');
+      // Between the read and the write, let other writers commit: first at the gate
+      // (all have read, none has written), then for `pause` ms in every increment.
+      if (gated) await sleep(spec.pause ?? 0);
+      else {
+        gated = true; // once, even if this attempt is lost and run again
+        await go();
       }
-    }
+      await db.run('UPDATE counter SET n = ? WHERE id = 1', [(row?.n ?? 0) + 1]);
+      await db.run('INSERT INTO increments (worker, i) VALUES (?, ?)', [spec.worker, i]);
+    });
+    say(`ack ${i}`);
   }
 }
 

@@ -83,7 +83,9 @@ describe('a view moves whole or not at all', () => {
   test('a transaction longer than a minute loses to another writer (SQLITE_BUSY); its retry commits on top, keeping the other commit', async () => {
     const clock = new ManualClock();
     const inner = await seeded(1, { clock });
-    const dbA = await open(processOf(inner), { clock });
+    // busyTimeout 0: the SQLITE_BUSY reaches the caller, who runs the transaction again (a
+    // Database's own busy waits go through the clock, which this test moves by hand).
+    const dbA = await open(processOf(inner), { clock, busyTimeout: 0 });
     await dbA.run("INSERT INTO t VALUES (10, 'a')"); // A keeps copies of the blocks of its own last commit
     const dbB = await open(processOf(inner), { clock });
     let attempts = 0;
@@ -109,7 +111,7 @@ describe('a view moves whole or not at all', () => {
   test('a writer with freshness ≥ 60 s, idle for a minute, loses its commit to another writer (SQLITE_BUSY); its retry keeps the other commit', async () => {
     const clock = new ManualClock();
     const inner = await seeded(1, { clock });
-    const dbA = await open(processOf(inner), { clock, freshness: 2 * MINUTE });
+    const dbA = await open(processOf(inner), { clock, freshness: 2 * MINUTE, busyTimeout: 0 });
     await dbA.run("INSERT INTO t VALUES (10, 'a')");
     const dbB = await open(processOf(inner), { clock });
     await dbB.run("INSERT INTO t VALUES (2, 'b')");
@@ -133,7 +135,7 @@ describe('a failed commit is over', () => {
   test('a spilling transaction that loses a race: its rollback commits nothing, the other writer’s row stays', async () => {
     const clock = new ManualClock();
     const inner = await seeded(1, { clock });
-    const a = await open(processOf(inner), { clock });
+    const a = await open(processOf(inner), { clock, busyTimeout: 0 });
     await a.exec('PRAGMA cache_size = 10');
     const b = await open(processOf(inner), { clock });
     const lost = await failure(

@@ -36,10 +36,13 @@ import {
 } from './sqlite-codes.js';
 import { settled } from './settled.js';
 import { suspensionsOf } from './suspensions.js';
-import { fileKey, storeFiles, type StoreFiles } from './store-files.js';
+import { fileKey, StoreFiles, storeFiles } from './store-files.js';
 import { FacadeVFS, type WasmModule } from './wa-sqlite-adapter.js';
 
 const SOURCE = '@blockvfs/vfs-wasqlite';
+
+/** The last lock holder number given out (see OpenFile's `holder`). */
+let lockHolders = 0;
 
 /** Why WAL is refused, in one place for the VFS and the Database API. */
 export const WAL_UNSUPPORTED =
@@ -64,6 +67,12 @@ export interface BlockVfsOptions {
   atomic?: AtomicOptions;
   /** Called with every VFS call (FacadeVFS's `log` hook), e.g. to count them. */
   trace?: (method: string, ...args: unknown[]) => void;
+  /**
+   * The busy timeout of the connection this VFS serves (a Database's), which `PRAGMA
+   * busy_timeout` reads and sets here instead of SQLite's own busy handler, whose sleep
+   * would block the whole process. Absent: that pragma goes to SQLite.
+   */
+  busyTimeout?: { timeout: number };
 }
 
 /** A file SQLite opened: on the store (main database, rollback journal) or in memory (temp files). */
@@ -75,6 +84,12 @@ type OpenFile =
       role: 'main' | 'journal';
       file: PagedFile;
       lock: FileLock | undefined;
+      /**
+       * Who holds `lock`: unique in the process. Not the fileId, which is a pointer into
+       * one SQLite module's memory: the connections of the direct layout share a file's
+       * lock across modules (one per Database), where two fileIds may be equal.
+       */
+      holder: number;
       /** This open loaded the file's view (no other handle had it open): the handle's first read transaction may use it as it is. */
       viewFromOpen: boolean;
     }
@@ -131,6 +146,7 @@ export class BlockVFS extends FacadeVFS {
     return ASYNC_METHODS[this.#policy.versioned ? 'versioned' : 'direct'];
   }
   readonly #trace: BlockVfsOptions['trace'];
+  readonly #busyTimeout: BlockVfsOptions['busyTimeout'];
 
   constructor(name: string, module: WasmModule, options: BlockVfsOptions) {
     super(name, module);
@@ -145,10 +161,12 @@ export class BlockVFS extends FacadeVFS {
     }
     this.#atomic = options.atomic;
     this.#policy = layoutPolicy(this.layout);
-    this.#files = storeFiles(this.store);
+    // Atomic layout: this VFS serves one connection (its engine's), which gets a view of its own.
+    this.#files = this.#policy.versioned ? new StoreFiles(this.store) : storeFiles(this.store);
     // Store names can be longer than FacadeVFS's default of 64 bytes.
     this.mxPathname = 1024;
     this.#trace = options.trace;
+    this.#busyTimeout = options.busyTimeout;
     if (options.trace) (this as unknown as { log: BlockVfsOptions['trace'] }).log = options.trace;
     const self = this as unknown as Record<string, unknown>;
     if (this.#policy.versioned) {
@@ -228,7 +246,8 @@ export class BlockVFS extends FacadeVFS {
           return this.#fail(new BlockVfsError('not-found', message, { source: SOURCE, store: this.store.name }), SQLITE_CANTOPEN);
         }
         const lock = role === 'main' ? this.#files.lock(key) : undefined;
-        this.#open.set(fileId, { kind: 'store', name: filename, key, role, file, lock, viewFromOpen: loads && role === 'main' });
+        lockHolders += 1;
+        this.#open.set(fileId, { kind: 'store', name: filename, key, role, file, lock, holder: lockHolders, viewFromOpen: loads && role === 'main' });
       }
       pOutFlags.setInt32(0, flags, true);
       return SQLITE_OK;
@@ -242,7 +261,7 @@ export class BlockVFS extends FacadeVFS {
     this.#open.delete(fileId);
     if (open?.kind !== 'store') return SQLITE_OK;
     try {
-      open.lock?.unlock(fileId, SQLITE_LOCK_NONE);
+      open.lock?.unlock(open.holder, SQLITE_LOCK_NONE);
       this.#endFailedCommit(open, fileId);
       await this.#files.close(open.key);
       return SQLITE_OK;
@@ -412,7 +431,7 @@ export class BlockVFS extends FacadeVFS {
   override jLock(fileId: number, lockType: number): number {
     const open = this.#open.get(fileId);
     if (open?.kind !== 'store' || !open.lock) return SQLITE_OK;
-    return open.lock.lock(fileId, lockType) ? SQLITE_OK : SQLITE_BUSY;
+    return open.lock.lock(open.holder, lockType) ? SQLITE_OK : SQLITE_BUSY;
   }
 
   /**
@@ -427,27 +446,27 @@ export class BlockVFS extends FacadeVFS {
   #lockVersioned(fileId: number, lockType: number): number | PromiseLike<number> {
     const open = this.#open.get(fileId);
     if (open?.kind !== 'store' || !open.lock) return settled(SQLITE_OK);
-    const before = open.lock.level(fileId);
-    if (!open.lock.lock(fileId, lockType)) return settled(SQLITE_BUSY);
+    const before = open.lock.level(open.holder);
+    if (!open.lock.lock(open.holder, lockType)) return settled(SQLITE_BUSY);
     // The first read transaction of a handle whose open just loaded the view (openDatabase's
     // pragmas, in the same turn of the queue) would only confirm it again: one GET saved per open.
     const fromOpen = open.viewFromOpen;
     open.viewFromOpen = false;
-    const refresh = before === SQLITE_LOCK_NONE && !fromOpen && !open.lock.othersHold(fileId) && !open.file.dirty && open.file.refreshNeeded;
+    const refresh = before === SQLITE_LOCK_NONE && !fromOpen && !open.lock.othersHold(open.holder) && !open.file.dirty && open.file.refreshNeeded;
     const write = before < SQLITE_LOCK_RESERVED && lockType >= SQLITE_LOCK_RESERVED && open.file.beginWriteNeeded;
     // Nothing to ask the store (within freshness, a held lease): answered at once.
     if (!refresh && !write) return settled(SQLITE_OK);
-    return this.#lockWithStore(open, fileId, before, { refresh, write });
+    return this.#lockWithStore(open, before, { refresh, write });
   }
 
-  async #lockWithStore(open: Extract<OpenFile, { kind: 'store' }>, fileId: number, before: number, work: { refresh: boolean; write: boolean }): Promise<number> {
+  async #lockWithStore(open: Extract<OpenFile, { kind: 'store' }>, before: number, work: { refresh: boolean; write: boolean }): Promise<number> {
     const lock = open.lock as FileLock;
     try {
       if (work.refresh) await open.file.refresh();
       if (work.write) await open.file.beginWrite();
       return SQLITE_OK;
     } catch (error) {
-      lock.unlock(fileId, before === SQLITE_LOCK_NONE ? SQLITE_LOCK_NONE : Math.min(before, SQLITE_LOCK_SHARED));
+      lock.unlock(open.holder, before === SQLITE_LOCK_NONE ? SQLITE_LOCK_NONE : Math.min(before, SQLITE_LOCK_SHARED));
       return this.#fail(error, isBlockVfsError(error, 'precondition-failed') ? SQLITE_BUSY : SQLITE_IOERR_LOCK);
     }
   }
@@ -455,8 +474,8 @@ export class BlockVFS extends FacadeVFS {
   override jUnlock(fileId: number, lockType: number): number {
     const open = this.#open.get(fileId);
     if (open?.kind !== 'store') return SQLITE_OK;
-    const wrote = (open.lock?.level(fileId) ?? SQLITE_LOCK_NONE) >= SQLITE_LOCK_RESERVED;
-    open.lock?.unlock(fileId, lockType);
+    const wrote = (open.lock?.level(open.holder) ?? SQLITE_LOCK_NONE) >= SQLITE_LOCK_RESERVED;
+    open.lock?.unlock(open.holder, lockType);
     if (lockType < SQLITE_LOCK_RESERVED) {
       this.#endFailedCommit(open, fileId);
       // Atomic layout: a write transaction is over, committed (synced) or rolled back. Whatever is
@@ -501,17 +520,44 @@ export class BlockVFS extends FacadeVFS {
       const valuePointer = pArg.getUint32(8, true);
       const name = this.#module.UTF8ToString(namePointer).toLowerCase();
       const value = valuePointer ? this.#module.UTF8ToString(valuePointer).trim().toLowerCase() : undefined;
+      if (name === 'busy_timeout') return this.#busyTimeoutPragma(pArg, value);
       let refusal: string | undefined;
       if (name === 'journal_mode' && value === 'wal') refusal = WAL_UNSUPPORTED;
       if (name === 'synchronous' && (value === 'off' || value === '0') && this.#policy.versioned) refusal = SYNCHRONOUS_OFF_UNSUPPORTED;
       if (refusal === undefined) return SQLITE_NOTFOUND;
-      const error = new BlockVfsError('invalid', refusal, { source: SOURCE, store: this.store.name });
-      this.#lastError ??= error;
-      this.#setPragmaError(pArg.byteOffset - this.#module.HEAPU8.byteOffset, error.message);
-      return SQLITE_ERROR;
+      return this.#refusePragma(pArg, refusal);
     } catch (error) {
       return this.#fail(error, SQLITE_ERROR);
     }
+  }
+
+  /**
+   * `PRAGMA busy_timeout [= ms]` reads or sets the connection's busy timeout (see
+   * BlockVfsOptions.busyTimeout) and answers it, as SQLite would. SQLite's own busy
+   * handler never gets it: its waits are synchronous sleeps, which would stop every timer
+   * and every other database of the process, and would wait for nothing (the lock it
+   * waits for can only be released by code that cannot run while it sleeps).
+   */
+  #busyTimeoutPragma(pArg: DataView, value: string | undefined): number {
+    const control = this.#busyTimeout;
+    if (!control) {
+      return this.#refusePragma(pArg, 'PRAGMA busy_timeout would make SQLite sleep synchronously, stopping the whole process; wait out SQLITE_BUSY yourself (openDatabase has a busyTimeout option)');
+    }
+    if (value !== undefined) {
+      const ms = Number(value);
+      if (!(Number.isSafeInteger(ms) && ms >= 0 && ms <= 2_147_483_647)) return this.#refusePragma(pArg, `busy_timeout must be a whole number of ms from 0 to 2147483647, got ${value}`);
+      control.timeout = ms;
+    }
+    this.#setPragmaText(pArg.byteOffset - this.#module.HEAPU8.byteOffset, String(control.timeout));
+    return SQLITE_OK;
+  }
+
+  /** Fails a PRAGMA with `why` as its error message (SQLite shows azArg[0]). */
+  #refusePragma(pArg: DataView, why: string): number {
+    const error = new BlockVfsError('invalid', why, { source: SOURCE, store: this.store.name });
+    this.#lastError ??= error;
+    this.#setPragmaText(pArg.byteOffset - this.#module.HEAPU8.byteOffset, error.message);
+    return SQLITE_ERROR;
   }
 
   override jSectorSize(_fileId: number): number {
@@ -524,8 +570,8 @@ export class BlockVFS extends FacadeVFS {
     return open.role === 'main' ? this.#policy.mainDeviceCharacteristics : SQLITE_IOCAP_POWERSAFE_OVERWRITE;
   }
 
-  /** Stores `message` as azArg[0], allocated with sqlite3_malloc since SQLite frees it. */
-  #setPragmaError(argPointer: number, message: string): void {
+  /** Stores `message` as azArg[0] (a PRAGMA's result, or its error), allocated with sqlite3_malloc since SQLite frees it. */
+  #setPragmaText(argPointer: number, message: string): void {
     const bytes = new TextEncoder().encode(message);
     const pointer = this.#module._sqlite3_malloc(bytes.length + 1);
     if (!pointer) return;

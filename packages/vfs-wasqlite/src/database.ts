@@ -2,9 +2,10 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { AtomicFormat, BlockVfsError, DEFAULT_LAYOUT, blockSizeProblem, checkLayout, isBlockVfsError, storeProblem, type AtomicOptions, type BlockStore, type Clock, type Layout, type LeaseOptions } from '@blockvfs/core';
 import { SYNCHRONOUS_OFF_UNSUPPORTED, WAL_UNSUPPORTED } from './block-vfs.js';
 import { databaseNameProblem } from './database-name.js';
-import { acquireVfs, sqliteModule, sqliteQueue, type VfsLease } from './runtime.js';
-import { SQLITE_IOERR_CLOSE, SQLITE_ROW, codeName } from './sqlite-codes.js';
-import { SqliteError } from './sqlite-error.js';
+import { acquireEngine, acquireVfs, releaseEngine, type Engine, type VfsLease } from './runtime.js';
+import { BusyRetry, DEFAULT_BUSY_TIMEOUT, busyTimeoutProblem } from './busy-retry.js';
+import { SQLITE_BUSY, SQLITE_IOERR_CLOSE, SQLITE_ROW, codeName, primaryCode } from './sqlite-codes.js';
+import { SqliteError, isBusyError } from './sqlite-error.js';
 import { andFinally, andThen, type MaybePromise } from './maybe-async.js';
 import { ColumnNames, bindParams, integer, readRow, type Params, type Row } from './values.js';
 import { BUILDS, waSqliteErrorCode, type Build, type WaSqlite } from './wa-sqlite-adapter.js';
@@ -77,6 +78,16 @@ export interface OpenDatabaseOptions {
    * `freshness`. Deterministic tests pass a simulated clock; applications leave it out.
    */
   clock?: Clock;
+  /**
+   * How long, in ms, a transaction or an autocommit statement that gets SQLITE_BUSY (a
+   * commit lost to another writer, another writer's lease, a lock another connection
+   * holds) is re-run before the SQLITE_BUSY is thrown: after a jittered wait that grows
+   * each time. Default 5000 (better-sqlite3's `timeout`); 0 throws at once. A
+   * `transaction(fn)` is re-run from its start, so `fn` may run more than once: keep
+   * effects outside the database (sending mail, say) out of it. `PRAGMA busy_timeout`
+   * reads and sets this same value (it never blocks the process).
+   */
+  busyTimeout?: number;
 }
 
 /** A commit of the atomic layout: its number (1, 2, …) and its writer's clock. */
@@ -99,15 +110,17 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
   const blockSize = options.blockSize ?? pageSize;
   const readOnly = options.readOnly ?? false;
-  const sqlite = await sqliteModule(options.build ?? 'asyncify');
+  const engine = await acquireEngine(options.build ?? 'asyncify');
+  const { sqlite } = engine;
+  const busy = new BusyRetry(options.busyTimeout ?? DEFAULT_BUSY_TIMEOUT, options.clock);
 
   // page_size only takes effect before the database's first write; for an existing database it does nothing.
   const pragmas = [`PRAGMA cache_size = -${DEFAULT_CACHE_KIB}`, 'PRAGMA temp_store = MEMORY'];
   if (!readOnly) pragmas.unshift(`PRAGMA page_size = ${pageSize}`);
   // The open and its pragmas in one turn of the queue: the pragmas' read transaction
   // (cache_size loads the schema) then uses the view the open just loaded (see BlockVFS.jOpen).
-  return sqliteQueue.run(async () => {
-    const lease = acquireVfs(sqlite, store, layout, blockSize, atomic);
+  return engine.queue.run(async () => {
+    const lease = acquireVfs(sqlite, store, { layout, blockSize, atomic, busyTimeout: busy });
     const flags = readOnly ? OPEN_READONLY : OPEN_READWRITE | OPEN_CREATE;
     lease.vfs.takeLastError();
     let db: number | undefined;
@@ -115,11 +128,12 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       db = await sqlite.api.open_v2(name, flags, lease.vfs.name);
       sqlite.enableExtendedResultCodes(db);
       for await (const stmt of sqlite.api.statements(db, pragmas.join('; '), { unscoped: false })) await stepToEnd(sqlite, stmt);
-      return new Database(sqlite, lease, db, name);
+      return new Database(engine, lease, db, name, busy);
     } catch (error) {
       const failure = toError(error, lease);
       if (db !== undefined) await sqlite.api.close(db).catch(() => undefined);
       lease.release();
+      releaseEngine(engine);
       throw failure;
     }
   });
@@ -138,6 +152,8 @@ function checkOptions(options: OpenDatabaseOptions): { store: BlockStore; name: 
   }
   if (blockSize !== undefined && blockSizeProblem(blockSize)) throw invalid(`"blockSize": ${blockSizeProblem(blockSize)}`);
   if (build !== undefined && !BUILDS.includes(build)) throw invalid(`"build" must be one of ${BUILDS.join(', ')}, got ${String(build)}`);
+  const busyIssue = options.busyTimeout === undefined ? undefined : busyTimeoutProblem(options.busyTimeout);
+  if (busyIssue) throw invalid(busyIssue);
   return { store, name, atomic: atomicOptions(options, invalid) };
 }
 
@@ -191,8 +207,12 @@ interface TransactionScope {
  */
 export class Database {
   readonly name: string;
+  readonly #engine: Engine;
   readonly #sqlite: WaSqlite;
   readonly #lease: VfsLease;
+  readonly #busy: BusyRetry;
+  /** Errors of autocommit calls that SQLite reported busy and left nothing half-done: re-run them (see BusyRetry). */
+  readonly #retryable = new WeakSet<object>();
   readonly #db: number;
   /** Prepared statements not yet finalised: finalised before close. */
   readonly #live = new Set<number>();
@@ -205,12 +225,19 @@ export class Database {
   #closed = false;
 
   /** @internal Use openDatabase(). */
-  constructor(sqlite: WaSqlite, lease: VfsLease, db: number, name: string) {
-    this.#sqlite = sqlite;
+  constructor(engine: Engine, lease: VfsLease, db: number, name: string, busy: BusyRetry) {
+    this.#engine = engine;
+    this.#sqlite = engine.sqlite;
     this.#lease = lease;
     this.#db = db;
     this.name = name;
-    this.#names = new ColumnNames(sqlite.module);
+    this.#busy = busy;
+    this.#names = new ColumnNames(engine.sqlite.module);
+  }
+
+  /** How long (ms) SQLITE_BUSY is waited out before it is thrown (the `busyTimeout` option, `PRAGMA busy_timeout`). */
+  get busyTimeout(): number {
+    return this.#busy.timeout;
   }
 
   /** Whether close() has been called. */
@@ -256,24 +283,26 @@ export class Database {
   /** Runs one statement; returns the number of changed rows and the last inserted rowid. */
   async run(sql: string, params?: Params): Promise<RunResult> {
     checkSql(sql);
-    return this.#call(() =>
-      andThen(this.#withStatement(sql, params, (stmt) => stepToEnd(this.#sqlite, stmt)), () => {
-        const rowid = this.#sqlite.lastInsertRowid(this.#db);
-        return { changes: this.#sqlite.module._sqlite3_changes(this.#db), lastInsertRowid: integer(rowid.low, rowid.high) };
-      }),
+    return this.#call(
+      () =>
+        andThen(this.#withStatement(sql, params, (stmt) => stepToEnd(this.#sqlite, stmt)), () => {
+          const rowid = this.#sqlite.lastInsertRowid(this.#db);
+          return { changes: this.#sqlite.module._sqlite3_changes(this.#db), lastInsertRowid: integer(rowid.low, rowid.high) };
+        }),
+      true,
     );
   }
 
   /** Runs one statement; returns every row. */
   async all<T extends Row = Row>(sql: string, params?: Params): Promise<T[]> {
     checkSql(sql);
-    return this.#call(() => this.#withStatement(sql, params, (stmt) => this.#collect(stmt, Infinity) as MaybePromise<T[]>));
+    return this.#call(() => this.#withStatement(sql, params, (stmt) => this.#collect(stmt, Infinity) as MaybePromise<T[]>), true);
   }
 
   /** Runs one statement; returns its first row, or undefined when there is none. */
   async get<T extends Row = Row>(sql: string, params?: Params): Promise<T | undefined> {
     checkSql(sql);
-    return this.#call(() => this.#withStatement(sql, params, (stmt) => andThen(this.#collect(stmt, 1), (rows) => rows[0] as T | undefined)));
+    return this.#call(() => this.#withStatement(sql, params, (stmt) => andThen(this.#collect(stmt, 1), (rows) => rows[0] as T | undefined)), true);
   }
 
   /**
@@ -325,7 +354,10 @@ export class Database {
   /**
    * Runs `fn` in a transaction: BEGIN, then COMMIT if `fn` resolves (returning its
    * result) or ROLLBACK if it throws (rethrowing). Nested calls (from within `fn`)
-   * become SAVEPOINTs, rolled back on their own if their `fn` throws.
+   * become SAVEPOINTs, rolled back on their own if their `fn` throws. A transaction that
+   * fails with SQLITE_BUSY (its commit lost to another writer, say) is rolled back and
+   * run again from the start, for up to `busyTimeout` ms: **`fn` may run more than
+   * once**, each time on the state its reads then see.
    */
   async transaction<T>(fn: () => Promise<T> | T): Promise<T> {
     if (typeof fn !== 'function') throw new BlockVfsError('invalid', 'transaction() needs a function', { source: SOURCE });
@@ -336,8 +368,8 @@ export class Database {
     let finished!: () => void;
     const scope: TransactionScope = { database: this };
     this.#transaction = { scope, done: new Promise<void>((resolve) => (finished = resolve)) };
-    try {
-      return await this.#scope.run(scope, async () => {
+    const attempt = () =>
+      this.#scope.run(scope, async () => {
         await this.exec('BEGIN');
         let result: T;
         try {
@@ -349,12 +381,15 @@ export class Database {
         try {
           await this.exec('COMMIT');
         } catch (error) {
-          // A COMMIT that failed (SQLITE_BUSY: readers still present, or an I/O error) may leave the transaction open.
+          // A COMMIT that failed (SQLITE_BUSY: a lost race, readers still present; an I/O error) may leave the transaction open.
           await this.#rollbackIfActive();
           throw error;
         }
         return result;
       });
+    try {
+      // Busy (rolled back whole by now): run again from the start, on the state the next BEGIN sees.
+      return this.#busy.timeout > 0 ? await this.#busy.run(attempt, isBusyError) : await attempt();
     } finally {
       this.#transaction = undefined;
       finished();
@@ -365,7 +400,7 @@ export class Database {
   async close(): Promise<void> {
     if (this.#closed) return;
     if (!this.#inTransactionScope()) while (this.#transaction) await this.#transaction.done;
-    await sqliteQueue.run(() => this.#closeNow());
+    await this.#engine.queue.run(() => this.#closeNow());
   }
 
   async #closeNow(): Promise<void> {
@@ -382,6 +417,7 @@ export class Database {
       throw toError(error, this.#lease);
     } finally {
       this.#lease.release();
+      releaseEngine(this.#engine);
     }
     // SQLite ignores a failure to close a file, yet that close may have been the write of buffered changes.
     const lost = this.#lease.vfs.takeLastError();
@@ -396,11 +432,36 @@ export class Database {
     for await (const stmt of api.statements(this.#db, sql, { unscoped: true })) {
       this.#live.add(stmt);
       try {
-        await stepToEnd(this.#sqlite, stmt);
+        await this.#stepOut(stmt);
       } finally {
         await this.#finalize(stmt);
       }
     }
+  }
+
+  /**
+   * Steps one statement of exec() to its end. Busy in autocommit mode (nothing of it is
+   * done: SQLite rolled its implicit transaction back), it is reset and stepped again,
+   * waiting between tries (BusyRetry), so that the statements before it, already
+   * committed, are not run twice. Inside a transaction the caller's transaction retries.
+   */
+  async #stepOut(stmt: number): Promise<void> {
+    const started = this.#busy.start();
+    for (let tries = 0; ; tries++) {
+      try {
+        await stepToEnd(this.#sqlite, stmt);
+        return;
+      } catch (error) {
+        if (!this.#busyAndUndone(error) || !(await this.#busy.pause(started, tries))) throw error;
+        await this.#sqlite.api.reset(stmt).catch(() => undefined); // reset reports the same busy again
+      }
+    }
+  }
+
+  /** Whether `error` is SQLITE_BUSY that left the connection in autocommit mode, outside any transaction() of ours. */
+  #busyAndUndone(error: unknown): boolean {
+    const code = waSqliteErrorCode(error);
+    return code !== undefined && primaryCode(code) === SQLITE_BUSY && this.#sqlite.api.get_autocommit(this.#db) !== 0 && !this.#inTransactionScope();
   }
 
   #inTransactionScope(): boolean {
@@ -430,8 +491,20 @@ export class Database {
     await this.exec('ROLLBACK').catch(() => undefined);
   }
 
-  /** Waits for its turn (after another caller's transaction, after earlier calls), then runs `task`. */
-  #call<T>(task: () => MaybePromise<T>): Promise<T> {
+  /**
+   * Waits for its turn (after another caller's transaction, after earlier calls), then
+   * runs `task`. With `retry`, an autocommit call that SQLite reports busy is run again
+   * (BusyRetry); inside a transaction() the transaction retries instead.
+   */
+  #call<T>(task: () => MaybePromise<T>, retry = false): Promise<T> {
+    this.#checkOpen();
+    if (retry && !this.#inTransactionScope() && this.#busy.timeout > 0) {
+      return this.#busy.run(() => this.#callOnce(task), (error) => typeof error === 'object' && error !== null && this.#retryable.has(error));
+    }
+    return this.#callOnce(task);
+  }
+
+  #callOnce<T>(task: () => MaybePromise<T>): Promise<T> {
     this.#checkOpen();
     if (this.#transaction && !this.#inTransactionScope()) return this.#callAfterTransactions(task);
     return this.#guard(task);
@@ -444,9 +517,11 @@ export class Database {
 
   #guard<T>(task: () => MaybePromise<T>): Promise<T> {
     const fail = (error: unknown): never => {
-      throw isBlockVfsError(error) ? error : toError(error, this.#lease);
+      const failure = isBlockVfsError(error) ? error : toError(error, this.#lease);
+      if (this.#busyAndUndone(error)) this.#retryable.add(failure); // decided in the call's turn, while the module is ours
+      throw failure;
     };
-    return sqliteQueue.run(() => {
+    return this.#engine.queue.run(() => {
       this.#checkOpen();
       this.#lease.vfs.takeLastError(); // errors of earlier calls are not ours
       try {

@@ -10,8 +10,10 @@ import { SQLITE_LOCK_EXCLUSIVE, SQLITE_LOCK_NONE, SQLITE_LOCK_PENDING, SQLITE_LO
  * - PENDING: that writer waits for readers to leave; no new reader may come;
  * - EXCLUSIVE: the writer alone.
  *
- * An incompatible request fails at once (the VFS answers SQLITE_BUSY): waiting would
- * block the one SQLite module every connection shares.
+ * Holders are numbers unique in the process (one per open file handle, whichever SQLite
+ * module it is in). An incompatible request fails at once (the VFS answers SQLITE_BUSY),
+ * as SQLite's own busy handler would sleep synchronously; the Database waits it out
+ * with timers instead (busyTimeout).
  */
 export class FileLock {
   readonly #shared = new Set<number>();

@@ -2,10 +2,17 @@ import { DEFAULT_BLOCK_CACHE_BYTES, DirectFormat, openPagedFile, withCache, type
 import { FileLock } from './lock-table.js';
 
 /**
- * What this process knows about the files it uses on one store: which are open (one
- * PagedFile per file, shared by every connection, as an operating system shares its
- * page cache), their sizes, SQLite's locks on them, and (atomic layout) the block
- * caches, which outlive any one connection so that a new one starts warm.
+ * What a process (direct layout) or a connection (atomic layout) knows about the files it
+ * uses on one store: which are open (one PagedFile per file), their sizes, SQLite's locks
+ * on them. The atomic layout's block caches are the process's, per store (`blockCache`),
+ * so that a new connection starts warm.
+ *
+ * Direct layout: one StoreFiles per store object for the whole process (`storeFiles`):
+ * its connections share each file's PagedFile, as an operating system shares its page
+ * cache, and SQLite's locks between them, which is what keeps its one writer apart from
+ * its readers. Atomic layout: one per connection, so that each connection has its own view
+ * of the database, exactly as between two processes: a reader keeps its snapshot while
+ * another connection commits, and two writers race at the commit record.
  *
  * Direct layout: knowing the journal's size lets the VFS answer "is there a hot
  * journal?" (asked at the start of every transaction) and delete the journal (at the
@@ -59,8 +66,8 @@ export class StoreFiles {
   readonly #store: BlockStore;
   readonly #entries = new Map<string, FileEntry>();
   readonly #locks = new Map<string, FileLock>();
-  /** Block caches of the atomic layout, by size: they outlive the connections, so a new one starts warm. */
-  readonly #caches = new Map<number, CachedStore>();
+  /** Opens in progress, by key: a second open of the same file waits for the first (connections run side by side). */
+  readonly #opening = new Map<string, Promise<PagedFile>>();
 
   constructor(store: BlockStore) {
     this.#store = store;
@@ -87,6 +94,17 @@ export class StoreFiles {
    * handles; lists the store only if its size is unknown.
    */
   async open(key: string, name: string, options: OpenStoreFileOptions): Promise<PagedFile> {
+    for (let pending = this.#opening.get(key); pending; pending = this.#opening.get(key)) await pending.catch(() => undefined);
+    const opening = this.#openNow(key, name, options);
+    this.#opening.set(key, opening);
+    try {
+      return await opening;
+    } finally {
+      this.#opening.delete(key);
+    }
+  }
+
+  async #openNow(key: string, name: string, options: OpenStoreFileOptions): Promise<PagedFile> {
     const entry = this.#entries.get(key);
     if (entry?.file && this.isOpen(key)) {
       entry.opens += 1;
@@ -99,7 +117,7 @@ export class StoreFiles {
         layout: options.layout,
         blockSize: options.blockSize,
         ...(knownSize === undefined ? {} : { knownSize }),
-        ...(options.layout === 'atomic' ? { atomic: { ...options.atomic, ...this.#blockCache(options.atomic) } } : {}),
+        ...(options.layout === 'atomic' ? { atomic: { ...options.atomic, ...blockCache(this.#store, options.atomic) } } : {}),
       });
     } catch (error) {
       this.#entries.delete(key);
@@ -127,18 +145,6 @@ export class StoreFiles {
     } finally {
       if (entry.opens === 0 && (!entry.keep || !entry.trusted)) this.#entries.delete(key);
     }
-  }
-
-  /** The process-wide block cache for these atomic options (none with `cacheBytes: 0`). */
-  #blockCache(atomic: AtomicOptions | undefined): { blockCache?: CachedStore } {
-    const bytes = atomic?.cacheBytes ?? DEFAULT_BLOCK_CACHE_BYTES;
-    if (bytes === 0) return {};
-    let cache = this.#caches.get(bytes);
-    if (!cache) {
-      cache = withCache(this.#store, { maxBytes: bytes });
-      this.#caches.set(bytes, cache);
-    }
-    return { blockCache: cache };
   }
 
   /** The open PagedFile of `key`, if any. */
@@ -205,9 +211,29 @@ export class StoreFiles {
   }
 }
 
+/** Block caches of the atomic layout, per store object and size: the process's, shared by its connections. */
+const caches = new WeakMap<BlockStore, Map<number, CachedStore>>();
+
+/** The process-wide block cache of `store` for these atomic options (none with `cacheBytes: 0`). */
+function blockCache(store: BlockStore, atomic: AtomicOptions | undefined): { blockCache?: CachedStore } {
+  const bytes = atomic?.cacheBytes ?? DEFAULT_BLOCK_CACHE_BYTES;
+  if (bytes === 0) return {};
+  let bySize = caches.get(store);
+  if (!bySize) {
+    bySize = new Map();
+    caches.set(store, bySize);
+  }
+  let cache = bySize.get(bytes);
+  if (!cache) {
+    cache = withCache(store, { maxBytes: bytes });
+    bySize.set(bytes, cache);
+  }
+  return { blockCache: cache };
+}
+
 const byStore = new WeakMap<BlockStore, StoreFiles>();
 
-/** The process-wide state of `store` (one per store object: another object over the same bucket is another "process"). */
+/** The process-wide state of `store` for the direct layout (one per store object: another object over the same bucket is another "process"). */
 export function storeFiles(store: BlockStore): StoreFiles {
   let files = byStore.get(store);
   if (!files) {

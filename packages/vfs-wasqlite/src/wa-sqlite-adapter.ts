@@ -32,6 +32,7 @@ export interface WasmModule {
   deleteCallback(key: number): void;
   _sqlite3_malloc(bytes: number): number;
   _sqlite3_free(pointer: number): void;
+  _sqlite3_randomness(bytes: number, pointer: number): void;
   _sqlite3_extended_result_codes(db: number, on: number): number;
   _sqlite3_last_insert_rowid(db: number): number;
   _sqlite3_vfs_unregister(vfs: number): number;
@@ -181,9 +182,45 @@ export function jspiSupported(): boolean {
   return typeof wasm?.Suspending === 'function';
 }
 
-type ModuleFactory = (options: { wasmBinary: Uint8Array }) => Promise<WasmModule>;
+/** The slice of the WebAssembly API used here (the project's lib has no DOM types), with its objects left opaque. */
+interface WasmApi {
+  compile(bytes: Uint8Array): Promise<object>;
+  instantiate(module: object, imports: object): Promise<object>;
+  Instance: new (module: object, imports: object) => object;
+}
+const Wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
-/** Loads a fresh SQLite module of the given build. Each module is independent (about 17 MiB). */
+/** Emscripten's hook for instantiating the wasm itself: here, from a module compiled once per build. */
+type InstantiateWasm = (imports: object, done: (instance: object, module: object) => void) => object;
+type ModuleFactory = (options: { instantiateWasm: InstantiateWasm }) => Promise<WasmModule>;
+
+/** The build's code, loaded and compiled once per process: every module instantiates it anew (its own memory), with no compile. */
+const compiled = new Map<Build, Promise<{ factory: ModuleFactory; wasm: object }>>();
+
+function compiledBuild(build: Build): Promise<{ factory: ModuleFactory; wasm: object }> {
+  let loading = compiled.get(build);
+  if (!loading) {
+    loading = (async () => {
+      const file = build === 'jspi' ? 'wa-sqlite-jspi' : 'wa-sqlite-async';
+      const packageDir = dirname(createRequire(import.meta.url).resolve('@journeyapps/wa-sqlite/package.json'));
+      const [factoryModule, wasmBinary] = await Promise.all([
+        build === 'jspi' ? import('@journeyapps/wa-sqlite/dist/wa-sqlite-jspi.mjs') : import('@journeyapps/wa-sqlite/dist/wa-sqlite-async.mjs'),
+        readFile(join(packageDir, 'dist', `${file}.wasm`)),
+      ]);
+      const wasm = await Wasm.compile(new Uint8Array(wasmBinary.buffer, wasmBinary.byteOffset, wasmBinary.byteLength));
+      return { factory: factoryModule.default as ModuleFactory, wasm };
+    })();
+    compiled.set(build, loading);
+    loading.catch(() => compiled.delete(build)); // let a later call try again
+  }
+  return loading;
+}
+
+/**
+ * Loads a fresh SQLite module of the given build: its own memory and state, independent
+ * of every other module (calls into different modules may run side by side). The code is
+ * compiled once per process; each module after the first costs an instantiation only.
+ */
 export async function loadWaSqlite(build: Build = 'asyncify'): Promise<WaSqlite> {
   if (!BUILDS.includes(build)) {
     throw new BlockVfsError('invalid', `unknown wa-sqlite build "${String(build)}"; known builds: ${BUILDS.join(', ')}`, { source: SOURCE });
@@ -196,14 +233,28 @@ export async function loadWaSqlite(build: Build = 'asyncify'): Promise<WaSqlite>
       { source: SOURCE },
     );
   }
-  const file = build === 'jspi' ? 'wa-sqlite-jspi' : 'wa-sqlite-async';
-  const packageDir = dirname(createRequire(import.meta.url).resolve('@journeyapps/wa-sqlite/package.json'));
-  const [factoryModule, wasmBinary] = await Promise.all([
-    build === 'jspi' ? import('@journeyapps/wa-sqlite/dist/wa-sqlite-jspi.mjs') : import('@journeyapps/wa-sqlite/dist/wa-sqlite-async.mjs'),
-    readFile(join(packageDir, 'dist', `${file}.wasm`)),
-  ]);
-  const factory = factoryModule.default as ModuleFactory;
-  const module = await factory({ wasmBinary: new Uint8Array(wasmBinary.buffer, wasmBinary.byteOffset, wasmBinary.byteLength) });
+  const { factory, wasm } = await compiledBuild(build);
+  const module = await factory({
+    instantiateWasm(imports, done) {
+      // Synchronously where the platform allows it (Node does; a browser's main thread may
+      // not): a module then comes up within promise callbacks alone, with no wait on a
+      // background thread, which keeps deterministic tests deterministic.
+      let instance: object | undefined;
+      try {
+        instance = new Wasm.Instance(wasm, imports);
+      } catch {
+        instance = undefined;
+      }
+      if (instance) done(instance, wasm);
+      else void Wasm.instantiate(wasm, imports).then((async) => done(async, wasm));
+      return {}; // Emscripten's convention: the exports come through `done`
+    },
+  });
+  // SQLite seeds its random number generator on first use (from the platform's source, through
+  // the VFS): done now, so that a module drawn from the pool and a new one behave alike.
+  const byte = module._sqlite3_malloc(1);
+  module._sqlite3_randomness(1, byte);
+  module._sqlite3_free(byte);
   const api = (Factory as (module: WasmModule) => SqliteApi)(module);
   const scratch = new TextScratch(module);
   const suspensions = suspensionsOf(module);

@@ -135,10 +135,27 @@ describe('statements', () => {
     expect(await db.all('SELECT x FROM t')).toHaveLength(2);
   });
 
-  test('iterate yields rows; breaking early finalises the statement and frees its lock', async () => {
+  test('atomic layout: an unfinished iterate keeps its snapshot while another connection commits; the next query sees the commit', async () => {
     const store = new MemoryStore();
     const reader = await open({ store });
     const writer = await open({ store });
+    await reader.exec('CREATE TABLE t (x)');
+    for (let i = 0; i < 10; i++) await reader.run('INSERT INTO t VALUES (?)', [i]);
+    const seen: unknown[] = [];
+    for await (const row of reader.iterate('SELECT x FROM t ORDER BY x')) {
+      seen.push(row.x);
+      if (seen.length === 3) await writer.run('INSERT INTO t VALUES (-1), (100)'); // not blocked: its own view
+    }
+    expect(seen).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]); // the snapshot the loop began on
+    const all: unknown[] = [];
+    for await (const row of reader.iterate('SELECT x FROM t ORDER BY x')) all.push(row.x);
+    expect(all).toEqual([-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 100]);
+  });
+
+  test('direct layout: iterate yields rows; breaking early finalises the statement and frees its lock', async () => {
+    const store = new MemoryStore();
+    const reader = await open({ store, layout: 'direct' });
+    const writer = await open({ store, layout: 'direct', busyTimeout: 0 });
     await reader.exec('CREATE TABLE t (x)');
     for (let i = 0; i < 10; i++) await reader.run('INSERT INTO t VALUES (?)', [i]);
     const seen: unknown[] = [];
@@ -364,10 +381,27 @@ describe('read-only', () => {
 });
 
 describe('two connections in one process', () => {
-  test('a writer in a transaction makes the other writer busy; committed data becomes visible', async () => {
+  test('atomic layout: two connections write side by side; the transaction that loses the race is run again on the other\'s commit', async () => {
     const store = new MemoryStore();
     const a = await open({ store });
     const b = await open({ store });
+    await a.exec('CREATE TABLE t (x)');
+    await a.run('INSERT INTO t VALUES (1)');
+    let runs = 0;
+    await a.transaction(async () => {
+      runs += 1;
+      const n = ((await a.get('SELECT count(*) AS n FROM t')) as { n: number }).n;
+      if (runs === 1) await b.run('INSERT INTO t VALUES (3)'); // not blocked; commits first
+      await a.run('INSERT INTO t VALUES (?)', [10 + n]);
+    });
+    expect(runs).toBe(2); // its first commit lost to b's; run again, it read b's row
+    expect(await b.all('SELECT x FROM t ORDER BY x')).toEqual([{ x: 1 }, { x: 3 }, { x: 12 }]);
+  });
+
+  test('direct layout: a writer in a transaction makes the other writer busy; committed data becomes visible', async () => {
+    const store = new MemoryStore();
+    const a = await open({ store, layout: 'direct' });
+    const b = await open({ store, layout: 'direct', busyTimeout: 0 });
     await a.exec('CREATE TABLE t (x)');
     await a.run('INSERT INTO t VALUES (1)');
     await a.transaction(async () => {
@@ -385,10 +419,10 @@ describe('two connections in one process', () => {
     expect(await a.all('SELECT x FROM t ORDER BY x')).toEqual([{ x: 1 }, { x: 2 }, { x: 3 }]);
   });
 
-  test('a COMMIT blocked by a reader is busy and rolls back', async () => {
+  test('direct layout: a COMMIT blocked by a reader is busy and rolls back', async () => {
     const store = new MemoryStore();
-    const a = await open({ store });
-    const b = await open({ store });
+    const a = await open({ store, layout: 'direct', busyTimeout: 0 });
+    const b = await open({ store, layout: 'direct' });
     await a.exec('CREATE TABLE t (x); INSERT INTO t VALUES (1), (2)');
     const reading = b.iterate('SELECT x FROM t');
     await reading.next(); // b holds SHARED until the statement ends
