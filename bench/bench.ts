@@ -1,11 +1,12 @@
 // pnpm bench: the workloads a–e on chosen stores, layouts, page and block sizes, every
 // request paying a fixed round trip (withLatency) and counted (withMetrics), plus the
-// engine-only comparison with better-sqlite3. Prints a table per run; --json writes
-// every figure to a file; --results rewrites bench/RESULTS.md.
+// engine-only comparison with better-sqlite3 and the many-databases step (many.ts).
+// Prints a table per run; --json writes every figure to a file; --results rewrites
+// bench/RESULTS.md.
 //
 //   pnpm bench [--stores memory,fs,s3] [--layouts atomic] [--page-sizes 4096,65536]
 //              [--block-size N] [--latency 20] [--steps a,b,c,d,e] [--no-engine]
-//              [--json out.json] [--results]
+//              [--no-many] [--json out.json] [--results]
 //
 // The s3 store is Ceph RADOS Gateway, started here on 127.0.0.1 (about 20 s), or the
 // endpoint that AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
@@ -22,6 +23,7 @@ import { S3Store } from '@blockvfs/store-s3';
 import { startCephRgw } from '@blockvfs/test-servers';
 import { openDatabase } from '@blockvfs/vfs-wasqlite';
 import { engineTable, runEngine, type EngineResult } from './engine.ts';
+import { manyMarkdown, runMany, type ManyResult } from './many.ts';
 import { STEPS, runWorkloads, type StepResult } from './workloads.ts';
 
 const { values } = parseArgs({
@@ -33,6 +35,7 @@ const { values } = parseArgs({
     latency: { type: 'string', default: '20' },
     steps: { type: 'string', default: STEPS.join(',') },
     'no-engine': { type: 'boolean', default: false },
+    'no-many': { type: 'boolean', default: false },
     json: { type: 'string' },
     results: { type: 'boolean', default: false },
   },
@@ -106,6 +109,9 @@ async function withStore<T>(kind: string, use: (store: BlockStore) => Promise<T>
 let engine: EngineResult[] | undefined;
 if (!values['no-engine']) engine = await runEngine(100_000, 20_000, (step) => progress(`engine: ${step}`));
 await (await openDatabase({ store: new MemoryStore(), name: 'warm-up.db' })).close();
+// Then the many-databases step, still with no gateway running.
+let many: ManyResult | undefined;
+if (!values['no-many']) many = await runMany(latency, progress);
 
 const runs: Run[] = [];
 for (const kind of stores) {
@@ -122,15 +128,15 @@ for (const kind of stores) {
 }
 progress(`done in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
 
-const report = markdown(runs, engine);
+const report = markdown(runs, engine, many);
 console.log(report);
-if (values.json) await writeFile(values.json, JSON.stringify({ latency, node: process.version, runs, engine }, null, 2));
+if (values.json) await writeFile(values.json, JSON.stringify({ latency, node: process.version, runs, engine, many }, null, 2));
 if (values.results) {
   const command = `pnpm bench${process.argv.slice(2).filter((arg) => arg !== '--results').map((arg) => ` ${arg}`).join('')}`;
   await writeFile(new URL('./RESULTS.md', import.meta.url), resultsPage(report, command));
 }
 
-function markdown(all: Run[], engineResults: EngineResult[] | undefined): string {
+function markdown(all: Run[], engineResults: EngineResult[] | undefined, manyResult: ManyResult | undefined): string {
   const lines: string[] = [];
   for (const run of all) {
     lines.push(`### ${run.store} store, ${run.layout} layout, ${run.pageSize}-byte pages, ${run.blockSize}-byte blocks, ${latency} ms per request`, '');
@@ -145,6 +151,7 @@ function markdown(all: Run[], engineResults: EngineResult[] | undefined): string
     if (run.pageSize === 4096) lines.push('', 'Targets (4 KiB pages):', '', ...targets(run).map((line) => `- ${line}`), '');
     else lines.push('');
   }
+  if (manyResult) lines.push(manyMarkdown(manyResult));
   if (engineResults) lines.push('### Engine only: memory store, no latency, against better-sqlite3 in the same process (best of 5 interleaved rounds)', '', engineTable(engineResults), '', ...engineTargets(engineResults).map((line) => `- ${line}`), '');
   return lines.join('\n');
 }
