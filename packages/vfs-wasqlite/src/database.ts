@@ -294,13 +294,13 @@ export class Database {
   }
 
   /** Runs one statement; returns every row. */
-  async all<T extends Row = Row>(sql: string, params?: Params): Promise<T[]> {
+  async all<T extends object = Row>(sql: string, params?: Params): Promise<T[]> {
     checkSql(sql);
     return this.#call(() => this.#withStatement(sql, params, (stmt) => this.#collect(stmt, Infinity) as MaybePromise<T[]>), true);
   }
 
   /** Runs one statement; returns its first row, or undefined when there is none. */
-  async get<T extends Row = Row>(sql: string, params?: Params): Promise<T | undefined> {
+  async get<T extends object = Row>(sql: string, params?: Params): Promise<T | undefined> {
     checkSql(sql);
     return this.#call(() => this.#withStatement(sql, params, (stmt) => andThen(this.#collect(stmt, 1), (rows) => rows[0] as T | undefined)), true);
   }
@@ -310,7 +310,7 @@ export class Database {
    * with other calls. Leaving the loop early (break, return, throw) finalises the
    * statement; so does close().
    */
-  iterate<T extends Row = Row>(sql: string, params?: Params): AsyncIterableIterator<T> {
+  iterate<T extends object = Row>(sql: string, params?: Params): AsyncIterableIterator<T> {
     let stmt: number | undefined;
     let finished = false;
     const finish = async (): Promise<void> => {
@@ -394,6 +394,11 @@ export class Database {
       this.#transaction = undefined;
       finished();
     }
+  }
+
+  /** `await using db = await openDatabase(…)`: closes the database when the scope ends. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
   }
 
   /** Finalises every statement and closes the connection; later calls reject. Closing twice is harmless. */

@@ -305,6 +305,44 @@ describe('close', () => {
       expect((error as Error).message).toContain('"test.db" is closed');
     }
   });
+
+  test('await using closes the database when its scope ends, also when the scope throws', async () => {
+    const store = new MemoryStore();
+    let kept: Database | undefined;
+    {
+      await using db = await openDatabase({ store, name: 'scoped.db' });
+      kept = db;
+      await db.exec('CREATE TABLE t (x); INSERT INTO t VALUES (1)');
+    }
+    expect(kept.closed).toBe(true);
+    const thrown = await failure(
+      (async () => {
+        await using db = await openDatabase({ store, name: 'scoped.db' });
+        kept = db;
+        throw new Error('boom');
+      })(),
+    );
+    expect((thrown as Error).message).toBe('boom');
+    expect(kept.closed).toBe(true);
+  });
+});
+
+describe('row types', () => {
+  test('get, all and iterate take an interface as the row type', async () => {
+    interface Note {
+      id: number;
+      body: string;
+    }
+    const db = await open();
+    await db.exec("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO notes (body) VALUES ('a'), ('b')");
+    const first: Note | undefined = await db.get<Note>('SELECT id, body FROM notes WHERE id = 1');
+    const all: Note[] = await db.all<Note>('SELECT id, body FROM notes ORDER BY id');
+    const bodies: string[] = [];
+    for await (const note of db.iterate<Note>('SELECT id, body FROM notes ORDER BY id')) bodies.push(note.body);
+    expect(first).toEqual({ id: 1, body: 'a' });
+    expect(all.map((note) => note.body)).toEqual(['a', 'b']);
+    expect(bodies).toEqual(['a', 'b']);
+  });
 });
 
 describe('journal modes', () => {
