@@ -1,14 +1,17 @@
 import { AtomicFormat, blockCount, blockSizeProblem, checkLayout, storeProblem, DEFAULT_LAYOUT, DirectFormat, isBlockVfsError, openPagedFile, PagedFile, type BlockStore, type Layout } from '@blockvfs/core';
 import { serializeError } from './errors.js';
 import { spoolSource, type ChunkSource } from './spool-source.js';
-import { checkWholeFile } from './sqlite-header.js';
+import { checkWholeFile, setRollbackMode } from './sqlite-header.js';
 import { deleteBlocksFrom, journalName } from './stored-file.js';
 import { TempSpool } from './temp-spool.js';
 
 export interface DeserializeProgress {
   /** `reading`: the source is being read and checked; `writing`: blocks are going to the store. */
   phase: 'reading' | 'writing';
-  /** Bytes read from the source, or written to the store, so far. */
+  /**
+   * Bytes read from the source, or (writing) bytes of the database that the store has
+   * confirmed, so far: `writing` reaches `totalBytes` only once the import is stored.
+   */
   bytes: number;
   /** The database's size, once known (while writing). */
   totalBytes?: number;
@@ -37,6 +40,13 @@ export interface DeserializeResult {
   bytes: number;
   pages: number;
   pageSize: number;
+  /**
+   * The source was in WAL mode and is stored in rollback-journal mode (its header's two
+   * version bytes set to 1, as `PRAGMA journal_mode = DELETE` does), since a WAL-mode
+   * database cannot open on a store. Only the main file is imported: commits still in
+   * a `-wal` file beside the source are not (checkpoint it first).
+   */
+  convertedFromWal: boolean;
 }
 
 /** Bytes read from the temp file and committed to the store per step: bounds memory, keeps uploads parallel. */
@@ -68,10 +78,11 @@ export async function deserialize(options: DeserializeOptions): Promise<Deserial
     const spooled = await spoolSource(source, spool, what, (bytes) => onProgress?.({ phase: 'reading', bytes }));
     const { pageSize } = spooled.header;
     const pages = checkWholeFile(spooled.header, spooled.bytes, what);
-    const write = { blockSize: options.blockSize, pageSize, onProgress, singleWriter: options.singleWriter ?? false };
+    const { wal } = spooled.header;
+    const write = { blockSize: options.blockSize, pageSize, onProgress, singleWriter: options.singleWriter ?? false, wal };
     if (layout === 'atomic') await commitToStore(store, name, spool, spooled.bytes, write);
     else await writeToStore(store, name, spool, spooled.bytes, { ...write, blockSize: options.blockSize ?? pageSize });
-    return { bytes: spooled.bytes, pages, pageSize };
+    return { bytes: spooled.bytes, pages, pageSize, convertedFromWal: wal };
   } finally {
     await spool.remove();
   }
@@ -92,6 +103,8 @@ function checkOptions(options: DeserializeOptions): void {
 interface WriteOptions {
   blockSize: number;
   onProgress: ((progress: DeserializeProgress) => void) | undefined;
+  /** Store the file in rollback-journal mode (see setRollbackMode). */
+  wal: boolean;
 }
 
 interface CommitOptions {
@@ -99,6 +112,13 @@ interface CommitOptions {
   pageSize: number;
   singleWriter: boolean;
   onProgress: ((progress: DeserializeProgress) => void) | undefined;
+  wal: boolean;
+}
+
+/** Reads the next piece of the file from the spool, its header set to rollback mode when asked. */
+async function readPiece(spool: TempSpool, data: Uint8Array, offset: number, wal: boolean): Promise<void> {
+  await spool.read(data, offset);
+  if (wal && offset === 0) setRollbackMode(data);
 }
 
 /**
@@ -108,7 +128,10 @@ interface CommitOptions {
  */
 async function commitToStore(store: BlockStore, name: string, spool: TempSpool, total: number, options: CommitOptions): Promise<void> {
   const { onProgress } = options;
-  const format = await AtomicFormat.open(store, name, { blockSize: options.blockSize ?? options.pageSize, singleWriter: options.singleWriter });
+  // Blocks go up as PagedFile's memory bound fills and at the final sync: progress is what the store confirmed.
+  const progress = writeProgress(total, onProgress);
+  const reported = reportUploads(store, `${name}/blocks/`, progress.uploaded);
+  const format = await AtomicFormat.open(reported, name, { blockSize: options.blockSize ?? options.pageSize, singleWriter: options.singleWriter });
   if (options.blockSize !== undefined && format.seq > 0 && options.blockSize !== format.blockSize) {
     throw serializeError(
       'invalid',
@@ -122,12 +145,12 @@ async function commitToStore(store: BlockStore, name: string, spool: TempSpool, 
     const step = blockSize * Math.max(1, Math.floor(WRITE_STEP / blockSize)); // whole blocks, so none is read back
     for (let offset = 0; offset < total; offset += step) {
       const data = new Uint8Array(Math.min(step, total - offset));
-      await spool.read(data, offset);
+      await readPiece(spool, data, offset, options.wal);
       await file.write(data, offset);
-      onProgress?.({ phase: 'writing', bytes: offset + data.length, totalBytes: total });
     }
     await file.truncate(total);
     await file.sync();
+    progress.done(); // the commit record is stored: all of it is in
   } catch (error) {
     file.discard();
     const detail = error instanceof Error ? error.message : String(error);
@@ -147,17 +170,19 @@ async function writeToStore(store: BlockStore, name: string, spool: TempSpool, t
     // being replaced anyway.
     await DirectFormat.delete(store, journalName(name));
     // knownSize 0: the new file is written from scratch whatever was there; nothing is read.
-    const file = await openPagedFile(store, name, { layout: 'direct', blockSize, knownSize: 0 });
+    const progress = writeProgress(total, onProgress);
+    const reported = reportUploads(store, `${name}/`, progress.uploaded);
+    const file = await openPagedFile(reported, name, { layout: 'direct', blockSize, knownSize: 0 });
     const step = blockSize * Math.max(1, Math.floor(WRITE_STEP / blockSize)); // whole blocks, so none is read back
     for (let offset = 0; offset < total; offset += step) {
       const data = new Uint8Array(Math.min(step, total - offset));
-      await spool.read(data, offset);
+      await readPiece(spool, data, offset, options.wal);
       await file.write(data, offset);
       await file.sync();
       written = offset + data.length;
-      onProgress?.({ phase: 'writing', bytes: written, totalBytes: total });
     }
     await deleteBlocksFrom(store, name, blockCount(total, blockSize));
+    progress.done();
   } catch (error) {
     if (!existed) await deleteBlocksFrom(store, name, 0).catch(() => undefined);
     const detail = error instanceof Error ? error.message : String(error);
@@ -166,4 +191,38 @@ async function writeToStore(store: BlockStore, name: string, spool: TempSpool, t
       : 'what was written has been deleted, as far as the store allowed';
     throw serializeError(isBlockVfsError(error) ? error.kind : 'permanent', `writing database "${name}" failed after ${written} of ${total} bytes: ${detail}; ${state}`, store.name, error);
   }
+}
+
+/** The writing phase's progress: bytes the store confirmed, rising, reported once each; `done` reports the total. */
+function writeProgress(total: number, onProgress: ((progress: DeserializeProgress) => void) | undefined) {
+  let uploaded = 0;
+  let reported = 0;
+  const report = (bytes: number): void => {
+    if (bytes <= reported) return;
+    reported = bytes;
+    onProgress?.({ phase: 'writing', bytes, totalBytes: total });
+  };
+  return {
+    uploaded: (bytes: number): void => {
+      uploaded += bytes;
+      report(Math.min(uploaded, total));
+    },
+    done: (): void => report(total),
+  };
+}
+
+/** `store`, telling `uploaded` the size of every put under `prefix` that the store confirmed. */
+function reportUploads(store: BlockStore, prefix: string, uploaded: (bytes: number) => void): BlockStore {
+  return {
+    name: store.name,
+    capabilities: store.capabilities,
+    get: (key, range) => store.get(key, range),
+    put: async (key, data, condition) => {
+      const result = await store.put(key, data, condition);
+      if (key.startsWith(prefix)) uploaded(data.length);
+      return result;
+    },
+    delete: (keys) => store.delete(keys),
+    list: (prefix, options) => store.list(prefix, options),
+  };
 }

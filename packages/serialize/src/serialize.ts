@@ -11,6 +11,15 @@ export interface SerializeOptions {
   layout?: Layout;
   /** Atomic layout: export the database as it was after this commit number, or at this time. */
   asOf?: number | Date;
+  /** Called after each chunk is read from the store, before it is yielded: bytes so far, of `totalBytes`. */
+  onProgress?: (progress: SerializeProgress) => void;
+}
+
+export interface SerializeProgress {
+  /** Bytes of the database read from the store so far. */
+  bytes: number;
+  /** The database's size. */
+  totalBytes: number;
 }
 
 /**
@@ -36,8 +45,14 @@ export async function* serialize(options: SerializeOptions): AsyncGenerator<Uint
   const { store, name, asOf } = options;
   const layout = checkLayout(options.layout ?? DEFAULT_LAYOUT);
   if (asOf !== undefined && layout !== 'atomic') throw serializeError('invalid', `asOf needs the atomic layout, not "${layout}"`, store.name);
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw serializeError('invalid', 'onProgress must be a function', store.name);
   const file = layout === 'atomic' ? await openAtomicFile(store, name, asOf) : await openDirectFile(store, name);
-  yield* readBlocks(file);
+  let bytes = 0;
+  for await (const chunk of readBlocks(file)) {
+    bytes += chunk.length;
+    options.onProgress?.({ bytes, totalBytes: file.size });
+    yield chunk;
+  }
 }
 
 /** One commit of an atomic-layout database: its blocks never change, so reading them later reads that commit. */

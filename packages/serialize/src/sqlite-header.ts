@@ -18,6 +18,20 @@ export interface DatabaseHeader {
    * then uses the file size instead, so we do too.
    */
   headerPageCount: number | undefined;
+  /** The file is in WAL mode (file format write and read versions 2, at offsets 18 and 19). */
+  wal: boolean;
+}
+
+/**
+ * Sets the header's file format versions (offsets 18 and 19) to 1, rollback-journal
+ * mode, as `PRAGMA journal_mode = DELETE` would: a WAL-mode database cannot open on a
+ * store (there is no shared memory for its index), and the rest of the file is the
+ * same in both modes. `block` holds the file's first bytes.
+ */
+export function setRollbackMode(block: Uint8Array): void {
+  if (block.length < 20) return;
+  block[18] = 1;
+  block[19] = 1;
 }
 
 /** Decodes the header, or throws 'invalid' saying why `what` is not an SQLite database. */
@@ -42,7 +56,7 @@ export function parseHeader(header: Uint8Array, what: string, store?: string): D
   const changeCounter = view.getUint32(24);
   const pageCount = view.getUint32(28);
   const versionValidFor = view.getUint32(92);
-  return { pageSize, headerPageCount: pageCount !== 0 && changeCounter === versionValidFor ? pageCount : undefined };
+  return { pageSize, headerPageCount: pageCount !== 0 && changeCounter === versionValidFor ? pageCount : undefined, wal: header[18] === 2 || header[19] === 2 };
 }
 
 /**

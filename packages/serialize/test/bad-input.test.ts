@@ -145,7 +145,7 @@ it('accepts a stream shorter than the header page count when that count is stale
   const stale = patched(good, 92, new DataView(good.buffer, good.byteOffset).getUint32(24) + 1, 4);
   const store = new MemoryStore();
   const result = await deserialize({ store, name: 'x', source: [stale.subarray(0, 2048)] });
-  expect(result).toEqual({ bytes: 2048, pages: 2, pageSize: 1024 });
+  expect(result).toEqual({ bytes: 2048, pages: 2, pageSize: 1024, convertedFromWal: false });
 });
 
 it('refuses bad options before reading anything', async () => {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AtomicFormat, MAX_BLOCK_SIZE, type BlockStore, type Layout } from '@blockvfs/core';
@@ -7,7 +7,7 @@ import { MemoryStore } from '@blockvfs/store-memory';
 import { openDatabase } from '@blockvfs/vfs-wasqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deserialize, serialize } from '@blockvfs/serialize';
-import { blockSizes, CHECK_QUERIES, chunks, concat, makeShellDatabase, sha256, shellRows } from './helpers.js';
+import { blockSizes, CHECK_QUERIES, chunks, concat, makeShellDatabase, sha256, shell, shellRows } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'blockvfs-serialize-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -42,7 +42,7 @@ describe.each(LAYOUTS.flatMap((layout) => [512, 4096, 65536].map((pageSize) => (
     const store = new MemoryStore();
     const source = chunkSize === Infinity ? [original] : chunks(original, chunkSize);
     const result = await deserialize({ store, name: 'books.db', source, layout });
-    expect(result).toEqual({ bytes: original.length, pages: original.length / pageSize, pageSize });
+    expect(result).toEqual({ bytes: original.length, pages: original.length / pageSize, pageSize, convertedFromWal: false });
     // Default block size = page size: in the direct layout one object per page; in the atomic one, one commit.
     expect(await stored(store, 'books.db', layout)).toEqual(
       layout === 'direct' ? { blocks: Array(original.length / pageSize).fill(pageSize) } : { commits: ['books.db/log/000000000001'], blockSize: pageSize },
@@ -98,5 +98,31 @@ describe.each(LAYOUTS)('%s layout: block size other than the page size', (layout
     } finally {
       await db.close();
     }
+  });
+});
+
+describe.each(LAYOUTS)('%s layout: a WAL-mode database file', (layout) => {
+  it('is stored in rollback-journal mode, opens with the rows the shell gives, and exports as a file the shell reads', async () => {
+    const path = join(dir, `wal-${layout}.sqlite`);
+    shell(path, 'PRAGMA journal_mode = WAL; CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t (v) VALUES (\'one\'), (\'two\');');
+    const original = new Uint8Array(readFileSync(path));
+    expect([original[18], original[19]]).toEqual([2, 2]); // the shell checkpointed at exit: the main file holds every row
+    const store = new MemoryStore();
+    const result = await deserialize({ store, name: 'wal.db', source: [original], layout });
+    expect(result.convertedFromWal).toBe(true);
+    const db = await openDatabase({ store, name: 'wal.db', layout });
+    try {
+      expect(await db.all('SELECT v FROM t ORDER BY id')).toEqual([{ v: 'one' }, { v: 'two' }]);
+      expect(await db.get('PRAGMA journal_mode')).toEqual({ journal_mode: 'delete' });
+      await db.run("INSERT INTO t (v) VALUES ('three')");
+      expect(await db.get('PRAGMA integrity_check')).toEqual({ integrity_check: 'ok' });
+    } finally {
+      await db.close();
+    }
+    const exported = await concat(serialize({ store, name: 'wal.db', layout }));
+    expect([exported[18], exported[19]]).toEqual([1, 1]);
+    const copy = join(dir, `wal-${layout}-exported.sqlite`);
+    writeFileSync(copy, exported);
+    expect(shellRows(copy, 'SELECT v FROM t ORDER BY id')).toEqual([{ v: 'one' }, { v: 'two' }, { v: 'three' }]);
   });
 });
