@@ -2,6 +2,7 @@ import type { BlockStore, PutResult } from './block-store.js';
 import { forEachLimit } from './concurrency.js';
 import { blockSizeProblem, storeProblem } from './argument-checks.js';
 import { BlockVfsError } from './errors.js';
+import { hasAtomicDatabase, isSqliteObject, sqliteObjectError, WrongLayoutError } from './stored-database.js';
 import { blockCount, blockLength, type FileChange, type FileFormat } from './file-format.js';
 
 /**
@@ -30,6 +31,13 @@ export interface DirectFormatOptions {
    * deleted or wrote), to skip listing the store. Only safe with a single writer.
    */
   knownSize?: number;
+  /**
+   * The file is a database that this open may create (not a journal): when it has no
+   * block, ask what else sits under its name, and refuse an atomic-layout database
+   * (WrongLayoutError) or an SQLite file stored as one object. Costs a GET and a LIST,
+   * side by side, only when no block exists.
+   */
+  probeOthers?: boolean;
 }
 
 interface BlockInfo {
@@ -119,6 +127,11 @@ export class DirectFormat implements FileFormat {
     if (problem) throw new BlockVfsError('invalid', problem, { source: SOURCE, store: (store as BlockStore | undefined)?.name });
     if (options.knownSize !== undefined) return new DirectFormat(store, name, options.blockSize, options.knownSize);
     const info = await listBlocks(store, name);
+    if (info.count === 0 && options.probeOthers) {
+      const [atomic, sqliteObject] = await Promise.all([hasAtomicDatabase(store, name), isSqliteObject(store, name)]);
+      if (atomic) throw new WrongLayoutError('atomic', `"${name}" holds an atomic-layout database (object "${name}/head" or "${name}/log/…"); open it with layout "atomic"`, store.name);
+      if (sqliteObject) throw sqliteObjectError(store, name);
+    }
     // A file of two or more blocks shows the block size it was written with, and keeps it.
     const blockSize = info.fullBlockSize ?? options.blockSize;
     checkBlockSizes(store, name, blockSize, info);

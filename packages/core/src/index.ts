@@ -1,5 +1,6 @@
 export type { BlockStore, ByteRange, ListEntry, ListOptions, PutCondition, PutResult, StoreCapabilities } from './block-store.js';
 export { BlockVfsError, ERROR_KINDS, isBlockVfsError, type BlockVfsErrorOptions, type ErrorKind } from './errors.js';
+export { WrongLayoutError, hasAtomicDatabase, isWrongLayoutError } from './stored-database.js';
 export { forEachLimit } from './concurrency.js';
 export { ManualClock, systemClock, type Clock } from './clock.js';
 export { blockCount, blockLength, type FileChange, type FileFormat } from './file-format.js';

@@ -27,6 +27,8 @@ export interface OpenPagedFileOptions extends PagedFileOptions {
   blockSize?: number;
   /** Direct layout only: skip listing the store, the caller knows the size (single-writer use only). */
   knownSize?: number;
+  /** Direct layout only: see DirectFormatOptions.probeOthers (the atomic layout always asks, when it finds no database). */
+  probeOthers?: boolean;
   /** Atomic layout only. */
   atomic?: AtomicOptions;
 }
@@ -47,6 +49,7 @@ export async function openPagedFile(store: BlockStore, name: string, options: Op
   const format = await DirectFormat.open(store, name, {
     blockSize,
     ...(options.knownSize === undefined ? {} : { knownSize: options.knownSize }),
+    ...(options.probeOthers ? { probeOthers: true } : {}),
   });
   return new PagedFile(format, options);
 }

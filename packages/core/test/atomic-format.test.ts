@@ -4,7 +4,7 @@ import { AtomicFormat, type AtomicFormatOptions } from '../src/atomic/atomic-for
 import { atomicBlockKey, atomicCheckpointKey, atomicCommitKey, atomicHeadKey } from '../src/atomic/objects.js';
 import { crc32 } from '../src/checksum.js';
 import { FORMAT_VERSION, KIND_COMMIT, decodeObject, encodeObject } from '../src/atomic/encoding.js';
-import { BlockVfsError, PagedFile, directBlockKey, isBlockVfsError, openPagedFile, withFaults, withMetrics, type BlockStore } from '../src/index.js';
+import { BlockVfsError, PagedFile, directBlockKey, isBlockVfsError, isWrongLayoutError, openPagedFile, withFaults, withMetrics, type BlockStore } from '../src/index.js';
 import { expectSameBytes, listAll, pattern, tick, withCapabilities } from './helpers.js';
 
 async function openFile(store: BlockStore, name: string, options: AtomicFormatOptions): Promise<{ file: PagedFile; format: AtomicFormat }> {
@@ -336,15 +336,34 @@ describe('AtomicFormat', () => {
     expect((await openPagedFile(store, 'db', { layout: 'atomic', atomic: { singleWriter: true } })).size).toBe(10);
   });
 
-  it('refuses to open a direct-layout file as atomic (the default layout)', async () => {
+  it('does not create an atomic file over a direct-layout one: a WrongLayoutError says which layout it is in, and the reverse', async () => {
     const store = new MemoryStore();
     const direct = await openPagedFile(store, 'db', { layout: 'direct' });
     await direct.write(pattern(10, 1), 0);
     await direct.sync();
     expect(await store.get(directBlockKey('db', 0))).toBeDefined();
     const error = await rejection(openPagedFile(store, 'db'));
+    expect(isWrongLayoutError(error)).toBe(true);
+    expect(error).toMatchObject({ kind: 'invalid', layout: 'direct' });
+    expect((error as Error).message).toMatch(/holds a direct-layout database/);
+
+    const atomic = await openPagedFile(store, 'other', { layout: 'atomic' });
+    await atomic.write(pattern(10, 2), 0);
+    await atomic.sync();
+    // Only a database open asks (probeOthers): a journal's open finds nothing and costs nothing more.
+    expect((await openPagedFile(store, 'other', { layout: 'direct' })).size).toBe(0);
+    const reverse = await rejection(openPagedFile(store, 'other', { layout: 'direct', probeOthers: true }));
+    expect(reverse).toMatchObject({ kind: 'invalid', layout: 'atomic' });
+  });
+
+  it.each(['atomic', 'direct'] as const)('%s layout: an SQLite file stored as the one object <name> is refused, not shadowed by a new database', async (layout) => {
+    const store = new MemoryStore();
+    await store.put('app.db', new TextEncoder().encode('SQLite format 3\0' + 'x'.repeat(84)));
+    const error = await rejection(openPagedFile(store, 'app.db', { layout, probeOthers: true }));
     expect(error).toMatchObject({ kind: 'invalid' });
-    expect((error as Error).message).toMatch(/holds a direct-layout file/);
+    expect((error as Error).message).toMatch(/"app\.db" is an SQLite database file stored as one object.*deserialize/);
+    await store.put('notes.db', new TextEncoder().encode('some other object'));
+    expect((await openPagedFile(store, 'notes.db', { layout, probeOthers: true })).size).toBe(0); // not SQLite: not in the way
   });
 
   it('reports a missing block object as a permanent error naming it', async () => {

@@ -1,4 +1,4 @@
-import { AtomicFormat, blockCount, blockSizeProblem, checkLayout, storeProblem, DEFAULT_LAYOUT, DirectFormat, isBlockVfsError, openPagedFile, PagedFile, type BlockStore, type Layout } from '@blockvfs/core';
+import { AtomicFormat, blockCount, blockSizeProblem, checkLayout, storeProblem, DEFAULT_LAYOUT, DirectFormat, hasAtomicDatabase, isBlockVfsError, isWrongLayoutError, openPagedFile, PagedFile, type BlockStore, type Layout } from '@blockvfs/core';
 import { serializeError } from './errors.js';
 import { spoolSource, type ChunkSource } from './spool-source.js';
 import { checkWholeFile, setRollbackMode } from './sqlite-header.js';
@@ -29,7 +29,7 @@ export interface DeserializeOptions {
    * commit of it).
    */
   blockSize?: number;
-  /** Default `atomic`. */
+  /** For a new database (default `atomic`); a database already under `name` is replaced in the layout it was written in. */
   layout?: Layout;
   /** Atomic layout: accept a store without conditional puts, promising there is no other writer. */
   singleWriter?: boolean;
@@ -80,8 +80,18 @@ export async function deserialize(options: DeserializeOptions): Promise<Deserial
     const pages = checkWholeFile(spooled.header, spooled.bytes, what);
     const { wal } = spooled.header;
     const write = { blockSize: options.blockSize, pageSize, onProgress, singleWriter: options.singleWriter ?? false, wal };
-    if (layout === 'atomic') await commitToStore(store, name, spool, spooled.bytes, write);
-    else await writeToStore(store, name, spool, spooled.bytes, { ...write, blockSize: options.blockSize ?? pageSize });
+    // `layout` chooses for a new database; one already under `name` is replaced in its own layout.
+    const direct = () => writeToStore(store, name, spool, spooled.bytes, { ...write, blockSize: options.blockSize ?? pageSize });
+    if (layout === 'direct' && !(await DirectFormat.exists(store, name)) && (await hasAtomicDatabase(store, name))) await commitToStore(store, name, spool, spooled.bytes, write);
+    else if (layout === 'direct') await direct();
+    else {
+      try {
+        await commitToStore(store, name, spool, spooled.bytes, write);
+      } catch (error) {
+        if (!isWrongLayoutError(error)) throw error;
+        await direct();
+      }
+    }
     return { bytes: spooled.bytes, pages, pageSize, convertedFromWal: wal };
   } finally {
     await spool.remove();

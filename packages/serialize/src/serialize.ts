@@ -1,4 +1,4 @@
-import { AtomicFormat, DEFAULT_LAYOUT, PagedFile, checkLayout, type BlockStore, type Layout } from '@blockvfs/core';
+import { AtomicFormat, DEFAULT_LAYOUT, PagedFile, checkLayout, isBlockVfsError, isWrongLayoutError, type BlockStore, type Layout } from '@blockvfs/core';
 import { serializeError } from './errors.js';
 import { checkWholeFile, HEADER_SIZE, parseHeader } from './sqlite-header.js';
 import { hasHotJournal, journalName, openStoredFile } from './stored-file.js';
@@ -7,7 +7,7 @@ export interface SerializeOptions {
   store: BlockStore;
   /** The database's name on the store (its file name, as given to openDatabase). */
   name: string;
-  /** Default `atomic`; a database must be read in the layout it was written in. */
+  /** The layout to try first (default `atomic`): a database is read in the layout it was written in. */
   layout?: Layout;
   /** Atomic layout: export the database as it was after this commit number, or at this time. */
   asOf?: number | Date;
@@ -46,12 +46,30 @@ export async function* serialize(options: SerializeOptions): AsyncGenerator<Uint
   const layout = checkLayout(options.layout ?? DEFAULT_LAYOUT);
   if (asOf !== undefined && layout !== 'atomic') throw serializeError('invalid', `asOf needs the atomic layout, not "${layout}"`, store.name);
   if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw serializeError('invalid', 'onProgress must be a function', store.name);
-  const file = layout === 'atomic' ? await openAtomicFile(store, name, asOf) : await openDirectFile(store, name);
+  const file = await openInStoredLayout(store, name, layout, asOf);
   let bytes = 0;
   for await (const chunk of readBlocks(file)) {
     bytes += chunk.length;
     options.onProgress?.({ bytes, totalBytes: file.size });
     yield chunk;
+  }
+}
+
+/** The database in the layout it was written in: `layout` is tried first, the other when nothing is there. */
+async function openInStoredLayout(store: BlockStore, name: string, layout: Layout, asOf: number | Date | undefined): Promise<PagedFile> {
+  if (layout === 'atomic') {
+    try {
+      return await openAtomicFile(store, name, asOf);
+    } catch (error) {
+      if (isWrongLayoutError(error) && asOf === undefined) return openDirectFile(store, name);
+      throw error;
+    }
+  }
+  try {
+    return await openDirectFile(store, name);
+  } catch (error) {
+    if (!isBlockVfsError(error, 'not-found')) throw error;
+    return openAtomicFile(store, name, undefined);
   }
 }
 

@@ -126,3 +126,24 @@ describe.each(LAYOUTS)('%s layout: a WAL-mode database file', (layout) => {
     expect(shellRows(copy, 'SELECT v FROM t ORDER BY id')).toEqual([{ v: 'one' }, { v: 'two' }, { v: 'three' }]);
   });
 });
+
+describe('the layout a database was written in', () => {
+  it('serialize reads, and deserialize replaces, a database in its own layout whatever `layout` says', async () => {
+    const original = makeShellDatabase(join(dir, 'layouts.sqlite'), 4096, 200);
+    const store = new MemoryStore();
+    await deserialize({ store, name: 'direct.db', source: [original], layout: 'direct' });
+    await deserialize({ store, name: 'atomic.db', source: [original] });
+    // Read with the other layout named: the same bytes.
+    expect(sha256(await concat(serialize({ store, name: 'direct.db' })))).toBe(sha256(original));
+    expect(sha256(await concat(serialize({ store, name: 'atomic.db', layout: 'direct' })))).toBe(sha256(original));
+    // Replaced with the other layout named: still one database, in its own layout.
+    const smaller = makeShellDatabase(join(dir, 'layouts-smaller.sqlite'), 4096, 50);
+    await deserialize({ store, name: 'direct.db', source: [smaller] });
+    await deserialize({ store, name: 'atomic.db', source: [smaller], layout: 'direct' });
+    const keys: string[] = [];
+    for await (const entry of store.list('')) keys.push(entry.key);
+    expect(keys.filter((key) => key.startsWith('direct.db/')).every((key) => /^direct\.db\/\d{10}$/.test(key))).toBe(true);
+    expect(keys.filter((key) => key.startsWith('atomic.db/')).every((key) => /^atomic\.db\/(log|blocks|head)/.test(key))).toBe(true);
+    for (const name of ['direct.db', 'atomic.db']) expect(sha256(await concat(serialize({ store, name })))).toBe(sha256(smaller));
+  });
+});

@@ -53,6 +53,8 @@ export interface WriterSpec {
   lease?: boolean;
   /** increment: ms between the read and the write of each increment after the first (default 0). */
   pause?: number;
+  /** The Database's busyTimeout (default its own, 5000 ms). */
+  busyTimeout?: number;
 }
 
 export interface Writer {
@@ -206,6 +208,12 @@ export interface IncrementOptions {
   lease?: boolean;
   /** ms between the read and the write of each increment after the first, for other writers to commit in (default 5). */
   pause?: number;
+  /**
+   * The writers' busyTimeout (default the Database's, 5000 ms). Writers racing without a
+   * lease take no turns: on a slow store, one of four can lose a commit race again and
+   * again for longer than 5 s while the others keep winning.
+   */
+  busyTimeout?: number;
 }
 
 export interface IncrementReport {
@@ -233,7 +241,16 @@ export async function concurrentIncrements(options: IncrementOptions): Promise<I
   await setup.close();
 
   const writers = Array.from({ length: count }, (_, worker) =>
-    startWriter({ store: options.child, name, task: 'increment', count: increments, worker, pause, ...(options.lease ? { lease: true } : {}) }),
+    startWriter({
+      store: options.child,
+      name,
+      task: 'increment',
+      count: increments,
+      worker,
+      pause,
+      ...(options.lease ? { lease: true } : {}),
+      ...(options.busyTimeout === undefined ? {} : { busyTimeout: options.busyTimeout }),
+    }),
   );
   // Each writer waits after its first read: once all have read the counter, none has
   // written it, so all but one must lose their first commit with SQLITE_BUSY and retry.

@@ -239,7 +239,7 @@ export class BlockVFS extends FacadeVFS {
         // Another process may have crashed mid-commit since this one last used the database, leaving
         // a hot journal on the store: what this process knew about the journal is re-learned at open.
         if (role === 'main' && loads && this.#policy.journal === 'store') this.#files.markUncertain(`${filename}-journal`);
-        const file = await this.#files.open(key, filename, { layout: this.layout, blockSize: this.blockSize, keep: role === 'journal', atomic });
+        const file = await this.#files.open(key, filename, { layout: this.layout, blockSize: this.blockSize, keep: role === 'journal', database: role === 'main', atomic });
         if (role === 'main' && file.size === 0 && !(flags & SQLITE_OPEN_CREATE)) {
           await this.#files.close(key);
           const message = `database "${filename}" does not exist (${this.layout === 'atomic' ? 'no commit' : `no block ${filename}/0000000000`})`;

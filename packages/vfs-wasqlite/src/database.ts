@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { AtomicFormat, BlockVfsError, DEFAULT_LAYOUT, blockSizeProblem, checkLayout, isBlockVfsError, storeProblem, type AtomicOptions, type BlockStore, type Clock, type Layout, type LeaseOptions } from '@blockvfs/core';
+import { AtomicFormat, BlockVfsError, DEFAULT_LAYOUT, blockSizeProblem, checkLayout, isBlockVfsError, isWrongLayoutError, storeProblem, type AtomicOptions, type BlockStore, type Clock, type Layout, type LeaseOptions } from '@blockvfs/core';
 import { SYNCHRONOUS_OFF_UNSUPPORTED, WAL_UNSUPPORTED } from './block-vfs.js';
 import { databaseNameProblem } from './database-name.js';
 import { acquireEngine, acquireVfs, releaseEngine, type Engine, type VfsLease } from './runtime.js';
@@ -39,8 +39,9 @@ export interface OpenDatabaseOptions {
   /**
    * On-store layout: `atomic` (the default: all-or-nothing commits, snapshots, safe
    * concurrent writers) or `direct` (sqlite-s3vfs's, for interoperability: one object
-   * per block rewritten in place, one writer at a time). An existing database opens
-   * only with the layout it was written in.
+   * per block rewritten in place, one writer at a time), for a new database. An
+   * existing database opens in the layout it was written in, whatever this says
+   * (`db.layout` tells which).
    */
   layout?: Layout;
   /** Block size for a new database file (default: the page size). An existing database keeps the block size it was written with. */
@@ -119,8 +120,8 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   if (!readOnly) pragmas.unshift(`PRAGMA page_size = ${pageSize}`);
   // The open and its pragmas in one turn of the queue: the pragmas' read transaction
   // (cache_size loads the schema) then uses the view the open just loaded (see BlockVFS.jOpen).
-  return engine.queue.run(async () => {
-    const lease = acquireVfs(sqlite, store, { layout, blockSize, atomic, busyTimeout: busy });
+  const openIn = async (layoutNow: Layout, atomicNow: AtomicOptions | undefined): Promise<Database> => {
+    const lease = acquireVfs(sqlite, store, { layout: layoutNow, blockSize, atomic: atomicNow, busyTimeout: busy });
     const flags = readOnly ? OPEN_READONLY : OPEN_READWRITE | OPEN_CREATE;
     lease.vfs.takeLastError();
     let db: number | undefined;
@@ -133,10 +134,33 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       const failure = toError(error, lease);
       if (db !== undefined) await sqlite.api.close(db).catch(() => undefined);
       lease.release();
-      releaseEngine(engine);
       throw failure;
     }
+  };
+  return engine.queue.run(async () => {
+    try {
+      try {
+        return await openIn(layout, atomic);
+      } catch (error) {
+        // `layout` chooses for a new database; an existing one opens in the layout it was written in.
+        const other = error instanceof Error ? error.cause : undefined;
+        if (!isWrongLayoutError(other)) throw error;
+        if (other.layout === 'direct' && atomic !== undefined && Object.keys(atomic).some((key) => key !== 'clock')) {
+          const given = Object.keys(atomic).filter((key) => key !== 'clock').map((key) => `"${key}"`).join(', ');
+          throw new BlockVfsError('invalid', `database "${name}" was written in the direct layout, and ${given} need the atomic layout`, { source: SOURCE, store: store.name, cause: other });
+        }
+        return await openIn(other.layout, other.layout === 'atomic' ? atomicFromClock(options.clock) : undefined);
+      }
+    } catch (error) {
+      releaseEngine(engine);
+      throw error;
+    }
   });
+}
+
+/** The atomic options of a database found in the atomic layout when `direct` was asked for (none of them could be given). */
+function atomicFromClock(clock: Clock | undefined): AtomicOptions | undefined {
+  return clock === undefined ? undefined : { clock };
 }
 
 function checkOptions(options: OpenDatabaseOptions): { store: BlockStore; name: string; atomic: AtomicOptions | undefined } {
@@ -245,7 +269,7 @@ export class Database {
     return this.#closed;
   }
 
-  /** The on-store layout of this database. */
+  /** The on-store layout of this database: the one it was written in (for a new database, the `layout` option). */
   get layout(): Layout {
     return this.#lease.vfs.layout;
   }

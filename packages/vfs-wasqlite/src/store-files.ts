@@ -41,6 +41,8 @@ export interface OpenStoreFileOptions {
   blockSize: number;
   /** Remember the file's size after it is closed (for journals, checked every transaction). */
   keep: boolean;
+  /** A database file (not a journal): refuse one written in the other layout, or an SQLite file stored as one object, rather than create it (see DirectFormatOptions.probeOthers). */
+  database: boolean;
   /** Options of the atomic layout. */
   atomic?: AtomicOptions | undefined;
 }
@@ -117,6 +119,7 @@ export class StoreFiles {
         layout: options.layout,
         blockSize: options.blockSize,
         ...(knownSize === undefined ? {} : { knownSize }),
+        ...(options.database ? { probeOthers: true } : {}),
         ...(options.layout === 'atomic' ? { atomic: { ...options.atomic, ...blockCache(this.#store, options.atomic) } } : {}),
       });
     } catch (error) {

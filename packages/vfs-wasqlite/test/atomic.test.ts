@@ -2,6 +2,7 @@ import { isBlockVfsError, withMetrics, type BlockStore, type StoreCapabilities }
 import { MemoryStore } from '@blockvfs/store-memory';
 import { describe, expect, test } from 'vitest';
 import { isBusyError, openDatabase, SqliteError, SYNCHRONOUS_OFF_UNSUPPORTED, type Database, type OpenDatabaseOptions } from '@blockvfs/vfs-wasqlite';
+import { storeObjects } from './helpers.js';
 
 /**
  * The atomic layout through the Database API: writers racing (the loser gets
@@ -151,12 +152,45 @@ describe('refusals', () => {
     await db.close();
   });
 
-  test('a direct-layout database opened in the atomic layout, and the other way round', async () => {
+  test('an existing database opens in the layout it was written in, whatever `layout` says', async () => {
     const store = new MemoryStore();
-    const direct = await open(store, { layout: 'direct' });
-    await direct.exec('CREATE TABLE t (v)');
+    const direct = await open(store, { name: 'direct.db', layout: 'direct' });
+    await direct.exec("CREATE TABLE t (v); INSERT INTO t VALUES ('direct')");
     await direct.close();
-    await expect(open(store)).rejects.toThrow(/holds a direct-layout file.*open it with layout "direct"/);
+    const atomic = await open(store, { name: 'atomic.db' });
+    await atomic.exec("CREATE TABLE t (v); INSERT INTO t VALUES ('atomic')");
+    await atomic.close();
+    const keys = async () => (await storeObjects(store)).map(({ key }) => key).sort();
+    const before = await keys();
+
+    const a = await open(store, { name: 'direct.db' }); // the default, atomic, was asked for
+    expect(a.layout).toBe('direct');
+    await a.run("INSERT INTO t VALUES ('more')");
+    expect(await a.all('SELECT v FROM t')).toEqual([{ v: 'direct' }, { v: 'more' }]);
+    await a.close();
+    const b = await open(store, { name: 'atomic.db', layout: 'direct' });
+    expect(b.layout).toBe('atomic');
+    await b.run("INSERT INTO t VALUES ('more')");
+    expect(await b.all('SELECT v FROM t')).toEqual([{ v: 'atomic' }, { v: 'more' }]);
+    await b.close();
+    // Each went on in its own layout: no object of the other layout appeared.
+    const added = (await keys()).filter((key) => !before.includes(key));
+    expect(added.every((key) => key.startsWith('atomic.db/log/') || key.startsWith('atomic.db/blocks/'))).toBe(true);
+    expect(added.some((key) => key.startsWith('atomic.db/log/'))).toBe(true);
+    // Options only the atomic layout has are refused for a direct-layout database, with the reason.
+    await expect(open(store, { name: 'direct.db', lease: true })).rejects.toThrow(/"direct\.db" was written in the direct layout, and "lease" need the atomic layout/);
+  });
+
+  test('an SQLite file stored as the one object <name> is refused with a pointer to deserialize, in both layouts, never shadowed', async () => {
+    const store = new MemoryStore();
+    const file = new Uint8Array(4096);
+    file.set(new TextEncoder().encode('SQLite format 3\0'));
+    await store.put('upload.sqlite', file);
+    for (const layout of ['atomic', 'direct'] as const) {
+      await expect(open(store, { name: 'upload.sqlite', layout })).rejects.toThrow(/"upload\.sqlite" is an SQLite database file stored as one object.*deserialize/);
+      await expect(open(store, { name: 'upload.sqlite', layout, readOnly: true })).rejects.toThrow(/stored as one object/);
+    }
+    expect((await storeObjects(store)).map(({ key }) => key)).toEqual(['upload.sqlite']); // nothing created beside it
   });
 });
 

@@ -105,10 +105,12 @@ test('atomic layout: opening an existing database reads the head, the commits, t
   await db.close();
   expect(counts(store)).toEqual({ get: 0, put: 0, delete: 0, list: 0 });
   const again = await openDatabase({ store, name: 'count.db' });
-  // head (none), log/1, log/2–3 (3 is missing), head again beside a LIST for records past 3 (a gap
-  // in the history, not its end); then openDatabase's pragmas, a read transaction, look for new
-  // commits once (log/3). The pages came inline in the records: no block GET.
-  expect(counts(store)).toEqual({ get: 6, put: 0, delete: 0, list: 1 });
+  // head (none), and beside it, since there is no head, whether a direct-layout block 0 or an
+  // SQLite file stored as the object "count.db" is there (2 GETs, no round trip of their own);
+  // log/1, log/2–3 (3 is missing), head again beside a LIST for records past 3 (a gap in the
+  // history, not its end); then openDatabase's pragmas, a read transaction, look for new commits
+  // once (log/3). The pages came inline in the records: no block GET.
+  expect(counts(store)).toEqual({ get: 7, put: 0, delete: 0, list: 1 });
   expect(await again.get('SELECT x FROM t')).toEqual({ x: 1 });
   await again.close();
 });

@@ -7,6 +7,7 @@ import { BlockVfsError, isBlockVfsError } from '../errors.js';
 import { blockCount, blockLength, type FileChange, type FileFormat } from '../file-format.js';
 import { isCachedStore, withCache, type CachedStore } from '../layers/cache.js';
 import { crc32c } from '../checksum.js';
+import { isSqliteObject, sqliteObjectError, WrongLayoutError } from '../stored-database.js';
 import {
   applyRecord,
   catchUp,
@@ -161,22 +162,23 @@ export class AtomicFormat implements FileFormat {
       return new AtomicFormat(store, name, state, options, state.seq);
     }
     const format = new AtomicFormat(store, name, emptyState(options.blockSize), options, undefined);
-    // With no head (a new or young database), whether a direct-layout file sits under the
-    // name is asked alongside the rest of the load: one round trip less to create one.
-    let directProbe: Promise<Uint8Array | undefined> | undefined;
+    // With no head (a new or young database), what else may sit under the name (a
+    // direct-layout file, an SQLite file stored as one object) is asked alongside the
+    // rest of the load: one round trip less to create a database.
+    const probeOthers = () => Promise.all([store.get(directBlockKey(name, 0), { offset: 0, length: 1 }), isSqliteObject(store, name)]);
+    let probe: ReturnType<typeof probeOthers> | undefined;
     await format.#loadLatest((head) => {
       if (!head) {
-        directProbe = store.get(directBlockKey(name, 0), { offset: 0, length: 1 });
-        directProbe.catch(() => undefined); // awaited below when needed; never an unhandled rejection meanwhile
+        probe = probeOthers();
+        probe.catch(() => undefined); // awaited below when needed; never an unhandled rejection meanwhile
       }
     });
-    const direct = format.#state.seq === 0 ? await (directProbe ?? store.get(directBlockKey(name, 0), { offset: 0, length: 1 })) : undefined;
+    if (format.#state.seq > 0) return format;
+    const [direct, sqliteObject] = await (probe ?? probeOthers());
     if (direct !== undefined) {
-      throw new BlockVfsError('invalid', `"${name}" holds a direct-layout file (object "${directBlockKey(name, 0)}"); open it with layout "direct"`, {
-        source: SOURCE,
-        store: store.name,
-      });
+      throw new WrongLayoutError('direct', `"${name}" holds a direct-layout database (object "${directBlockKey(name, 0)}"); open it with layout "direct"`, store.name);
     }
+    if (sqliteObject) throw sqliteObjectError(store, name);
     return format;
   }
 
