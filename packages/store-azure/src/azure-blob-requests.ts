@@ -10,7 +10,7 @@ import {
   type StoreCapabilities,
 } from '@blockvfs/core';
 import { isAzureError, toStoreError } from './azure-errors.js';
-import { conditionalPut, requireEtag } from './conditional-put.js';
+import { conditionalPut, requireEtag, type UnresolvedPuts } from './conditional-put.js';
 import type { AzureContainer } from './container.js';
 import { deleteBlobs, MAX_BATCH_DELETE } from './delete-blobs.js';
 import { normaliseEtag } from './etag.js';
@@ -32,6 +32,8 @@ export class AzureBlobRequests implements BlockStore {
   readonly #container: AzureContainer;
   readonly #prefix: string;
   readonly #requestTimeoutMs: RequestTimeoutOption;
+  /** Conditional puts whose outcome is still unknown (see UnresolvedPuts). */
+  readonly #unresolved: UnresolvedPuts = new Map();
 
   constructor(container: AzureContainer, prefix: string, name: string, requestTimeoutMs: RequestTimeoutOption) {
     this.#container = container;
@@ -70,7 +72,7 @@ export class AzureBlobRequests implements BlockStore {
     const what = `put "${key}"${condition ? ` (${'ifNoneMatch' in condition ? 'ifNoneMatch *' : `ifMatch ${condition.ifMatch}`})` : ''}`;
     // Put Blob writes the whole blob in one request (up to 5000 MiB), so readers see the
     // old bytes or the new ones; uploadData would split large data into blocks.
-    if (condition) return conditionalPut(blob, data, condition, what, this.name, this.#requestTimeoutMs);
+    if (condition) return conditionalPut(blob, data, condition, what, this.name, this.#requestTimeoutMs, key, this.#unresolved);
     try {
       const response = await withRequestTimeout(this.#requestTimeoutMs, (abortSignal) => blob.upload(data, data.length, { abortSignal }));
       return { etag: requireEtag(normaliseEtag(response.etag), what, this.name) };

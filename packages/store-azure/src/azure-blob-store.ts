@@ -19,9 +19,11 @@ export interface AzureBlobStoreOptions {
   requestTimeoutMs?: RequestTimeoutOption;
   /**
    * Core's withRetry around the requests (throttling, 5xx, dropped connections,
-   * timeouts), with exponential backoff and jitter. Off by default (`false`): the SDK
-   * client retries by its own policy. Turn it on to retry what the SDK does not, such
-   * as timed-out calls, preferably with the SDK's policy at `maxTries: 1`.
+   * timeouts, an unknown outcome), with exponential backoff and jitter: on by default,
+   * as in the other cloud stores (`false` turns it off). It retries what the SDK does
+   * not, such as timed-out calls. One attempt is one SDK call, the SDK's own retry
+   * policy included; for one policy only, give the client `retryOptions: { maxTries: 1 }`,
+   * or pass `retry: false`.
    */
   retry?: RetryOptions | false;
 }
@@ -33,9 +35,8 @@ export interface AzureBlobStoreOptions {
  *
  * Errors are `BlockVfsError`s whose message starts with
  * `@blockvfs/store-azure (azure://account/container/prefix)`, the SDK's error as
- * `cause`. By default the store does not retry: the SDK client retries by its own
- * policy; `retry` adds core's `withRetry`, which retries what this store reports as
- * `transient`.
+ * `cause`. Core's `withRetry` retries what this store reports as `transient` (unless
+ * `retry: false`), on top of the SDK client's own retry policy.
  *
  * Each attempt runs under `requestTimeoutMs` (30 s by default), so a service that
  * accepts connections and never answers fails a call after a timeout per attempt
@@ -55,9 +56,8 @@ export class AzureBlobStore extends LayeredStore {
     const timeoutProblem = requestTimeoutProblem(requestTimeoutMs);
     if (timeoutProblem) throw new BlockVfsError('invalid', timeoutProblem, { source: SOURCE });
     const name = `azure://${container.accountName}/${container.containerName}${prefix ? `/${prefix}` : ''}`;
-    // No withRetry by default: the SDK client retries by the policy its creator gave it.
     super(new AzureBlobRequests(container, prefix, name, requestTimeoutMs), {
-      retry: options.retry ?? false,
+      ...(options.retry === undefined ? {} : { retry: options.retry }),
       cache: (options as { cache?: unknown }).cache,
     });
     this.container = container;

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { BlockVfsError, withRequestTimeout, type PutCondition, type PutResult, type RequestTimeoutOption } from '@blockvfs/core';
 import type { BlockBlobClient } from '@azure/storage-blob';
 import { classify, describeFailure, isAzureError, toStoreError } from './azure-errors.js';
@@ -15,6 +15,14 @@ import { SOURCE } from './keys.js';
 export const PUT_ID_METADATA = 'blockvfsputid';
 
 /**
+ * Conditional puts of this store whose outcome is still unknown: key → the put id they
+ * sent and a digest of their bytes. A later put of the same bytes to the same key (a
+ * retry) sends the same put id, so that if the earlier attempt landed after all, the
+ * retry's lost condition is recognised as our own write, not reported as a lost race.
+ */
+export type UnresolvedPuts = Map<string, { putId: string; digest: string }>;
+
+/**
  * A put with `ifNoneMatch: '*'` or `ifMatch`, where a failed condition is a
  * `precondition-failed` error and an unknown outcome (no answer, a 5xx, the request
  * timeout passing) is resolved by reading the blob's properties back (one HEAD, with a
@@ -26,9 +34,9 @@ export const PUT_ID_METADATA = 'blockvfsputid';
  * - the condition still holds (no blob for ifNoneMatch, the same etag for ifMatch):
  *   nothing was written, so the error keeps its kind (`transient` for a 5xx), and a
  *   retry is safe;
- * - the read-back fails too: `permanent`, saying the outcome is unknown, never
- *   `transient`, because retrying a put that may have landed would report its own
- *   write as a lost race.
+ * - the read-back fails too: `transient`, saying the outcome is unknown (as the other
+ *   cloud stores do); the put id is kept in `unresolved`, so that a retry of the same
+ *   bytes recognises its own earlier write instead of reporting a lost race.
  */
 export async function conditionalPut(
   blob: BlockBlobClient,
@@ -37,8 +45,13 @@ export async function conditionalPut(
   what: string,
   store: string,
   requestTimeoutMs: RequestTimeoutOption,
+  key: string,
+  unresolved: UnresolvedPuts,
 ): Promise<PutResult> {
-  const putId = randomUUID();
+  const digest = createHash('sha256').update(data).digest('hex');
+  const earlier = unresolved.get(key);
+  const putId = earlier?.digest === digest ? earlier.putId : randomUUID();
+  unresolved.delete(key); // set again below if this attempt's outcome is unknown too
   const conditions = 'ifNoneMatch' in condition ? { ifNoneMatch: '*' } : { ifMatch: quoteEtag(condition.ifMatch) };
   try {
     const response = await withRequestTimeout(requestTimeoutMs, (abortSignal) =>
@@ -56,9 +69,9 @@ export async function conditionalPut(
       current = { etag: normaliseEtag(properties.etag), putId: properties.metadata?.[PUT_ID_METADATA] };
     } catch (readError) {
       if (!isAzureError(readError, 404)) {
-        if (lostCondition) throw toStoreError(error, what, store, 'precondition-failed');
+        unresolved.set(key, { putId, digest });
         const failure = describeFailure(readError).message;
-        throw toStoreError(error, what, store, 'permanent', `outcome unknown: reading the blob back failed too: ${failure}`);
+        throw toStoreError(error, what, store, 'transient', `outcome unknown: reading the blob back failed too: ${failure}`);
       }
     }
     if (current?.putId === putId) return { etag: requireEtag(current.etag, what, store) };

@@ -1,4 +1,4 @@
-import { BlockVfsError, isBlockVfsError, withMetrics } from '@blockvfs/core';
+import { BlockVfsError, isBlockVfsError, withMetrics, type RetryOptions } from '@blockvfs/core';
 import { AnonymousCredential, ContainerClient, ContainerSASPermissions, newPipeline, StorageSharedKeyCredential, type StoragePipelineOptions } from '@azure/storage-blob';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { AzureBlobStore, MAX_BATCH_DELETE } from '@blockvfs/store-azure';
@@ -175,17 +175,17 @@ describe('error kinds', () => {
     const port = closed.port;
     await closed.close(); // nothing listens there now
     const client = new ContainerClient(`http://127.0.0.1:${port}/${container.accountName}/${container.containerName}`, credential as never, NO_SDK_RETRIES);
-    const store = new AzureBlobStore({ container: client });
+    const store = new AzureBlobStore({ container: client, retry: false });
     const attempts = [() => store.get('k'), () => store.put('k', text('x')), () => store.delete(['a', 'b']), () => listKeys(store)];
     for (const attempt of attempts) {
       const error = await rejection(attempt());
       expect(error.kind, error.message).toBe('transient');
     }
     // The SDK may have sent an earlier attempt that landed, and the blob cannot be read back:
-    // a retry could then lose to our own write, so this is not reported as retryable.
+    // transient, saying so (a retry of the same bytes reuses the put id, and so knows its own write).
     for (const condition of [{ ifNoneMatch: '*' as const }, { ifMatch: '0x1' }]) {
       const error = await rejection(store.put('k', text('x'), condition));
-      expect(error.kind).toBe('permanent');
+      expect(error.kind).toBe('transient');
       expect(error.message).toContain('outcome unknown');
     }
   });
@@ -203,11 +203,12 @@ describe.skipIf(!emulator)('conditional puts whose answer is lost', () => {
     await proxy.close();
   });
 
-  async function storeBehindProxy(options: StoragePipelineOptions): Promise<AzureBlobStore> {
+  /** Each decision on its own: no withRetry (`retry: false`) unless `retry` is given. */
+  async function storeBehindProxy(options: StoragePipelineOptions, retry: RetryOptions | false = false): Promise<AzureBlobStore> {
     proxy = await CuttingProxy.start(target);
     const url = new URL(container.url);
     url.port = String(proxy.port);
-    return new AzureBlobStore({ container: new ContainerClient(url.toString(), credential, options), prefix: freshPrefix() });
+    return new AzureBlobStore({ container: new ContainerClient(url.toString(), credential, options), prefix: freshPrefix(), retry });
   }
 
   test('the write landed but the answer was lost: reading back finds our put id, the put succeeds', async () => {
@@ -245,13 +246,25 @@ describe.skipIf(!emulator)('conditional puts whose answer is lost', () => {
     expect((await rejection(store.put('c', text('y'), { ifMatch: etag }))).kind).toBe('transient');
   });
 
-  test('the outcome cannot be learnt (the read-back fails too): permanent, never transient', async () => {
+  test('the outcome cannot be learnt (the read-back fails too): transient, saying the outcome is unknown', async () => {
     const store = await storeBehindProxy(NO_SDK_RETRIES);
     proxy.cutNext('PUT', 'response');
     proxy.cutNext('HEAD', 'request');
     const error = await rejection(store.put('c', text('x'), { ifNoneMatch: '*' }));
-    expect(error.kind).toBe('permanent');
+    expect(error.kind).toBe('transient');
     expect(error.message).toContain('outcome unknown');
     expect(isBlockVfsError(error)).toBe(true);
+  });
+
+  test('with the default retry, a put whose outcome could not be learnt is retried, and the retry recognises its own landed write', async () => {
+    const store = await storeBehindProxy(NO_SDK_RETRIES, { retries: 2, baseDelayMs: 1 });
+    proxy.cutNext('PUT', 'response'); // the write lands, its answer is lost
+    proxy.cutNext('HEAD', 'request'); // and so is the read-back: outcome unknown, transient
+    const created = await store.put('c', text('mine'), { ifNoneMatch: '*' }); // the retry loses its condition to our own write: still ours
+    expect(proxy.cuts).toBe(2);
+    expect(new TextDecoder().decode(await store.get('c'))).toBe('mine');
+    await store.put('c', text('next'), { ifMatch: created.etag }); // the etag returned is the blob's
+    // Other bytes are another put: the same situation then is a lost race.
+    expect((await rejection(store.put('c', text('other'), { ifNoneMatch: '*' }))).kind).toBe('precondition-failed');
   });
 });
