@@ -42,6 +42,13 @@ interface Summary {
   wedged?: boolean;
 }
 
+/** A failing seed in one line: its first finding, or the real time the code under test used. */
+function failureLabel(summary: Summary): string {
+  const first = summary.findings[0];
+  if (first) return `[${first.guarantee}] ${first.message}`;
+  return `[real time] the code under test used real time ${summary.realTime} time(s) (the report shows where)`;
+}
+
 function summarize(result: SeedResult, overrides: SwarmOverrides | undefined, traceLines: number): Summary {
   return {
     seed: result.seed,
@@ -145,7 +152,7 @@ async function main(): Promise<number> {
     const full = values.verbose ? failing.length : 3;
     console.log(`\n${failing.length} failing seed(s)${failing.length > full ? `; the first ${full} in full` : ''}:\n`);
     for (const r of failing.slice(0, full)) console.log(`${r.report}\n`);
-    for (const r of failing.slice(full)) console.log(`seed ${r.seed}: [${r.findings[0]?.guarantee}] ${r.findings[0]?.message ?? ''}  —  ${replayCommand(r.seed, overrides)}`);
+    for (const r of failing.slice(full)) console.log(`seed ${r.seed}: ${failureLabel(r)}  —  ${replayCommand(r.seed, overrides)}`);
     const byGuarantee = new Map<string, number[]>();
     for (const r of failing) for (const g of new Set(r.findings.map((f) => f.guarantee))) byGuarantee.set(g, [...(byGuarantee.get(g) ?? []), r.seed]);
     console.log('failing seeds by guarantee:');
@@ -191,7 +198,7 @@ async function runPool(seeds: number[], jobs: number, overrides: SwarmOverrides 
         assigned = assigned.filter((seed) => seed !== message.seed);
         results.push(message);
         if (verbose) console.log(message.report);
-        else if (!message.ok) console.log(`seed ${message.seed} FAILS: [${message.findings[0]?.guarantee}] ${message.findings[0]?.message ?? ''}`);
+        else if (!message.ok) console.log(`seed ${message.seed} FAILS: ${failureLabel(message)}`);
         progress();
       });
       child.on('exit', () => {
