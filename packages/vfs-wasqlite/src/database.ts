@@ -413,7 +413,7 @@ export class Database {
       });
     try {
       // Busy (rolled back whole by now): run again from the start, on the state the next BEGIN sees.
-      return this.#busy.timeout > 0 ? await this.#busy.run(attempt, isBusyError) : await attempt();
+      return await this.#busy.run(attempt, isBusyError);
     } finally {
       this.#transaction = undefined;
       finished();
@@ -526,8 +526,7 @@ export class Database {
    * (BusyRetry); inside a transaction() the transaction retries instead.
    */
   #call<T>(task: () => MaybePromise<T>, retry = false): Promise<T> {
-    this.#checkOpen();
-    if (retry && !this.#inTransactionScope() && this.#busy.timeout > 0) {
+    if (retry && !this.#inTransactionScope()) {
       return this.#busy.run(() => this.#callOnce(task), (error) => typeof error === 'object' && error !== null && this.#retryable.has(error));
     }
     return this.#callOnce(task);
