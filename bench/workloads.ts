@@ -140,7 +140,7 @@ export async function runWorkloads(options: WorkloadOptions): Promise<StepResult
   }
   // c, again in the same process: the block cache warm; reads may be a minute stale (freshness).
   if (layout === 'atomic') {
-    const db = await open(c.store, { freshness: 60_000 });
+    const db = await open(c.store, { freshnessMs: 60_000 });
     c.metered.resetMetrics();
     const seconds = await timed(() => pointQueries(db));
     results.push(result('c: the same, block cache warm, freshness 60 s', seconds, c.metered));

@@ -32,7 +32,7 @@ export {
   type AtomicFormatOptions,
 } from './atomic/atomic-format.js';
 export { atomicBlockKey, atomicCheckpointKey, atomicCommitKey, atomicHeadKey, atomicLeaseKey } from './atomic/objects.js';
-export { WriterLease, breakLease, DEFAULT_LEASE_TTL, MAX_LEASE_TTL, type BreakLeaseOptions, type LeaseOptions } from './atomic/lease.js';
+export { WriterLease, breakLease, DEFAULT_LEASE_TTL_MS, MAX_LEASE_TTL_MS, type BreakLeaseOptions, type LeaseOptions } from './atomic/lease.js';
 export {
   collectGarbage,
   DEFAULT_GRACE_MS,

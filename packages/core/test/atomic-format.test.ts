@@ -231,7 +231,7 @@ describe('AtomicFormat', () => {
     const plain = await openFile(store, 'db', { blockSize: 512 });
     expect(plain.file.refreshNeeded).toBe(true);
     expect(plain.file.beginWriteNeeded).toBe(false); // no lease: nothing to do
-    const fresh = await openFile(store, 'db', { blockSize: 512, freshness: 60_000 });
+    const fresh = await openFile(store, 'db', { blockSize: 512, freshnessMs: 60_000 });
     expect(fresh.file.refreshNeeded).toBe(false); // just confirmed at open
     const leased = await openFile(store, 'db', { blockSize: 512, lease: true });
     expect(leased.file.beginWriteNeeded).toBe(true);

@@ -87,8 +87,8 @@ describe('a transaction larger than memory', () => {
 describe('writer lease', () => {
   it('one holder at a time; others get precondition-failed at once; it renews, and is released at close', async () => {
     const store = withMetrics(new MemoryStore());
-    const a = await openFile(store, { lease: { ttl: 10_000 } });
-    const b = await openFile(store, { lease: { ttl: 10_000 } });
+    const a = await openFile(store, { lease: { ttlMs: 10_000 } });
+    const b = await openFile(store, { lease: { ttlMs: 10_000 } });
     await a.format.beginWrite();
     expect(a.format.lease?.held).toBe(true);
     const busy = await rejection(b.format.beginWrite());
@@ -107,12 +107,12 @@ describe('writer lease', () => {
 
   it('an expired lease is taken over, and its old holder cannot commit on it', async () => {
     const store = new MemoryStore();
-    const a = await openFile(store, { lease: { ttl: 1000 } });
+    const a = await openFile(store, { lease: { ttlMs: 1000 } });
     await a.format.beginWrite();
     await a.file.write(pattern(100, 1), 0);
     await a.file.sync();
     await new Promise((resolve) => setTimeout(resolve, 1100));
-    const b = await openFile(store, { lease: { ttl: 1000 } });
+    const b = await openFile(store, { lease: { ttlMs: 1000 } });
     await b.format.beginWrite(); // a's expired: taken over
     // a tries to go on: renewing fails (b holds it), so its commit is refused before any record.
     await a.file.write(pattern(100, 2), 0);
@@ -198,9 +198,9 @@ describe('garbage collection', () => {
   it('retention keeps the commits in its window openable as of their time', async () => {
     const inner = new MemoryStore();
     const { states, times } = await history(inner, 10, { inlineLimit: 0 });
-    // As if run 2 h after commit 6 was made, with 2 h of retention: commits from 6 on stay.
+    // As if run 2 h after commit 6 was made, with 2 h of retentionMs: commits from 6 on stay.
     const now = (times[6] as number) + 2 * hour + 2;
-    const report = await collectGarbage({ store: inner, name: 'db', retention: 2 * hour, now });
+    const report = await collectGarbage({ store: inner, name: 'db', retentionMs: 2 * hour, now });
     expect(report.oldestKept).toBe(6);
     for (const seq of [6, 7, 10]) expectSameBytes(await stateOf(inner, { asOf: seq }), states[seq] as Uint8Array, `as of ${seq}`);
     await expect(stateOf(inner, { asOf: 5 })).rejects.toMatchObject({ kind: 'not-found' });
@@ -228,7 +228,7 @@ describe('garbage collection', () => {
     const report = await collectGarbage({ store: inner, name: 'db', now: Date.now() + hour * 2, dryRun: true });
     expect(report.deleted.records).toBe(4);
     expect(await listAll(inner, '')).toEqual(before);
-    await expect(collectGarbage({ store: inner, name: 'db', grace: 1000 })).rejects.toThrow(/grace must be an integer of at least 120000 ms/);
+    await expect(collectGarbage({ store: inner, name: 'db', graceMs: 1000 })).rejects.toThrow(/graceMs must be an integer of at least 120000 ms/);
     await expect(collectGarbage({ store: inner, name: 'nothing' })).rejects.toMatchObject({ kind: 'not-found' });
   });
 

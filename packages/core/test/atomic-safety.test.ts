@@ -120,7 +120,7 @@ describe('views older than the trust window, and collections', () => {
     await commits(writer.file, 4, 5);
     await writer.format.checkpoint();
     clock.advance(MIN_GRACE_MS + MINUTE);
-    const report = await collectGarbage({ store, name: 'db', retention: 0, grace: MIN_GRACE_MS, now: clock.now() });
+    const report = await collectGarbage({ store, name: 'db', retentionMs: 0, graceMs: MIN_GRACE_MS, now: clock.now() });
     expect(report.deleted.records).toBe(8); // every record the reader would have caught up with
     await reader.file.refresh();
     expect(reader.format.seq).toBe(8);
@@ -141,7 +141,7 @@ describe('views older than the trust window, and collections', () => {
         const bytes = await store.get(key, range);
         if (key === atomicCheckpointKey('db', 5) && !collected) {
           collected = true; // the collection runs right after the open read checkpoint 5
-          await collectGarbage({ store, name: 'db', retention: 0, grace: MIN_GRACE_MS, now: clock.now() });
+          await collectGarbage({ store, name: 'db', retentionMs: 0, graceMs: MIN_GRACE_MS, now: clock.now() });
         }
         return bytes;
       },
@@ -181,7 +181,7 @@ describe('commits', () => {
     const inner = new MemoryStore();
     const landing = withFaults(inner, { mode: 'fail-after', ops: ['put'], keys: /\/log\//, at: [] });
     const unreadable = withFaults(landing, { ops: ['get'], keys: /\/log\//, at: [] });
-    const { format, file } = await openFile(unreadable, { clock, freshness: 10 * MINUTE });
+    const { format, file } = await openFile(unreadable, { clock, freshnessMs: 10 * MINUTE });
     await commits(file, 1, 1);
     await file.write(pattern(100, 2), 0);
     landing.faults.failNext(); // the record is created, its answer lost...
@@ -239,7 +239,7 @@ describe('the writer lease', () => {
   it('is renewed when half its ttl is left, so an active writer never lets it lapse between writes', async () => {
     const clock = new ManualClock();
     const store = new MemoryStore();
-    const a = await openFile(store, { clock, lease: { ttl: 10_000 } });
+    const a = await openFile(store, { clock, lease: { ttlMs: 10_000 } });
     await a.file.beginWrite();
     await commits(a.file, 1, 1);
     clock.advance(6000); // 4 s left: under half
@@ -263,7 +263,7 @@ describe('garbage collection', () => {
     await writer.format.checkpoint();
     await store.delete([atomicCommitKey('db', 8)]);
     // Keep commits from 5 on: the collector reads records 6…10 and finds 8 missing.
-    const error = await rejection(collectGarbage({ store, name: 'db', retention: 6 * MINUTE - 1, grace: MIN_GRACE_MS, now: clock.now() }));
+    const error = await rejection(collectGarbage({ store, name: 'db', retentionMs: 6 * MINUTE - 1, graceMs: MIN_GRACE_MS, now: clock.now() }));
     expect(isBlockVfsError(error, 'permanent')).toBe(true);
     expect((error as Error).message).toContain(`commit record "${atomicCommitKey('db', 8)}" is missing, but later ones exist`);
   });
@@ -274,13 +274,13 @@ describe('a writer idle past the grace period', () => {
     const clock = new ManualClock();
     const store = new MemoryStore();
     // Within its freshness a writer's transactions do not look for other commits; its commit must.
-    const idle = await openFile(store, { clock, freshness: 30 * MINUTE, checkpointEvery: 0 });
+    const idle = await openFile(store, { clock, freshnessMs: 30 * MINUTE, checkpointEvery: 0 });
     await commits(idle.file, 1, 2);
     const busy = await openFile(store, { clock, checkpointEvery: 0 });
     await commits(busy.file, 3, 4); // commits 3…6
     await busy.format.checkpoint();
     clock.advance(15 * MINUTE);
-    await collectGarbage({ store, name: 'db', retention: 0, grace: MIN_GRACE_MS, now: clock.now() }); // records 1…6 go
+    await collectGarbage({ store, name: 'db', retentionMs: 0, graceMs: MIN_GRACE_MS, now: clock.now() }); // records 1…6 go
     expect(await store.get(atomicCommitKey('db', 3))).toBeUndefined();
     await idle.file.write(pattern(100, 99), 0);
     expect(isBlockVfsError(await rejection(idle.file.sync()), 'precondition-failed')).toBe(true);
@@ -305,7 +305,7 @@ describe('checkpoints of an old view', () => {
       clock.advance(3 * MINUTE);
       await commits(busy.file, i, 1);
     }
-    const { oldestKept } = await collectGarbage({ store, name: 'db', retention: 0, grace: MIN_GRACE_MS, now: clock.now() });
+    const { oldestKept } = await collectGarbage({ store, name: 'db', retentionMs: 0, graceMs: MIN_GRACE_MS, now: clock.now() });
     expect(oldestKept).toBeGreaterThan(2);
     await stale.format.checkpoint(); // its view is commit 2, below the oldest kept
     expect(await store.get(atomicCheckpointKey('db', 2))).toBeUndefined();
@@ -334,7 +334,7 @@ describe('records at or below the head’s oldest', () => {
           collected = true;
           // Right after the open read checkpoint 2: a collection keeps commits from 4 on (deleting records
           // 1–4), then two create-if-absent PUTs of dead writers land late, re-creating records 3 and 4.
-          const report = await collectGarbage({ store, name: 'db', retention: 0, grace: MIN_GRACE_MS, now: start + 5 * MINUTE });
+          const report = await collectGarbage({ store, name: 'db', retentionMs: 0, graceMs: MIN_GRACE_MS, now: start + 5 * MINUTE });
           expect(report.oldestKept).toBe(4);
           for (const seq of [3, 4]) {
             const late = { seq, tag: `dead00000000000${seq}`, time: start, size: BLOCK, blockSize: BLOCK, blocks: [], inline: [[0, pattern(BLOCK, 99)]] as Array<[number, Uint8Array]> };

@@ -102,10 +102,10 @@ class Life {
       clock: this.#clock,
       pageSize: swarm.pageSize,
       blockSize: swarm.blockSize,
-      freshness: this.#plan.freshness,
+      freshnessMs: this.#plan.freshnessMs,
     };
     if (this.#plan.role === 'reader') options.readOnly = true;
-    else if (this.#plan.lease !== false) options.lease = { ttl: this.#plan.lease };
+    else if (this.#plan.lease !== false) options.lease = { ttlMs: this.#plan.lease };
     if (this.#plan.noBlockCache) options.cacheBytes = 0;
     for (let attempt = 1; attempt <= 4 && !this.#killed; attempt++) {
       try {
@@ -251,7 +251,7 @@ class Life {
       oracle.finding('oneCommit', `a read transaction of ${label} saw ops [${first.join(',')}] and then [${ids.join(',')}]`);
     }
     // A lease holder skips looking for other writers' commits (writers without a lease are still stopped at the record): no promise.
-    const staleness = this.#plan.lease === false && promised ? this.#plan.freshness : undefined;
+    const staleness = this.#plan.lease === false && promised ? this.#plan.freshnessMs : undefined;
     this.#world.line(`${label} read ${ids.length} ops`);
     oracle.observe(label, state, issued, { staleness, what: 'read' });
   }
@@ -268,13 +268,13 @@ class Life {
   async #collect(): Promise<void> {
     const { swarm, name, oracle, monitor } = this.#world;
     const now = this.#clock.now();
-    const horizon = now - Math.max(swarm.gc.retention, swarm.gc.grace);
+    const horizon = now - Math.max(swarm.gc.retentionMs, swarm.gc.graceMs);
     oracle.collections.push({ horizon, horizonCommit: monitor.commitInForceAt(horizon) });
     const running = { overlapped: this.#world.collecting.size > 0 };
     for (const other of this.#world.collecting) other.overlapped = true;
     this.#world.collecting.add(running);
     try {
-      const report = await collectGarbage({ store: this.#client, name, retention: swarm.gc.retention, grace: swarm.gc.grace, now });
+      const report = await collectGarbage({ store: this.#client, name, retentionMs: swarm.gc.retentionMs, graceMs: swarm.gc.graceMs, now });
       this.#world.line(`${this.#label} gc: latest ${report.latest}, oldest kept ${report.oldestKept}, deleted ${JSON.stringify(report.deleted)}`);
       // Its floor (the head's oldest when it read the head) may come from any collection that started before it
       // ended, each bounded by the commit in force at its own horizon (by record times, some of which may have

@@ -36,7 +36,7 @@ export interface ProcessPlan {
   role: 'writer' | 'reader';
   /** Writer lease ttl in ms, or false for none. */
   lease: false | number;
-  freshness: number;
+  freshnessMs: number;
   retries: number;
   /** `PRAGMA cache_size = 10`: SQLite spills its page cache inside transactions. */
   smallCache: boolean;
@@ -65,7 +65,7 @@ export interface Swarm {
   pageSize: number;
   blockSize: number;
   etags: EtagStyle;
-  gc: { retention: number; grace: number };
+  gc: { retentionMs: number; graceMs: number };
   processes: ProcessPlan[];
   /** Clean checks run after this many ops have finished (counted over all processes). */
   checksAfterOps: number[];
@@ -114,7 +114,7 @@ export function drawSwarm(seed: number, overrides: SwarmOverrides = {}): Swarm {
     [1024, 1],
   ] as const);
   const etags: EtagStyle = random.chance(0.5) ? 'content' : 'version';
-  const gc = { retention: random.pick([0, 0, MINUTE, 5 * MINUTE]), grace: random.pick([MIN_GRACE_MS, MIN_GRACE_MS, 3 * MINUTE, 10 * MINUTE]) };
+  const gc = { retentionMs: random.pick([0, 0, MINUTE, 5 * MINUTE]), graceMs: random.pick([MIN_GRACE_MS, MIN_GRACE_MS, 3 * MINUTE, 10 * MINUTE]) };
 
   // The world's requests: latency, listing pages, late landings.
   const latencyMax = random.pick([5, 20, 80, 300]);
@@ -138,7 +138,7 @@ export function drawSwarm(seed: number, overrides: SwarmOverrides = {}): Swarm {
       id,
       role,
       lease: classic || role === 'reader' || !r.chance(0.3) ? false : r.pick([5_000, 30_000]),
-      freshness: classic ? 0 : r.weighted([
+      freshnessMs: classic ? 0 : r.weighted([
         [0, 6],
         [2_000, 1],
         [5_000, 1],
@@ -232,7 +232,7 @@ function frequency(swarm: Swarm, kind: 'checkpoint' | 'gc', how: Frequency, rand
  */
 function storm(swarm: Swarm, random: Random): void {
   swarm.storm = true;
-  swarm.gc = { retention: 0, grace: MIN_GRACE_MS };
+  swarm.gc = { retentionMs: 0, graceMs: MIN_GRACE_MS };
   for (const plan of swarm.processes) {
     const faults = { ...plan.store.faults, failBefore: plan.store.faults.failBefore / 3, failAfter: plan.store.faults.failAfter / 3, hang: 0 };
     plan.store = { ...plan.store, faults, lateLanding: { probability: 1, maxMs: random.int(2 * MINUTE, 8 * MINUTE) } };
@@ -341,7 +341,7 @@ function applyOverrides(swarm: Swarm, overrides: SwarmOverrides): Swarm {
 /** One line per process, for reports. */
 export function describeSwarm(swarm: Swarm): string[] {
   const lines = [
-    `page ${swarm.pageSize} B, block ${swarm.blockSize} B, etags ${swarm.etags}, gc retention ${swarm.gc.retention / 1000} s grace ${swarm.gc.grace / 1000} s` +
+    `page ${swarm.pageSize} B, block ${swarm.blockSize} B, etags ${swarm.etags}, gc retention ${swarm.gc.retentionMs / 1000} s grace ${swarm.gc.graceMs / 1000} s` +
       `${swarm.classic ? ', classic case (2 writers, 10 % faults, 1 retry)' : ''}${swarm.storm ? ', collection storm' : ''}${swarm.shrinking ? ', shrinking files' : ''}, checkpoints ${swarm.checkpoints}, collections ${swarm.collections}, clean checks after ops [${swarm.checksAfterOps.join(', ')}]`,
   ];
   for (const p of swarm.processes) {
@@ -349,7 +349,7 @@ export function describeSwarm(swarm: Swarm): string[] {
     const faults = f.ops.length === 0 ? 'no faults' : `faults ${f.ops.join('/')}: before ${pct(f.failBefore)} after ${pct(f.failAfter)} hang ${pct(f.hang)}`;
     const store = `latency ≤ ${p.store.latency.max} ms, hang ≤ ${p.store.hangMs.max / 1000} s, list pages of ${p.store.listPageSize}, late landing ${pct(p.store.lateLanding.probability)} ≤ ${p.store.lateLanding.maxMs / 1000} s`;
     lines.push(
-      `p${p.id} ${p.role}: lease ${p.lease === false ? 'off' : `${p.lease / 1000} s`}, freshness ${p.freshness} ms, retries ${p.retries}, skew ${p.skewMs} ms` +
+      `p${p.id} ${p.role}: lease ${p.lease === false ? 'off' : `${p.lease / 1000} s`}, freshness ${p.freshnessMs} ms, retries ${p.retries}, skew ${p.skewMs} ms` +
         `${p.smallCache ? ', small page cache' : ''}${p.noBlockCache ? ', no block cache' : ''}${p.twoConnections ? ', two connections' : ''}; ${faults}; ${store}`,
     );
     p.lives.forEach((life, n) => {

@@ -101,7 +101,7 @@ describe('findings of the simulation on 9928113', () => {
     clock.t += 5 * 60_000;
     await w3.exec("INSERT INTO t VALUES ('real4')");
     clock.t += 60_000;
-    const report = await collectGarbage({ store: new Process('GC', objects), name: 'late.db', retention: 0, grace: 120_000, now: clock.now() });
+    const report = await collectGarbage({ store: new Process('GC', objects), name: 'late.db', retentionMs: 0, graceMs: 120_000, now: clock.now() });
     expect(report.oldestKept).toBe(3);
     held?.(); // six minutes late
     expect(await values(w1, 'u')).toEqual(['u0']);
@@ -119,7 +119,7 @@ describe('findings of the simulation on 9928113', () => {
       clock.t += 3 * 60_000;
       await busy.run('INSERT INTO t VALUES (?)', [i]);
     }
-    await collectGarbage({ store: new Process('GC', objects), name: 'ckpt.db', retention: 0, grace: 120_000, now: clock.now() });
+    await collectGarbage({ store: new Process('GC', objects), name: 'ckpt.db', retentionMs: 0, graceMs: 120_000, now: clock.now() });
     await stale.checkpoint();
     const head = JSON.parse(new TextDecoder().decode((objects.peek('ckpt.db/head') as Uint8Array).subarray(16, -4)).replace(/\0/g, '')) as {
       checkpoints: number[];

@@ -46,8 +46,8 @@ test('garbage collection beside a writer and a reader on an old snapshot', async
   await gcBesideReaders(fresh());
 }, 120_000);
 
-test('four processes increment one counter (busyTimeout 60 s: racing writers take no turns, and this server is slow): nothing lost, nothing doubled', async () => {
-  const report = await concurrentIncrements({ ...fresh(), writers: 4, increments: 10, busyTimeout: 60_000 });
+test('four processes increment one counter (busyTimeoutMs 60 s: racing writers take no turns, and this server is slow): nothing lost, nothing doubled', async () => {
+  const report = await concurrentIncrements({ ...fresh(), writers: 4, increments: 10, busyTimeoutMs: 60_000 });
   console.log(`concurrent increments on Azure Blob (Azurite): ${JSON.stringify(report)}`);
   expect(report.counter).toBe(40);
   expect(report.busy).toBeGreaterThanOrEqual(3); // the four writers' first increments collide

@@ -33,8 +33,8 @@ describe(`atomic layout on GcsStore (${target.target})`, () => {
     await gcBesideReaders(fresh('gc'));
   }, 120_000);
 
-  it('four processes increment one counter (busyTimeout 60 s: racing writers take no turns, and this server is slow): nothing lost, nothing doubled', async () => {
-    const report = await concurrentIncrements({ ...fresh('counter'), writers: 4, increments: 10, busyTimeout: 60_000 });
+  it('four processes increment one counter (busyTimeoutMs 60 s: racing writers take no turns, and this server is slow): nothing lost, nothing doubled', async () => {
+    const report = await concurrentIncrements({ ...fresh('counter'), writers: 4, increments: 10, busyTimeoutMs: 60_000 });
     console.log(`concurrent increments on GCS (${target.target}): ${JSON.stringify(report)}`);
     expect(report.counter).toBe(40);
     expect(report.busy).toBeGreaterThanOrEqual(3); // the four writers' first increments collide

@@ -38,9 +38,9 @@ describeS3('atomic layout on S3', (target) => {
     await gcBesideReaders({ store, reopen });
   }, 120_000);
 
-  it('four processes increment one counter (busyTimeout 60 s: racing writers take no turns, and this server is slow): nothing lost, nothing doubled', async () => {
+  it('four processes increment one counter (busyTimeoutMs 60 s: racing writers take no turns, and this server is slow): nothing lost, nothing doubled', async () => {
     const { store, prefix } = suite.fresh('counter');
-    const report = await concurrentIncrements({ store, child: childStore(target, prefix), writers: 4, increments: 15, busyTimeout: 60_000 });
+    const report = await concurrentIncrements({ store, child: childStore(target, prefix), writers: 4, increments: 15, busyTimeoutMs: 60_000 });
     console.log(`concurrent increments on ${target.server}: ${JSON.stringify(report)}`);
     expect(report.counter).toBe(60);
     expect(report.busy).toBeGreaterThanOrEqual(3); // the four writers' first increments collide

@@ -62,7 +62,7 @@ export async function gcBesideReaders({ store, reopen }: TwoProcesses, name = 'g
       const before = await reader.all('SELECT id, length(v) AS n FROM t');
       for (let round = 0; round < 6; round++) {
         await writer.run('UPDATE t SET v = ? WHERE id % 6 = ?', ['y'.repeat(1000), round]);
-        const report = await collectGarbage({ store, name, retention: 0 });
+        const report = await collectGarbage({ store, name, retentionMs: 0 });
         assert.equal(report.deleted.blocks + report.deleted.records + report.deleted.checkpoints, 0, 'nothing is deleted inside the grace period');
         assert.deepEqual(await reader.all('SELECT id, length(v) AS n FROM t'), before, `the reader's snapshot, round ${round}`);
       }
@@ -72,7 +72,7 @@ export async function gcBesideReaders({ store, reopen }: TwoProcesses, name = 'g
   }
   // An hour later by the collector's clock. (Connections idle that long re-read the head before
   // trusting their view of the file; the reader is closed here, as the hour has not passed for it.)
-  const report = await collectGarbage({ store, name, retention: 0, now: Date.now() + 60 * 60 * 1000 });
+  const report = await collectGarbage({ store, name, retentionMs: 0, now: Date.now() + 60 * 60 * 1000 });
   assert.ok(report.deleted.blocks > 0 && report.deleted.records > 5, `objects went: ${JSON.stringify(report.deleted)}`);
   assert.equal(report.oldestKept, report.latest);
   const left: string[] = [];

@@ -53,8 +53,8 @@ export interface WriterSpec {
   lease?: boolean;
   /** increment: ms between the read and the write of each increment after the first (default 0). */
   pause?: number;
-  /** The Database's busyTimeout (default its own, 5000 ms). */
-  busyTimeout?: number;
+  /** The Database's busyTimeoutMs (default its own, 5000 ms). */
+  busyTimeoutMs?: number;
 }
 
 export interface Writer {
@@ -209,11 +209,11 @@ export interface IncrementOptions {
   /** ms between the read and the write of each increment after the first, for other writers to commit in (default 5). */
   pause?: number;
   /**
-   * The writers' busyTimeout (default the Database's, 5000 ms). Writers racing without a
+   * The writers' busyTimeoutMs (default the Database's, 5000 ms). Writers racing without a
    * lease take no turns: on a slow store, one of four can lose a commit race again and
    * again for longer than 5 s while the others keep winning.
    */
-  busyTimeout?: number;
+  busyTimeoutMs?: number;
 }
 
 export interface IncrementReport {
@@ -249,7 +249,7 @@ export async function concurrentIncrements(options: IncrementOptions): Promise<I
       worker,
       pause,
       ...(options.lease ? { lease: true } : {}),
-      ...(options.busyTimeout === undefined ? {} : { busyTimeout: options.busyTimeout }),
+      ...(options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs }),
     }),
   );
   // Each writer waits after its first read: once all have read the counter, none has

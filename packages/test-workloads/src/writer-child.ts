@@ -62,7 +62,7 @@ async function increments(db: Database, spec: WriterSpec): Promise<void> {
     let runs = 0;
     // Read, then write what was read plus one: a lost update would show in the total. A
     // commit lost to another writer is waited out and the transaction run again by the
-    // Database itself (busyTimeout): a SQLITE_BUSY reaching here fails the child.
+    // Database itself (busyTimeoutMs): a SQLITE_BUSY reaching here fails the child.
     await db.transaction(async () => {
       runs += 1;
       if (runs > 1) say('busy');
@@ -85,7 +85,7 @@ assertRunningSources();
 const spec = JSON.parse(process.argv[2] ?? '{}') as WriterSpec;
 const store = await storeOf(spec.store);
 if (spec.task === 'insert-loop') await go();
-const db = await openDatabase({ store, name: spec.name, ...(spec.lease ? { lease: true } : {}), ...(spec.busyTimeout === undefined ? {} : { busyTimeout: spec.busyTimeout }) });
+const db = await openDatabase({ store, name: spec.name, ...(spec.lease ? { lease: true } : {}), ...(spec.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: spec.busyTimeoutMs }) });
 say('ready');
 if (spec.task === 'insert-loop') await insertLoop(db, spec.count);
 else await increments(db, spec);

@@ -18,7 +18,7 @@ describe('writer processes on the fs store', () => {
     }
   }, 180_000);
 
-  test('four processes increment one counter with the default busyTimeout (lost commits run again by the Database): nothing lost, nothing doubled', async () => {
+  test('four processes increment one counter with the default busyTimeoutMs (lost commits run again by the Database): nothing lost, nothing doubled', async () => {
     const { store, root, dispose } = await fs.create();
     try {
       const report = await concurrentIncrements({ store, child: fsChildStore(root!), writers: 4, increments: 25 });

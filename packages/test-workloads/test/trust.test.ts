@@ -83,9 +83,9 @@ describe('a view moves whole or not at all', () => {
   test('a transaction longer than a minute loses to another writer (SQLITE_BUSY); its retry commits on top, keeping the other commit', async () => {
     const clock = new ManualClock();
     const inner = await seeded(1, { clock });
-    // busyTimeout 0: the SQLITE_BUSY reaches the caller, who runs the transaction again (a
+    // busyTimeoutMs 0: the SQLITE_BUSY reaches the caller, who runs the transaction again (a
     // Database's own busy waits go through the clock, which this test moves by hand).
-    const dbA = await open(processOf(inner), { clock, busyTimeout: 0 });
+    const dbA = await open(processOf(inner), { clock, busyTimeoutMs: 0 });
     await dbA.run("INSERT INTO t VALUES (10, 'a')"); // A keeps copies of the blocks of its own last commit
     const dbB = await open(processOf(inner), { clock });
     let attempts = 0;
@@ -111,7 +111,7 @@ describe('a view moves whole or not at all', () => {
   test('a writer with freshness ≥ 60 s, idle for a minute, loses its commit to another writer (SQLITE_BUSY); its retry keeps the other commit', async () => {
     const clock = new ManualClock();
     const inner = await seeded(1, { clock });
-    const dbA = await open(processOf(inner), { clock, freshness: 2 * MINUTE, busyTimeout: 0 });
+    const dbA = await open(processOf(inner), { clock, freshnessMs: 2 * MINUTE, busyTimeoutMs: 0 });
     await dbA.run("INSERT INTO t VALUES (10, 'a')");
     const dbB = await open(processOf(inner), { clock });
     await dbB.run("INSERT INTO t VALUES (2, 'b')");
@@ -135,7 +135,7 @@ describe('a failed commit is over', () => {
   test('a spilling transaction that loses a race: its rollback commits nothing, the other writer’s row stays', async () => {
     const clock = new ManualClock();
     const inner = await seeded(1, { clock });
-    const a = await open(processOf(inner), { clock, busyTimeout: 0 });
+    const a = await open(processOf(inner), { clock, busyTimeoutMs: 0 });
     await a.exec('PRAGMA cache_size = 10');
     const b = await open(processOf(inner), { clock });
     const lost = await failure(
@@ -243,7 +243,7 @@ describe('the writer lease: bounded, checked, breakable', () => {
     // The holder's clock was a year ahead, or at the end of time: its lease expires far past the ttl bound.
     for (const start of [Date.now() + 365 * 24 * 60 * MINUTE, 2 ** 53 - 1 - 30_000]) {
       const store = await seeded(1);
-      const dead = new WriterLease(processOf(store), NAME, { ttl: 30_000 }, new ManualClock(start));
+      const dead = new WriterLease(processOf(store), NAME, { ttlMs: 30_000 }, new ManualClock(start));
       await dead.ensure(); // and then its process died without releasing it
       const writer = await open(processOf(store), { lease: true });
       await writer.run("INSERT INTO t VALUES (2, 'alive')"); // a lease further out than the ttl bound allows is void
@@ -254,7 +254,7 @@ describe('the writer lease: bounded, checked, breakable', () => {
 
   test('breakLease frees a live-looking lease of a process known to be gone; the error says so', async () => {
     const store = await seeded(1);
-    const holder = await open(processOf(store), { lease: { ttl: 10 * MINUTE } });
+    const holder = await open(processOf(store), { lease: { ttlMs: 10 * MINUTE } });
     await holder.run("INSERT INTO t VALUES (2, 'holder')");
     const other = await open(processOf(store), { lease: true });
     const busy = await failure(other.run("INSERT INTO t VALUES (3, 'other')"));
@@ -271,7 +271,7 @@ describe('the writer lease: bounded, checked, breakable', () => {
   test('lease ttl is bounded', async () => {
     const store = await seeded(1);
     for (const ttl of [999, 10 * MINUTE + 1]) {
-      await expect(open(processOf(store), { lease: { ttl } })).rejects.toThrow(/lease ttl must be an integer of 1000 to 600000 ms/);
+      await expect(open(processOf(store), { lease: { ttlMs: ttl } })).rejects.toThrow(/lease ttlMs must be an integer of 1000 to 600000 ms/);
     }
   });
 });

@@ -72,7 +72,7 @@ export interface BlockVfsOptions {
    * busy_timeout` reads and sets here instead of SQLite's own busy handler, whose sleep
    * would block the whole process. Absent: that pragma goes to SQLite.
    */
-  busyTimeout?: { timeout: number };
+  busy?: { timeout: number };
 }
 
 /** A file SQLite opened: on the store (main database, rollback journal) or in memory (temp files). */
@@ -146,7 +146,7 @@ export class BlockVFS extends FacadeVFS {
     return ASYNC_METHODS[this.#policy.versioned ? 'versioned' : 'direct'];
   }
   readonly #trace: BlockVfsOptions['trace'];
-  readonly #busyTimeout: BlockVfsOptions['busyTimeout'];
+  readonly #busy: BlockVfsOptions['busy'];
 
   constructor(name: string, module: WasmModule, options: BlockVfsOptions) {
     super(name, module);
@@ -166,7 +166,7 @@ export class BlockVFS extends FacadeVFS {
     // Store names can be longer than FacadeVFS's default of 64 bytes.
     this.mxPathname = 1024;
     this.#trace = options.trace;
-    this.#busyTimeout = options.busyTimeout;
+    this.#busy = options.busy;
     if (options.trace) (this as unknown as { log: BlockVfsOptions['trace'] }).log = options.trace;
     const self = this as unknown as Record<string, unknown>;
     if (this.#policy.versioned) {
@@ -533,15 +533,15 @@ export class BlockVFS extends FacadeVFS {
 
   /**
    * `PRAGMA busy_timeout [= ms]` reads or sets the connection's busy timeout (see
-   * BlockVfsOptions.busyTimeout) and answers it, as SQLite would. SQLite's own busy
+   * BlockVfsOptions.busy) and answers it, as SQLite would. SQLite's own busy
    * handler never gets it: its waits are synchronous sleeps, which would stop every timer
    * and every other database of the process, and would wait for nothing (the lock it
    * waits for can only be released by code that cannot run while it sleeps).
    */
   #busyTimeoutPragma(pArg: DataView, value: string | undefined): number {
-    const control = this.#busyTimeout;
+    const control = this.#busy;
     if (!control) {
-      return this.#refusePragma(pArg, 'PRAGMA busy_timeout would make SQLite sleep synchronously, stopping the whole process; wait out SQLITE_BUSY yourself (openDatabase has a busyTimeout option)');
+      return this.#refusePragma(pArg, 'PRAGMA busy_timeout would make SQLite sleep synchronously, stopping the whole process; wait out SQLITE_BUSY yourself (openDatabase has a busyTimeoutMs option)');
     }
     if (value !== undefined) {
       const ms = Number(value);

@@ -1,7 +1,7 @@
 import { systemClock, type Clock } from '@blockvfs/core';
 
 /** better-sqlite3's `timeout`: how long a busy database is waited for by default. */
-export const DEFAULT_BUSY_TIMEOUT = 5000;
+export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 /** The first wait's cap; each further wait's cap doubles, up to MAX_WAIT_MS. */
 const FIRST_WAIT_MS = 5;
 /** The longest single wait: a lease held for long is looked at again at least this often. */
@@ -15,7 +15,7 @@ function uniform(): number {
 /** Why `value` is not a busy timeout (a whole number of ms, 0 or more), or undefined when it is. */
 export function busyTimeoutProblem(value: unknown): string | undefined {
   const ok = typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 && value <= 2_147_483_647;
-  return ok ? undefined : `"busyTimeout" must be a whole number of ms from 0 to 2147483647, got ${String(value)}`;
+  return ok ? undefined : `"busyTimeoutMs" must be a whole number of ms from 0 to 2147483647, got ${String(value)}`;
 }
 
 /**

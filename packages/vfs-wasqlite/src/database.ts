@@ -3,7 +3,7 @@ import { AtomicFormat, BlockVfsError, DEFAULT_LAYOUT, blockSizeProblem, checkLay
 import { SYNCHRONOUS_OFF_UNSUPPORTED, WAL_UNSUPPORTED } from './block-vfs.js';
 import { databaseNameProblem } from './database-name.js';
 import { acquireEngine, acquireVfs, releaseEngine, type Engine, type VfsLease } from './runtime.js';
-import { BusyRetry, DEFAULT_BUSY_TIMEOUT, busyTimeoutProblem } from './busy-retry.js';
+import { BusyRetry, DEFAULT_BUSY_TIMEOUT_MS, busyTimeoutProblem } from './busy-retry.js';
 import { SQLITE_BUSY, SQLITE_IOERR_CLOSE, SQLITE_ROW, codeName, primaryCode } from './sqlite-codes.js';
 import { SqliteError, isBusyError } from './sqlite-error.js';
 import { andFinally, andThen, type MaybePromise } from './maybe-async.js';
@@ -54,7 +54,7 @@ export interface OpenDatabaseOptions {
   build?: Build;
   /**
    * Atomic layout: hold a writer lease (`<name>/lease`) from the first write until
-   * close, renewed while writing (`ttl`, default 30 s). Other writers that use leases
+   * close, renewed while writing (`ttlMs`, default 30 s). Other writers that use leases
    * then get SQLITE_BUSY at once instead of at commit, and this one skips looking for
    * their commits: a single-row commit is then one PUT.
    */
@@ -64,7 +64,7 @@ export interface OpenDatabaseOptions {
    * 0 (the default) looks for other writers' commits at the start of every read
    * transaction (one GET); N looks at most every N ms (none in between).
    */
-  freshness?: number;
+  freshnessMs?: number;
   /** Atomic layout, with `readOnly`: open the database as it was after this commit number, or at this time. */
   asOf?: number | Date;
   /** Atomic layout: bytes of block objects this process keeps in memory for every connection (default 32 MiB). */
@@ -76,7 +76,7 @@ export interface OpenDatabaseOptions {
   singleWriter?: boolean;
   /**
    * Where time comes from (default the system clock): commit times, the writer lease,
-   * `freshness`. Deterministic tests pass a simulated clock; applications leave it out.
+   * `freshnessMs`. Deterministic tests pass a simulated clock; applications leave it out.
    */
   clock?: Clock;
   /**
@@ -88,7 +88,7 @@ export interface OpenDatabaseOptions {
    * effects outside the database (sending mail, say) out of it. `PRAGMA busy_timeout`
    * reads and sets this same value (it never blocks the process).
    */
-  busyTimeout?: number;
+  busyTimeoutMs?: number;
 }
 
 /** A commit of the atomic layout: its number (1, 2, …) and its writer's clock. */
@@ -113,7 +113,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   const readOnly = options.readOnly ?? false;
   const engine = await acquireEngine(options.build ?? 'asyncify');
   const { sqlite } = engine;
-  const busy = new BusyRetry(options.busyTimeout ?? DEFAULT_BUSY_TIMEOUT, options.clock);
+  const busy = new BusyRetry(options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS, options.clock);
 
   // page_size only takes effect before the database's first write; for an existing database it does nothing.
   const pragmas = [`PRAGMA cache_size = -${DEFAULT_CACHE_KIB}`, 'PRAGMA temp_store = MEMORY'];
@@ -121,7 +121,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   // The open and its pragmas in one turn of the queue: the pragmas' read transaction
   // (cache_size loads the schema) then uses the view the open just loaded (see BlockVFS.jOpen).
   const openIn = async (layoutNow: Layout, atomicNow: AtomicOptions | undefined): Promise<Database> => {
-    const lease = acquireVfs(sqlite, store, { layout: layoutNow, blockSize, atomic: atomicNow, busyTimeout: busy });
+    const lease = acquireVfs(sqlite, store, { layout: layoutNow, blockSize, atomic: atomicNow, busy });
     const flags = readOnly ? OPEN_READONLY : OPEN_READWRITE | OPEN_CREATE;
     lease.vfs.takeLastError();
     let db: number | undefined;
@@ -176,15 +176,15 @@ function checkOptions(options: OpenDatabaseOptions): { store: BlockStore; name: 
   }
   if (blockSize !== undefined && blockSizeProblem(blockSize)) throw invalid(`"blockSize": ${blockSizeProblem(blockSize)}`);
   if (build !== undefined && !BUILDS.includes(build)) throw invalid(`"build" must be one of ${BUILDS.join(', ')}, got ${String(build)}`);
-  const busyIssue = options.busyTimeout === undefined ? undefined : busyTimeoutProblem(options.busyTimeout);
+  const busyIssue = options.busyTimeoutMs === undefined ? undefined : busyTimeoutProblem(options.busyTimeoutMs);
   if (busyIssue) throw invalid(busyIssue);
   return { store, name, atomic: atomicOptions(options, invalid) };
 }
 
 /** The atomic layout's options among `options` (undefined when none is given), checked against the layout. */
 function atomicOptions(options: OpenDatabaseOptions, invalid: (message: string) => BlockVfsError): AtomicOptions | undefined {
-  const { lease, freshness, asOf, cacheBytes, singleWriter, clock } = options;
-  const given = Object.entries({ lease, freshness, asOf, cacheBytes, singleWriter }).filter(([, value]) => value !== undefined);
+  const { lease, freshnessMs, asOf, cacheBytes, singleWriter, clock } = options;
+  const given = Object.entries({ lease, freshnessMs, asOf, cacheBytes, singleWriter }).filter(([, value]) => value !== undefined);
   if (given.length === 0) return clock === undefined || (options.layout ?? DEFAULT_LAYOUT) !== 'atomic' ? undefined : { clock };
   if ((options.layout ?? DEFAULT_LAYOUT) !== 'atomic') {
     throw invalid(`${given.map(([key]) => `"${key}"`).join(', ')} need${given.length === 1 ? 's' : ''} the atomic layout, not "${String(options.layout)}"`);
@@ -194,7 +194,7 @@ function atomicOptions(options: OpenDatabaseOptions, invalid: (message: string) 
   }
   if (asOf !== undefined && !options.readOnly) throw invalid('"asOf" opens an older state of the database, which is read-only: pass readOnly: true too');
   if (lease !== undefined && lease !== false && options.readOnly) throw invalid('"lease" is for writers; a readOnly connection never writes');
-  if (freshness !== undefined && !(Number.isSafeInteger(freshness) && freshness >= 0)) throw invalid(`"freshness" must be a non-negative integer of ms, got ${freshness}`);
+  if (freshnessMs !== undefined && !(Number.isSafeInteger(freshnessMs) && freshnessMs >= 0)) throw invalid(`"freshnessMs" must be a non-negative integer of ms, got ${freshnessMs}`);
   return { ...(Object.fromEntries(given) as AtomicOptions), ...(clock === undefined ? {} : { clock }) };
 }
 
@@ -259,8 +259,8 @@ export class Database {
     this.#names = new ColumnNames(engine.sqlite.module);
   }
 
-  /** How long (ms) SQLITE_BUSY is waited out before it is thrown (the `busyTimeout` option, `PRAGMA busy_timeout`). */
-  get busyTimeout(): number {
+  /** How long (ms) SQLITE_BUSY is waited out before it is thrown (the `busyTimeoutMs` option, `PRAGMA busy_timeout`). */
+  get busyTimeoutMs(): number {
     return this.#busy.timeout;
   }
 
@@ -380,7 +380,7 @@ export class Database {
    * result) or ROLLBACK if it throws (rethrowing). Nested calls (from within `fn`)
    * become SAVEPOINTs, rolled back on their own if their `fn` throws. A transaction that
    * fails with SQLITE_BUSY (its commit lost to another writer, say) is rolled back and
-   * run again from the start, for up to `busyTimeout` ms: **`fn` may run more than
+   * run again from the start, for up to `busyTimeoutMs` ms: **`fn` may run more than
    * once**, each time on the state its reads then see.
    */
   async transaction<T>(fn: () => Promise<T> | T): Promise<T> {

@@ -12,7 +12,7 @@ export type { BindValue, Params, Row, SqlValue } from './values.js';
 export { SqliteError, isBusyError } from './sqlite-error.js';
 export { MAX_NAME_BYTES } from './database-name.js';
 export { MAX_IDLE_ENGINES, warmEngines } from './runtime.js';
-export { DEFAULT_BUSY_TIMEOUT } from './busy-retry.js';
+export { DEFAULT_BUSY_TIMEOUT_MS } from './busy-retry.js';
 export {
   SQLITE_BUSY,
   SQLITE_CANTOPEN,

@@ -13,7 +13,7 @@ import { SQLITE_LOCK_EXCLUSIVE, SQLITE_LOCK_NONE, SQLITE_LOCK_PENDING, SQLITE_LO
  * Holders are numbers unique in the process (one per open file handle, whichever SQLite
  * module it is in). An incompatible request fails at once (the VFS answers SQLITE_BUSY),
  * as SQLite's own busy handler would sleep synchronously; the Database waits it out
- * with timers instead (busyTimeout).
+ * with timers instead (busyTimeoutMs).
  */
 export class FileLock {
   readonly #shared = new Set<number>();

@@ -35,9 +35,9 @@ async function count(db: Database): Promise<number> {
 }
 
 describe('concurrent writers', () => {
-  test('two writers on the same commit: the second gets SQLITE_BUSY (with busyTimeout 0), its transaction is not applied, and a retry succeeds', async () => {
+  test('two writers on the same commit: the second gets SQLITE_BUSY (with busyTimeoutMs 0), its transaction is not applied, and a retry succeeds', async () => {
     const store = new MemoryStore();
-    const a = await open(store, { busyTimeout: 0 });
+    const a = await open(store, { busyTimeoutMs: 0 });
     await a.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)');
     const b = await open(otherProcess(store));
 
@@ -67,7 +67,7 @@ describe('concurrent writers', () => {
     const a = await open(store);
     await a.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER); INSERT INTO t (v) VALUES (1), (2), (3)');
     const b = await open(otherProcess(store));
-    const slow = await open(otherProcess(store), { freshness: 60_000, busyTimeout: 0 }); // it will not look for b's commit before writing
+    const slow = await open(otherProcess(store), { freshnessMs: 60_000, busyTimeoutMs: 0 }); // it will not look for b's commit before writing
     await slow.get('SELECT 1 FROM t');
     await b.run('DELETE FROM t WHERE v = 1');
     const lost = await failure(slow.run('UPDATE t SET v = v * 10'));
@@ -85,7 +85,7 @@ describe('writer lease', () => {
     const store = new MemoryStore();
     const a = await open(store, { lease: true });
     await a.exec('CREATE TABLE t (v)');
-    const b = await open(otherProcess(store), { lease: { ttl: 5000 } });
+    const b = await open(otherProcess(store), { lease: { ttlMs: 5000 } });
     expect(await b.all('SELECT v FROM t')).toEqual([]); // reading needs no lease
     const busy = await failure(b.run('INSERT INTO t VALUES (1)'));
     expect(isBusyError(busy)).toBe(true);

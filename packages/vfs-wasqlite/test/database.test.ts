@@ -155,7 +155,7 @@ describe('statements', () => {
   test('direct layout: iterate yields rows; breaking early finalises the statement and frees its lock', async () => {
     const store = new MemoryStore();
     const reader = await open({ store, layout: 'direct' });
-    const writer = await open({ store, layout: 'direct', busyTimeout: 0 });
+    const writer = await open({ store, layout: 'direct', busyTimeoutMs: 0 });
     await reader.exec('CREATE TABLE t (x)');
     for (let i = 0; i < 10; i++) await reader.run('INSERT INTO t VALUES (?)', [i]);
     const seen: unknown[] = [];
@@ -439,7 +439,7 @@ describe('two connections in one process', () => {
   test('direct layout: a writer in a transaction makes the other writer busy; committed data becomes visible', async () => {
     const store = new MemoryStore();
     const a = await open({ store, layout: 'direct' });
-    const b = await open({ store, layout: 'direct', busyTimeout: 0 });
+    const b = await open({ store, layout: 'direct', busyTimeoutMs: 0 });
     await a.exec('CREATE TABLE t (x)');
     await a.run('INSERT INTO t VALUES (1)');
     await a.transaction(async () => {
@@ -459,7 +459,7 @@ describe('two connections in one process', () => {
 
   test('direct layout: a COMMIT blocked by a reader is busy and rolls back', async () => {
     const store = new MemoryStore();
-    const a = await open({ store, layout: 'direct', busyTimeout: 0 });
+    const a = await open({ store, layout: 'direct', busyTimeoutMs: 0 });
     const b = await open({ store, layout: 'direct' });
     await a.exec('CREATE TABLE t (x); INSERT INTO t VALUES (1), (2)');
     const reading = b.iterate('SELECT x FROM t');

@@ -7,7 +7,7 @@ import { isBusyError, openDatabase, SqliteError, type Database, type OpenDatabas
  * Many databases and connections in one process: each Database runs on an engine of
  * its own (a SQLite module and its queue), so none waits for another's requests; two
  * connections to one atomic-layout database have views of their own, as two processes
- * would; SQLITE_BUSY is waited out for the caller (busyTimeout).
+ * would; SQLITE_BUSY is waited out for the caller (busyTimeoutMs).
  */
 
 const opened: Database[] = [];
@@ -76,7 +76,7 @@ describe('two connections to one database (atomic layout)', () => {
     expect(await reader.all('SELECT x FROM t ORDER BY x')).toEqual([{ x: 1 }, { x: 2 }]);
   });
 
-  test('racing read-modify-write transactions, two connections and two processes, with the default busyTimeout: every increment lands once', async () => {
+  test('racing read-modify-write transactions, two connections and two processes, with the default busyTimeoutMs: every increment lands once', async () => {
     const inner = new MemoryStore();
     const stores = [inner, inner, withMetrics(inner), withMetrics(inner)]; // two connections of one process, then two processes
     const setup = await open(inner);
@@ -101,7 +101,7 @@ describe('two connections to one database (atomic layout)', () => {
 });
 
 describe('two connections to one database (direct layout)', () => {
-  test('they share the file and SQLite\'s locks: racing increments beside a scanning reader, with the default busyTimeout, land once each', async () => {
+  test('they share the file and SQLite\'s locks: racing increments beside a scanning reader, with the default busyTimeoutMs, land once each', async () => {
     // Requests that take time, so that the connections' calls interleave inside the shared PagedFile.
     const store = withLatency(new MemoryStore(), 2);
     const setup = await open(store, { layout: 'direct' });
@@ -137,12 +137,12 @@ describe('two connections to one database (direct layout)', () => {
   });
 });
 
-describe('busyTimeout', () => {
+describe('busyTimeoutMs', () => {
   test('SQLITE_BUSY is thrown once the timeout is spent, and the wait never blocks the process', async () => {
     const store = new MemoryStore();
     const holder = await open(store, { lease: true });
     await holder.exec('CREATE TABLE t (x); INSERT INTO t VALUES (1)'); // holds the lease until close
-    const waiter = await open(withMetrics(store), { lease: true, busyTimeout: 300 });
+    const waiter = await open(withMetrics(store), { lease: true, busyTimeoutMs: 300 });
     let ticks = 0;
     const timer = setInterval(() => (ticks += 1), 10);
     const started = performance.now();
@@ -169,19 +169,19 @@ describe('busyTimeout', () => {
     expect(await waiter.all('SELECT x FROM t')).toEqual([{ x: 2 }]);
   });
 
-  test('PRAGMA busy_timeout reads and sets it; a bad value is refused; busyTimeout 0 throws at once', async () => {
-    const db = await open(new MemoryStore(), { busyTimeout: 1234 });
+  test('PRAGMA busy_timeout reads and sets it; a bad value is refused; busyTimeoutMs 0 throws at once', async () => {
+    const db = await open(new MemoryStore(), { busyTimeoutMs: 1234 });
     // One row, one column: the value (SQLite names a VFS's pragma answer after the answer itself).
     const value = async (sql: string) => Object.values((await db.get(sql)) ?? {})[0];
     expect(await value('PRAGMA busy_timeout')).toBe('1234');
     expect(await value('PRAGMA busy_timeout = 50')).toBe('50');
-    expect(db.busyTimeout).toBe(50);
+    expect(db.busyTimeoutMs).toBe(50);
     await expect(db.exec('PRAGMA busy_timeout = -1')).rejects.toThrow(/busy_timeout must be a whole number of ms/);
-    await expect(open(new MemoryStore(), { busyTimeout: -5 })).rejects.toThrow(/"busyTimeout" must be a whole number of ms/);
+    await expect(open(new MemoryStore(), { busyTimeoutMs: -5 })).rejects.toThrow(/"busyTimeoutMs" must be a whole number of ms/);
     const store = new MemoryStore();
     const holder = await open(store, { lease: true });
     await holder.exec('CREATE TABLE t (x)');
-    const impatient = await open(withMetrics(store), { lease: true, busyTimeout: 0 });
+    const impatient = await open(withMetrics(store), { lease: true, busyTimeoutMs: 0 });
     const started = performance.now();
     const busy = await failure(impatient.run('INSERT INTO t VALUES (1)'));
     expect(busy).toBeInstanceOf(SqliteError);

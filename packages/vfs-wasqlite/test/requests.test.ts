@@ -87,9 +87,9 @@ test('atomic layout with a writer lease: a single-row commit is one PUT, a read 
   await db.close();
 });
 
-test('atomic layout with freshness: read transactions inside the interval make no request', async () => {
+test('atomic layout with freshnessMs: read transactions inside the interval make no request', async () => {
   const store = withMetrics(new MemoryStore());
-  const db = await openDatabase({ store, name: 'count.db', freshness: 60_000 });
+  const db = await openDatabase({ store, name: 'count.db', freshnessMs: 60_000 });
   await db.exec('CREATE TABLE t (x); INSERT INTO t VALUES (1)');
   store.resetMetrics();
   for (let i = 0; i < 20; i++) expect(await db.get('SELECT x FROM t')).toEqual({ x: 1 });

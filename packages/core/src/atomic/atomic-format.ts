@@ -86,7 +86,7 @@ export interface AtomicFormatOptions {
    * How stale a read may be, in ms: `refresh()` looks for other writers' commits (one
    * GET) only when the last look is older than this. Default 0: every time.
    */
-  freshness?: number;
+  freshnessMs?: number;
   /** Hold a writer lease (see WriterLease): taken at the first write, renewed while writing, released at close. */
   lease?: LeaseOptions | boolean;
   /** Open the file as it was after this commit (a seq), or at this time (the newest commit at or before it): read-only. */
@@ -138,7 +138,7 @@ export class AtomicFormat implements FileFormat {
     this.pinned = pinned;
     this.#inlineLimit = options.inlineLimit ?? DEFAULT_INLINE_LIMIT;
     this.#checkpointEvery = options.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
-    this.#freshness = options.freshness ?? 0;
+    this.#freshness = options.freshnessMs ?? 0;
     this.#conditional = store.capabilities.conditionalPut;
     this.#clock = options.clock ?? systemClock;
     const cacheBytes = options.cacheBytes ?? DEFAULT_BLOCK_CACHE_BYTES;
@@ -413,7 +413,7 @@ export class AtomicFormat implements FileFormat {
 
   /**
    * Picks up commits made by other writers since the one this format shows: one GET
-   * when there are none. Skipped (no request) within the `freshness` interval, and
+   * when there are none. Skipped (no request) within the `freshnessMs` interval, and
    * while this process holds the writer lease (other writers that use leases cannot
    * commit then). Returns whether anything changed.
    */
@@ -421,7 +421,7 @@ export class AtomicFormat implements FileFormat {
     return this.refreshNeeded() ? this.#refreshNow() : false;
   }
 
-  /** Whether `refresh()` would ask the store now: not for a pinned view, nor within `freshness` or a held lease. */
+  /** Whether `refresh()` would ask the store now: not for a pinned view, nor within `freshnessMs` or a held lease. */
   refreshNeeded(): boolean {
     if (this.pinned !== undefined) return false;
     if (this.#stale) return true;
@@ -591,7 +591,7 @@ function checkOptions(store: BlockStore, name: string, options: AtomicFormatOpti
   count(options.inlineLimit, 'inlineLimit');
   count(options.checkpointEvery, 'checkpointEvery');
   count(options.cacheBytes, 'cacheBytes');
-  count(options.freshness, 'freshness');
+  count(options.freshnessMs, 'freshnessMs');
   if (options.clock !== undefined && !isClock(options.clock)) throw invalid('clock must have now() and sleep(ms) functions');
   const { asOf } = options;
   if (asOf !== undefined && !(asOf instanceof Date ? Number.isFinite(asOf.getTime()) : Number.isSafeInteger(asOf) && asOf >= 1)) {

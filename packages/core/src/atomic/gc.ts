@@ -27,13 +27,13 @@ export interface CollectGarbageOptions {
   /** The database's name on the store. */
   name: string;
   /** Keep every commit made within this many ms: time travel (`asOf`) reaches back this far. Default 1 hour. */
-  retention?: number;
+  retentionMs?: number;
   /**
    * Keep what a reader on an older snapshot could still read for this many ms after a
    * newer commit replaced it (and what a writer's view could still miss). Default 10
    * minutes; at least 2 minutes.
    */
-  grace?: number;
+  graceMs?: number;
   /** Find what would be deleted, delete nothing (and write nothing). */
   dryRun?: boolean;
   /** The time to measure retention and grace from (ms since the epoch); default the clock's. */
@@ -61,23 +61,23 @@ export interface GarbageReport {
 /**
  * Deletes what no kept commit of database `name` (atomic layout) references: block
  * objects replaced or orphaned (by failed commits) before the horizon, and the records
- * and checkpoints older than the oldest kept commit. The horizon is `retention` or
- * `grace` ago, whichever is further back; the commit in force at the horizon stays
+ * and checkpoints older than the oldest kept commit. The horizon is `retentionMs` or
+ * `graceMs` ago, whichever is further back; the commit in force at the horizon stays
  * openable, and so does every later one. Safe beside writers and readers: it never
  * deletes anything a commit newer than the horizon names, nor blocks of a commit that
  * may still be in progress. It may list the store (it is not on any hot path).
  */
 export async function collectGarbage(options: CollectGarbageOptions): Promise<GarbageReport> {
   const { store, name } = options;
-  const retention = options.retention ?? DEFAULT_RETENTION_MS;
-  const grace = options.grace ?? DEFAULT_GRACE_MS;
+  const retention = options.retentionMs ?? DEFAULT_RETENTION_MS;
+  const grace = options.graceMs ?? DEFAULT_GRACE_MS;
   const invalid = (message: string): BlockVfsError => new BlockVfsError('invalid', message, { source: SOURCE, store: store?.name });
   const storeIssue = storeProblem(store);
   if (storeIssue) throw invalid(`collectGarbage needs a BlockStore as "store": ${storeIssue}`);
   if (isCachedStore(store)) throw invalid('collectGarbage cannot use a store wrapped in withCache: it would read the head stale');
   if (typeof name !== 'string' || name.length === 0) throw invalid('"name" must be a non-empty string');
-  if (!Number.isSafeInteger(retention) || retention < 0) throw invalid(`retention must be a non-negative integer of ms, got ${retention}`);
-  if (!Number.isSafeInteger(grace) || grace < MIN_GRACE_MS) throw invalid(`grace must be an integer of at least ${MIN_GRACE_MS} ms, got ${grace}`);
+  if (!Number.isSafeInteger(retention) || retention < 0) throw invalid(`retentionMs must be a non-negative integer of ms, got ${retention}`);
+  if (!Number.isSafeInteger(grace) || grace < MIN_GRACE_MS) throw invalid(`graceMs must be an integer of at least ${MIN_GRACE_MS} ms, got ${grace}`);
   if (options.now !== undefined && !(Number.isSafeInteger(options.now) && options.now >= 0)) {
     throw invalid(`now must be a time in ms since the epoch (a non-negative integer), got ${options.now}`);
   }

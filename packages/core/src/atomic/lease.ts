@@ -8,22 +8,22 @@ import { atomicLeaseKey, decodeLease, encodeLease, randomTag, type LeaseRecord }
 const SOURCE = '@blockvfs/core';
 
 export interface LeaseOptions {
-  /** How long a lease lasts from its last renewal, in ms (default 30 s, at most MAX_LEASE_TTL). It is renewed when less than half is left. */
-  ttl?: number;
+  /** How long a lease lasts from its last renewal, in ms (default 30 s, at most MAX_LEASE_TTL_MS). It is renewed when less than half is left. */
+  ttlMs?: number;
 }
 
-export const DEFAULT_LEASE_TTL = 30_000;
-export const MIN_LEASE_TTL = 1000;
+export const DEFAULT_LEASE_TTL_MS = 30_000;
+export const MIN_LEASE_TTL_MS = 1000;
 /** The longest ttl a holder may ask for: a dead holder blocks other lease writers for at most this long. */
-export const MAX_LEASE_TTL = 10 * 60_000;
+export const MAX_LEASE_TTL_MS = 10 * 60_000;
 /**
- * How far past our clock a lease's expiry may lie and still be honoured: MAX_LEASE_TTL
+ * How far past our clock a lease's expiry may lie and still be honoured: MAX_LEASE_TTL_MS
  * plus a minute of clock skew between machines. A lease further in the future was not
  * written by a holder that kept to the ttl bound (a bug, a hand edit, a clock years
  * off), so it is void and may be taken over: otherwise it would block every lease
  * writer until that date. (The lease is a courtesy: commit records keep writers apart.)
  */
-export const LEASE_VOID_BEYOND = MAX_LEASE_TTL + 60_000;
+export const LEASE_VOID_BEYOND = MAX_LEASE_TTL_MS + 60_000;
 
 /**
  * A writer lease on one file of the atomic layout: the object `<name>/lease`, taken
@@ -39,7 +39,7 @@ export const LEASE_VOID_BEYOND = MAX_LEASE_TTL + 60_000;
  */
 export class WriterLease {
   readonly owner = randomTag();
-  readonly ttl: number;
+  readonly ttlMs: number;
   readonly #store: BlockStore;
   readonly #name: string;
   /** The etag of our lease object, while we hold it. */
@@ -51,14 +51,14 @@ export class WriterLease {
   readonly #clock: Clock;
 
   constructor(store: BlockStore, name: string, options: LeaseOptions = {}, clock: Clock = systemClock) {
-    const ttl = options.ttl ?? DEFAULT_LEASE_TTL;
-    if (!Number.isSafeInteger(ttl) || ttl < MIN_LEASE_TTL || ttl > MAX_LEASE_TTL) {
-      throw new BlockVfsError('invalid', `lease ttl must be an integer of ${MIN_LEASE_TTL} to ${MAX_LEASE_TTL} ms, got ${ttl}`, { source: SOURCE, store: store.name });
+    const ttl = options.ttlMs ?? DEFAULT_LEASE_TTL_MS;
+    if (!Number.isSafeInteger(ttl) || ttl < MIN_LEASE_TTL_MS || ttl > MAX_LEASE_TTL_MS) {
+      throw new BlockVfsError('invalid', `lease ttlMs must be an integer of ${MIN_LEASE_TTL_MS} to ${MAX_LEASE_TTL_MS} ms, got ${ttl}`, { source: SOURCE, store: store.name });
     }
     if (!store.capabilities.conditionalPut) {
       throw new BlockVfsError('invalid', `a writer lease needs a store with conditional puts, and this one has none`, { source: SOURCE, store: store.name });
     }
-    this.ttl = ttl;
+    this.ttlMs = ttl;
     this.#store = store;
     this.#name = name;
     this.#clock = clock;
@@ -80,7 +80,7 @@ export class WriterLease {
 
   /** Whether `ensure()` would return at once: we hold the lease with more than half its ttl left. */
   get current(): boolean {
-    return this.#etag !== undefined && this.#expires - this.#clock.now() > this.ttl / 2;
+    return this.#etag !== undefined && this.#expires - this.#clock.now() > this.ttlMs / 2;
   }
 
   /**
@@ -147,7 +147,7 @@ export class WriterLease {
   }
 
   async #put(condition: { ifNoneMatch: '*' } | { ifMatch: string }, now: number): Promise<void> {
-    const expires = now + this.ttl;
+    const expires = now + this.ttlMs;
     const { etag } = await this.#store.put(this.key, encodeLease({ owner: this.owner, expires }), condition);
     this.#etag = etag;
     this.#expires = expires;
