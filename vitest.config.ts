@@ -17,12 +17,15 @@ const alias = readdirSync(packages)
   .filter((dir) => existsSync(new URL('package.json', dir)))
   .flatMap((dir) => {
     const pkg = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as { name: string; exports?: Record<string, Record<string, string>> };
-    const entry = pkg.exports?.['.'];
-    if (entry === undefined) return []; // nothing imports it by name
-    const source = entry[SOURCE_CONDITION];
-    // Without it, this package would resolve to its dist/, here and in child processes: fail instead.
-    if (source === undefined) throw new Error(`${pkg.name}: its package.json exports have no "${SOURCE_CONDITION}" condition (its src/index.ts, before "import")`);
-    return [{ find: pkg.name, replacement: fileURLToPath(new URL(source, dir)) }];
+    // Every entry point ('.', './store', …), each matched exactly: a plain string alias would
+    // also rewrite '@blockvfs/core/store' as '<core's index.ts>/store'.
+    return Object.entries(pkg.exports ?? {}).map(([subpath, entry]) => {
+      const source = entry[SOURCE_CONDITION];
+      // Without it, this entry would resolve to its dist/, here and in child processes: fail instead.
+      if (source === undefined) throw new Error(`${pkg.name}: its package.json exports["${subpath}"] has no "${SOURCE_CONDITION}" condition (its source file, before "import")`);
+      const specifier = pkg.name + subpath.slice(1);
+      return { find: new RegExp(`^${specifier.replace(/[/.]/g, '\\$&')}$`), replacement: fileURLToPath(new URL(source, dir)) };
+    });
   });
 
 /** A project per server: its global setup (which starts the server) runs only when its tests do. */

@@ -4,7 +4,7 @@
 //   increment <root> <latency> <count>    count read-modify-write transactions, default busyTimeout
 //   read <root> <latency>                 print the counter
 // Prints JSON.
-import { withLatency } from '@blockvfs/core';
+import { withLatency } from '@blockvfs/core/testing';
 import { FsStore } from '@blockvfs/store-fs';
 import { isBusyError, openDatabase } from '@blockvfs/vfs-wasqlite';
 

@@ -1,7 +1,9 @@
 // The benchmark workloads a–e (issue 5), each step on a fresh connection of a fresh
 // "process" (a new store object: no blocks cached from the step before) unless said.
 import { randomBytes } from 'node:crypto';
-import { forEachLimit, withLatency, withMetrics, type BlockStore, type Layout, type StoreMetrics } from '@blockvfs/core';
+import { forEachLimit } from '@blockvfs/core/store';
+import { withLatency } from '@blockvfs/core/testing';
+import { withMetrics, type BlockStore, type Layout, type StoreMetrics } from '@blockvfs/core';
 import { deserialize, serialize } from '@blockvfs/serialize';
 import { openDatabase, type Database } from '@blockvfs/vfs-wasqlite';
 

@@ -43,6 +43,8 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { ContainerClient } from '@azure/storage-blob';
 import { Storage } from '@google-cloud/storage';
 import { BlockVfsError, isBlockVfsError, withRetry, type BlockStore } from '@blockvfs/core';
+import { LayeredStore, keyProblem, type ByteRange } from '@blockvfs/core/store';
+import { withFaults } from '@blockvfs/core/testing';
 import { deserialize, serialize } from '@blockvfs/serialize';
 import { AzureBlobStore } from '@blockvfs/store-azure';
 import { defineStoreConformanceTests } from '@blockvfs/store-conformance';
@@ -51,6 +53,18 @@ import { GcsStore } from '@blockvfs/store-gcs';
 import { MemoryStore } from '@blockvfs/store-memory';
 import { S3Store } from '@blockvfs/store-s3';
 import { openDatabase, type Database } from '@blockvfs/vfs-wasqlite';
+
+/** A store author's store, from @blockvfs/core/store: its requests, with core's retry stacked once over them. */
+class RetryingStore extends LayeredStore {
+  constructor(requests: BlockStore) {
+    super(requests, { retry: { retries: 2 } });
+  }
+  override async get(key: string, range?: ByteRange): Promise<Uint8Array | undefined> {
+    const problem = keyProblem(key);
+    if (problem) throw new BlockVfsError('invalid', problem, { source: 'consumer', store: this.name });
+    return super.get(key, range);
+  }
+}
 
 interface Note {
   id: number;
@@ -67,7 +81,7 @@ try {
     const first: Note | undefined = await db.get<Note>('SELECT id, body FROM notes WHERE id = ?', [1]);
     if (notes.length !== 1 || first?.body !== 'hello') throw new Error('unexpected rows: ' + JSON.stringify(notes));
   }
-  const copy: BlockStore = withRetry(new MemoryStore());
+  const copy: BlockStore = withRetry(new RetryingStore(withFaults(new MemoryStore(), { at: [] })));
   const chunks: Uint8Array[] = [];
   for await (const chunk of serialize({ store: new FsStore({ root: folder }), name: 'notes.db' })) chunks.push(chunk);
   await deserialize({ store: copy, name: 'copy.db', source: chunks });
@@ -95,6 +109,9 @@ const CONSUMER_CJS = `
 const { MemoryStore } = require('@blockvfs/store-memory');
 const { openDatabase } = require('@blockvfs/vfs-wasqlite');
 const { isBlockVfsError } = require('@blockvfs/core');
+for (const entry of ['@blockvfs/core/store', '@blockvfs/core/format', '@blockvfs/core/testing']) {
+  if (Object.keys(require(entry)).length === 0) throw new Error(entry + ' exports nothing through require()');
+}
 const { serialize } = require('@blockvfs/serialize');
 for (const name of ['@blockvfs/store-fs', '@blockvfs/store-s3', '@blockvfs/store-gcs', '@blockvfs/store-azure', '@blockvfs/store-conformance']) {
   if (Object.keys(require(name)).length === 0) throw new Error(name + ' exports nothing through require()');
@@ -135,8 +152,13 @@ try {
       if (String(range).startsWith('workspace:')) fail(`${manifest.name}: ${name} is still "${range}" in the packed package.json`);
       if (privateNames.has(name)) fail(`${manifest.name}: the packed package.json names the private package ${name}`);
     }
-    const entry = packed.exports?.['.'];
-    for (const condition of ['types', 'import', 'default']) if (!entry?.[condition]) fail(`${manifest.name}: exports["."] has no "${condition}" condition`);
+    if (!packed.exports?.['.']) fail(`${manifest.name}: its package.json has no exports["."]`);
+    for (const [subpath, entry] of Object.entries(packed.exports)) {
+      for (const condition of ['types', 'import', 'default']) {
+        if (!entry?.[condition]) fail(`${manifest.name}: exports["${subpath}"] has no "${condition}" condition`);
+        else if (!listing.includes(`package/${entry[condition].slice(2)}`)) fail(`${manifest.name}: exports["${subpath}"].${condition} names ${entry[condition]}, which is not in the tarball`);
+      }
+    }
   }
 
   // 2. A fresh app outside the workspace: the tarballs, and the SDKs the user brings, at the peer ranges.

@@ -7,6 +7,8 @@
  * - `permanent`: retrying will not help (access denied, a missing bucket, corrupt data);
  * - `invalid`: the caller passed something wrong (a bad key, option or input file).
  */
+import { brandSymbol, hasBrand, setBrand } from './brand.js';
+
 export type ErrorKind = 'not-found' | 'precondition-failed' | 'transient' | 'permanent' | 'invalid';
 
 export const ERROR_KINDS: readonly ErrorKind[] = ['not-found', 'precondition-failed', 'transient', 'permanent', 'invalid'];
@@ -20,7 +22,14 @@ export interface BlockVfsErrorOptions {
   cause?: unknown;
 }
 
+const BRAND = brandSymbol('BlockVfsError');
+
 export class BlockVfsError extends Error {
+  /** `instanceof BlockVfsError` holds for errors of any copy of this package (see brand.ts). */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(value, BRAND);
+  }
+
   override readonly name = 'BlockVfsError';
   readonly kind: ErrorKind;
   readonly source: string;
@@ -32,10 +41,11 @@ export class BlockVfsError extends Error {
     this.kind = kind;
     this.source = options.source;
     this.store = options.store;
+    setBrand(this, BRAND);
   }
 }
 
-/** True when `error` is a BlockVfsError, of the given kind if one is named. */
+/** True when `error` is a BlockVfsError (from any copy of this package), of the given kind if one is named. */
 export function isBlockVfsError(error: unknown, kind?: ErrorKind): error is BlockVfsError {
-  return error instanceof BlockVfsError && (kind === undefined || error.kind === kind);
+  return hasBrand(error, BRAND) && (kind === undefined || (error as BlockVfsError).kind === kind);
 }

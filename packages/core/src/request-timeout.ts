@@ -9,6 +9,8 @@
  * BlockVfsError naming itself, the request and the timeout, which withRetry retries.
  */
 
+import { brandSymbol, hasBrand, setBrand } from './brand.js';
+
 /** The default per-attempt request timeout of the cloud stores. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
@@ -30,23 +32,30 @@ export function requestTimeoutProblem(value: unknown): string | undefined {
   return `"requestTimeoutMs" must be a whole number of milliseconds from 1 to ${MAX_REQUEST_TIMEOUT_MS}, or false for none, got ${String(value)}${hint}`;
 }
 
+const TIMEOUT = brandSymbol('RequestTimeoutError');
+
 /**
  * What a timed-out attempt rejects with, and the reason its AbortSignal carries (so an
  * SDK's AbortError has it as `cause`). Stores wrap it in their `transient`
  * BlockVfsError (as its `cause`); it never reaches a store's caller on its own.
  */
 export class RequestTimeoutError extends Error {
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(value, TIMEOUT);
+  }
+
   override readonly name = 'TimeoutError';
   readonly timeoutMs: number;
 
   constructor(timeoutMs: number) {
     super(`timed out after ${timeoutMs} ms`);
     this.timeoutMs = timeoutMs;
+    setBrand(this, TIMEOUT);
   }
 }
 
 export function isRequestTimeout(error: unknown): error is RequestTimeoutError {
-  return error instanceof RequestTimeoutError;
+  return hasBrand(error, TIMEOUT);
 }
 
 /**

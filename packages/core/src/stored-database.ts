@@ -1,5 +1,6 @@
 import type { BlockStore } from './block-store.js';
 import { atomicHeadKey, atomicPrefixes } from './atomic/objects.js';
+import { brandSymbol, hasBrand, setBrand } from './brand.js';
 import { BlockVfsError } from './errors.js';
 import type { Layout } from './layout.js';
 
@@ -15,18 +16,25 @@ const SOURCE = '@blockvfs/core';
 /** "SQLite format 3\0": how every SQLite database file begins. */
 const SQLITE_MAGIC = new TextEncoder().encode('SQLite format 3\0');
 
+const WRONG_LAYOUT = brandSymbol('WrongLayoutError');
+
 /** A database exists under the name in another layout than the one asked for; `layout` is the one it was written in. */
 export class WrongLayoutError extends BlockVfsError {
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(value, WRONG_LAYOUT);
+  }
+
   readonly layout: Layout;
 
   constructor(layout: Layout, message: string, store: string) {
     super('invalid', message, { source: SOURCE, store });
     this.layout = layout;
+    setBrand(this, WRONG_LAYOUT);
   }
 }
 
 export function isWrongLayoutError(error: unknown): error is WrongLayoutError {
-  return error instanceof WrongLayoutError;
+  return hasBrand(error, WRONG_LAYOUT);
 }
 
 /** Whether the object at exactly `name` is an SQLite database file (one small ranged GET). */

@@ -1,7 +1,9 @@
 import { MemoryStore } from '@blockvfs/store-memory';
 import { describe, expect, it } from 'vitest';
 import { AtomicFormat } from '../src/atomic/atomic-format.js';
-import { PagedFile, isBlockVfsError, withFaults, withMetrics, type BlockStore, type FaultMode } from '../src/index.js';
+import { PagedFile } from '@blockvfs/core/format';
+import { isBlockVfsError, withMetrics, type BlockStore } from '@blockvfs/core';
+import { withFaults, type FaultMode } from '@blockvfs/core/testing';
 import { expectSameBytes, pattern } from './helpers.js';
 
 /**

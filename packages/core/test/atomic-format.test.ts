@@ -4,7 +4,9 @@ import { AtomicFormat, type AtomicFormatOptions } from '../src/atomic/atomic-for
 import { atomicBlockKey, atomicCheckpointKey, atomicCommitKey, atomicHeadKey } from '../src/atomic/objects.js';
 import { crc32 } from '../src/checksum.js';
 import { FORMAT_VERSION, KIND_COMMIT, decodeObject, encodeObject } from '../src/atomic/encoding.js';
-import { BlockVfsError, PagedFile, directBlockKey, isBlockVfsError, isWrongLayoutError, openPagedFile, withFaults, withMetrics, type BlockStore } from '../src/index.js';
+import { BlockVfsError, isBlockVfsError, isWrongLayoutError, withMetrics, type BlockStore } from '@blockvfs/core';
+import { PagedFile, directBlockKey, openPagedFile } from '@blockvfs/core/format';
+import { withFaults } from '@blockvfs/core/testing';
 import { expectSameBytes, listAll, pattern, tick, withCapabilities } from './helpers.js';
 
 async function openFile(store: BlockStore, name: string, options: AtomicFormatOptions): Promise<{ file: PagedFile; format: AtomicFormat }> {

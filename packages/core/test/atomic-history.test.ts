@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { AtomicFormat, type AtomicFormatOptions } from '../src/atomic/atomic-format.js';
 import { atomicCommitKey, atomicHeadKey, atomicLeaseKey } from '../src/atomic/objects.js';
 import { readHead } from '../src/atomic/history.js';
-import { PagedFile, collectGarbage, isBlockVfsError, withMetrics, type BlockStore } from '../src/index.js';
+import { PagedFile } from '@blockvfs/core/format';
+import { collectGarbage, isBlockVfsError, withMetrics, type BlockStore } from '@blockvfs/core';
 import { expectSameBytes, listAll, pattern, withCapabilities } from './helpers.js';
 
 /** Staging (transactions larger than memory), the writer lease, time travel and garbage collection. */

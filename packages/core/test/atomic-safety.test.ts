@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { AtomicFormat, VIEW_TRUST_MS, type AtomicFormatOptions } from '../src/atomic/atomic-format.js';
 import { readHead } from '../src/atomic/history.js';
 import { atomicCheckpointKey, atomicCommitKey, encodeRecord } from '../src/atomic/objects.js';
-import { ManualClock, PagedFile, collectGarbage, isBlockVfsError, MIN_GRACE_MS, withFaults, withMetrics, type BlockStore } from '../src/index.js';
+import { ManualClock, withFaults } from '@blockvfs/core/testing';
+import { PagedFile } from '@blockvfs/core/format';
+import { collectGarbage, isBlockVfsError, MIN_GRACE_MS, withMetrics, type BlockStore } from '@blockvfs/core';
 import { expectSameBytes, pattern } from './helpers.js';
 
 /**

@@ -1,7 +1,9 @@
 import { MemoryStore } from '@blockvfs/store-memory';
 import { describe, expect, it } from 'vitest';
 import { AtomicFormat } from '../src/atomic/atomic-format.js';
-import { PagedFile, withLatency, withMetrics, type BlockStore } from '../src/index.js';
+import { PagedFile } from '@blockvfs/core/format';
+import { withLatency } from '@blockvfs/core/testing';
+import { withMetrics, type BlockStore } from '@blockvfs/core';
 import { pattern } from './helpers.js';
 
 /** A store that records how many of its gets run at once. */

@@ -1,6 +1,8 @@
 import { MemoryStore } from '@blockvfs/store-memory';
 import { describe, expect, it } from 'vitest';
-import { isBlockVfsError, withCache, withFaults, withMetrics, type BlockStore, type ByteRange } from '../src/index.js';
+import { isBlockVfsError, withCache, withMetrics, type BlockStore } from '@blockvfs/core';
+import { withFaults } from '@blockvfs/core/testing';
+import { type ByteRange } from '@blockvfs/core/store';
 import { pattern } from './helpers.js';
 
 function setup(maxBytes = 1 << 20) {

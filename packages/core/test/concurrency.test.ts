@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { forEachLimit } from '../src/index.js';
+import { forEachLimit } from '@blockvfs/core/store';
 import { tick } from './helpers.js';
 
 describe('forEachLimit', () => {

@@ -1,6 +1,8 @@
 import { MemoryStore } from '@blockvfs/store-memory';
 import { describe, expect, it } from 'vitest';
-import { BlockVfsError, DirectFormat, PagedFile, directBlockKey, isBlockVfsError, withFaults, withMetrics } from '../src/index.js';
+import { BlockVfsError, isBlockVfsError, withMetrics } from '@blockvfs/core';
+import { DirectFormat, PagedFile, directBlockKey } from '@blockvfs/core/format';
+import { withFaults } from '@blockvfs/core/testing';
 import { expectSameBytes, objectSizes, pattern } from './helpers.js';
 
 /** Writes `bytes` as sqlite-s3vfs would: `<name>/<10-digit index>`, every block full but the last. */

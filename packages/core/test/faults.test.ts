@@ -1,6 +1,8 @@
 import { MemoryStore } from '@blockvfs/store-memory';
 import { describe, expect, it } from 'vitest';
-import { BlockVfsError, directBlockKey, isBlockVfsError, withFaults, withMetrics, type FaultOptions } from '../src/index.js';
+import { BlockVfsError, isBlockVfsError, withMetrics } from '@blockvfs/core';
+import { directBlockKey } from '@blockvfs/core/format';
+import { withFaults, type FaultOptions } from '@blockvfs/core/testing';
 import { fill, tick, withCapabilities } from './helpers.js';
 
 /** Runs `count` gets and returns the 1-based indexes of those that faulted. */

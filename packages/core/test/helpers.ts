@@ -1,4 +1,5 @@
-import type { BlockStore, ListEntry, StoreCapabilities } from '../src/index.js';
+import type { BlockStore } from '@blockvfs/core';
+import type { ListEntry, StoreCapabilities } from '@blockvfs/core/store';
 
 /** `length` bytes that differ from one call to the next (by `seed`) and along the array. */
 export function pattern(length: number, seed: number): Uint8Array {

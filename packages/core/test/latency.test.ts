@@ -1,6 +1,6 @@
 import { MemoryStore } from '@blockvfs/store-memory';
 import { describe, expect, it } from 'vitest';
-import { withLatency } from '../src/index.js';
+import { withLatency } from '@blockvfs/core/testing';
 import { fill } from './helpers.js';
 
 async function timed(run: () => Promise<unknown>): Promise<number> {

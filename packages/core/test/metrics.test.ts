@@ -1,6 +1,6 @@
 import { MemoryStore } from '@blockvfs/store-memory';
 import { describe, expect, it } from 'vitest';
-import { isBlockVfsError, withMetrics } from '../src/index.js';
+import { isBlockVfsError, withMetrics } from '@blockvfs/core';
 import { fill, withCapabilities } from './helpers.js';
 
 async function drain(iterable: AsyncIterable<unknown>, stopAfter = Infinity): Promise<number> {

@@ -1,6 +1,6 @@
 import { MemoryStore } from '@blockvfs/store-memory';
 import { describe, expect, it } from 'vitest';
-import { AtomicFormat, DirectFormat, PagedFile, directBlockKey } from '../src/index.js';
+import { AtomicFormat, DirectFormat, PagedFile, directBlockKey } from '@blockvfs/core/format';
 import { mulberry32 } from '../src/layers/faults.js';
 import { expectSameBytes, listAll, pattern } from './helpers.js';
 

@@ -1,6 +1,8 @@
 import { MemoryStore } from '@blockvfs/store-memory';
 import { describe, expect, it } from 'vitest';
-import { DirectFormat, PagedFile, directBlockKey, isBlockVfsError, openPagedFile, withFaults, withMetrics, type BlockStore } from '../src/index.js';
+import { DirectFormat, PagedFile, directBlockKey, openPagedFile } from '@blockvfs/core/format';
+import { isBlockVfsError, withMetrics, type BlockStore } from '@blockvfs/core';
+import { withFaults } from '@blockvfs/core/testing';
 import { expectSameBytes, objectSizes, pattern } from './helpers.js';
 
 const BLOCK_SIZES = [1, 512, 4095, 4096, 4097, 65536];

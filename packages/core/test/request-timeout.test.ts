@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RequestTimeoutError, requestTimeoutProblem, withRequestTimeout } from '../src/index.js';
+import { RequestTimeoutError, requestTimeoutProblem, withRequestTimeout } from '@blockvfs/core/store';
 
 describe('withRequestTimeout', () => {
   it('gives the attempt a signal and its result when it finishes in time', async () => {

@@ -1,16 +1,7 @@
 import { MemoryStore } from '@blockvfs/store-memory';
 import { describe, expect, it } from 'vitest';
-import {
-  isBlockVfsError,
-  withFaults,
-  withMetrics,
-  withRetry,
-  type BlockStore,
-  type ErrorKind,
-  type FaultOptions,
-  type RetryEvent,
-  type RetryOptions,
-} from '../src/index.js';
+import { isBlockVfsError, withMetrics, withRetry, type BlockStore, type ErrorKind, type RetryEvent, type RetryOptions } from '@blockvfs/core';
+import { withFaults, type FaultOptions } from '@blockvfs/core/testing';
 import { fill, listAll } from './helpers.js';
 
 /** memory ← metrics (what reached the store) ← faults (what was attempted) ← retry. */

@@ -1,4 +1,6 @@
-import { AtomicFormat, blockCount, blockSizeProblem, checkLayout, storeProblem, DEFAULT_LAYOUT, DirectFormat, hasAtomicDatabase, isBlockVfsError, isWrongLayoutError, openPagedFile, PagedFile, type BlockStore, type Layout } from '@blockvfs/core';
+import { AtomicFormat, blockCount, checkLayout, DirectFormat, openPagedFile, PagedFile } from '@blockvfs/core/format';
+import { blockSizeProblem, storeProblem } from '@blockvfs/core/store';
+import { DEFAULT_LAYOUT, hasAtomicDatabase, isBlockVfsError, isWrongLayoutError, type BlockStore, type Layout } from '@blockvfs/core';
 import { serializeError } from './errors.js';
 import { spoolSource, type ChunkSource } from './spool-source.js';
 import { checkWholeFile, setRollbackMode } from './sqlite-header.js';

@@ -1,4 +1,5 @@
-import { AtomicFormat, DEFAULT_LAYOUT, PagedFile, checkLayout, isBlockVfsError, isWrongLayoutError, type BlockStore, type Layout } from '@blockvfs/core';
+import { AtomicFormat, PagedFile, checkLayout } from '@blockvfs/core/format';
+import { DEFAULT_LAYOUT, isBlockVfsError, isWrongLayoutError, type BlockStore, type Layout } from '@blockvfs/core';
 import { serializeError } from './errors.js';
 import { checkWholeFile, HEADER_SIZE, parseHeader } from './sqlite-header.js';
 import { hasHotJournal, journalName, openStoredFile } from './stored-file.js';

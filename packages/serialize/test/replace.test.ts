@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isBlockVfsError, withFaults, type BlockStore } from '@blockvfs/core';
+import { isBlockVfsError, type BlockStore } from '@blockvfs/core';
+import { withFaults } from '@blockvfs/core/testing';
 import { MemoryStore } from '@blockvfs/store-memory';
 import { openDatabase } from '@blockvfs/vfs-wasqlite';
 import { afterAll, beforeAll, expect, it } from 'vitest';

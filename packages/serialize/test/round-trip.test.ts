@@ -1,7 +1,8 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AtomicFormat, MAX_BLOCK_SIZE, type BlockStore, type Layout } from '@blockvfs/core';
+import { AtomicFormat } from '@blockvfs/core/format';
+import { MAX_BLOCK_SIZE, type BlockStore, type Layout } from '@blockvfs/core';
 import { FsStore } from '@blockvfs/store-fs';
 import { MemoryStore } from '@blockvfs/store-memory';
 import { openDatabase } from '@blockvfs/vfs-wasqlite';

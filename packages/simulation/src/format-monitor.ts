@@ -1,4 +1,5 @@
-import { DEFAULT_INLINE_LIMIT, blockCount, blockLength, type PutCondition } from '@blockvfs/core';
+import { DEFAULT_INLINE_LIMIT, blockCount, blockLength } from '@blockvfs/core/format';
+import { type PutCondition } from '@blockvfs/core/store';
 import {
   blockKeyOf,
   checkpointKeyOf,

@@ -1,4 +1,5 @@
-import type { BlockStore, ByteRange, ListEntry, ListOptions, PutCondition, PutResult, StoreCapabilities } from '@blockvfs/core';
+import type { BlockStore } from '@blockvfs/core';
+import type { ByteRange, ListEntry, ListOptions, PutCondition, PutResult, StoreCapabilities } from '@blockvfs/core/store';
 import { SimObjects } from './sim-objects.js';
 
 /**

@@ -1,4 +1,4 @@
-import { mulberry32 } from '@blockvfs/core';
+import { mulberry32 } from '@blockvfs/core/testing';
 
 /**
  * A seeded random stream: the only source of choices in a simulation run. Streams are

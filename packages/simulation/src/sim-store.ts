@@ -1,15 +1,5 @@
-import {
-  BlockVfsError,
-  keyProblem,
-  rangeProblem,
-  type BlockStore,
-  type ByteRange,
-  type ListEntry,
-  type ListOptions,
-  type PutCondition,
-  type PutResult,
-  type StoreCapabilities,
-} from '@blockvfs/core';
+import { BlockVfsError, type BlockStore } from '@blockvfs/core';
+import { keyProblem, rangeProblem, type ByteRange, type ListEntry, type ListOptions, type PutCondition, type PutResult, type StoreCapabilities } from '@blockvfs/core/store';
 import type { Random } from './random.js';
 import type { EventHandle, Scheduler } from './scheduler.js';
 import type { SimObjects } from './sim-objects.js';

@@ -1,4 +1,5 @@
-import { BlockVfsError, collectGarbage, withRetry, type BlockStore, type Clock, type ListEntry, type PutCondition } from '@blockvfs/core';
+import { BlockVfsError, collectGarbage, withRetry, type BlockStore, type Clock } from '@blockvfs/core';
+import { type ListEntry, type PutCondition } from '@blockvfs/core/store';
 import { openDatabase, SqliteError, type Database } from '@blockvfs/vfs-wasqlite';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SimObjects } from '../src/index.js';

@@ -1,14 +1,4 @@
-import {
-  withRequestTimeout,
-  type BlockStore,
-  type ByteRange,
-  type ListEntry,
-  type ListOptions,
-  type PutCondition,
-  type PutResult,
-  type RequestTimeoutOption,
-  type StoreCapabilities,
-} from '@blockvfs/core';
+import { withRequestTimeout, type BlockStore, type ByteRange, type ListEntry, type ListOptions, type PutCondition, type PutResult, type RequestTimeoutOption, type StoreCapabilities } from '@blockvfs/core/store';
 import { isAzureError, toStoreError } from './azure-errors.js';
 import { conditionalPut, requireEtag, type UnresolvedPuts } from './conditional-put.js';
 import type { AzureContainer } from './container.js';

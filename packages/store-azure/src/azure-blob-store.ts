@@ -1,4 +1,4 @@
-import { BlockVfsError, DEFAULT_REQUEST_TIMEOUT_MS, LayeredStore, requestTimeoutProblem, type RequestTimeoutOption, type RetryOptions } from '@blockvfs/core';
+import { BlockVfsError, DEFAULT_REQUEST_TIMEOUT_MS, LayeredStore, requestTimeoutProblem, type RequestTimeoutOption, type RetryOptions } from '@blockvfs/core/store';
 import { AzureBlobRequests } from './azure-blob-requests.js';
 import type { AzureContainer } from './container.js';
 import { SOURCE } from './keys.js';

@@ -1,4 +1,4 @@
-import { BlockVfsError, isRequestTimeout, type ErrorKind } from '@blockvfs/core';
+import { BlockVfsError, isRequestTimeout, type ErrorKind } from '@blockvfs/core/store';
 import { SOURCE } from './keys.js';
 
 /** What we read off an error thrown by @azure/storage-blob (a RestError) or by a body stream. */

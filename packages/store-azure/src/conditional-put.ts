@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { BlockVfsError, withRequestTimeout, type PutCondition, type PutResult, type RequestTimeoutOption } from '@blockvfs/core';
+import { BlockVfsError, withRequestTimeout, type PutCondition, type PutResult, type RequestTimeoutOption } from '@blockvfs/core/store';
 import type { BlockBlobClient } from '@azure/storage-blob';
 import { classify, describeFailure, isAzureError, toStoreError } from './azure-errors.js';
 import { normaliseEtag, quoteEtag } from './etag.js';

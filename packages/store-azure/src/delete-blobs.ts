@@ -1,5 +1,5 @@
 import { BlobBatch } from '@azure/storage-blob';
-import { withRequestTimeout, type RequestTimeoutOption } from '@blockvfs/core';
+import { withRequestTimeout, type RequestTimeoutOption } from '@blockvfs/core/store';
 import { isAzureError, toStoreError } from './azure-errors.js';
 import type { AzureContainer } from './container.js';
 

@@ -1,4 +1,4 @@
-import { BlockVfsError, keyProblem, rangeProblem, type ByteRange } from '@blockvfs/core';
+import { BlockVfsError, keyProblem, rangeProblem, type ByteRange } from '@blockvfs/core/store';
 
 export const SOURCE = '@blockvfs/store-azure';
 

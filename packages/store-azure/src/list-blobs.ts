@@ -1,4 +1,4 @@
-import { BlockVfsError, withRequestTimeout, type ListEntry, type RequestTimeoutOption } from '@blockvfs/core';
+import { BlockVfsError, withRequestTimeout, type ListEntry, type RequestTimeoutOption } from '@blockvfs/core/store';
 import { toStoreError } from './azure-errors.js';
 import type { AzureContainer } from './container.js';
 import { normaliseEtag } from './etag.js';

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { AnonymousCredential, ContainerClient, newPipeline, StorageSharedKeyCredential, type StoragePipelineOptions } from '@azure/storage-blob';
-import { BlockVfsError, isBlockVfsError, RequestTimeoutError } from '@blockvfs/core';
+import { BlockVfsError, isBlockVfsError } from '@blockvfs/core';
+import { RequestTimeoutError } from '@blockvfs/core/store';
 import { openDatabase, SqliteError } from '@blockvfs/vfs-wasqlite';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AzureBlobStore, type AzureBlobStoreOptions } from '@blockvfs/store-azure';

@@ -1,4 +1,5 @@
-import { BlockVfsError, isBlockVfsError, withFaults } from '@blockvfs/core';
+import { BlockVfsError, isBlockVfsError } from '@blockvfs/core';
+import { withFaults } from '@blockvfs/core/testing';
 import type { ContainerClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CLOUD_MATRIX_CASES, runSqlMatrixCase } from '@blockvfs/test-workloads';

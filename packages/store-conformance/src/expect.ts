@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { ERROR_KINDS, type BlockStore, type BlockVfsError, type ErrorKind, type ListEntry, type ListOptions } from '@blockvfs/core';
+import { ERROR_KINDS, type BlockStore, type BlockVfsError, type ErrorKind, type ListEntry, type ListOptions } from '@blockvfs/core/store';
 
 /**
  * True when `error` looks like a BlockVfsError. Checked by shape, not `instanceof`, so

@@ -1,4 +1,4 @@
-import type { BlockStore, StoreCapabilities } from '@blockvfs/core';
+import type { BlockStore, StoreCapabilities } from '@blockvfs/core/store';
 import type { ConformanceOptions, ResolvedScale } from './options.js';
 
 /** The body of one case: it gets a fresh store and the resolved scale. */

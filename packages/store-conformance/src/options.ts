@@ -1,4 +1,4 @@
-import type { BlockStore } from '@blockvfs/core';
+import type { BlockStore } from '@blockvfs/core/store';
 
 /** A test framework's `describe`: vitest, jest and node:test all fit. */
 export type DescribeFunction = (name: string, body: () => void) => unknown;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { BlockVfsError, type BlockStore, type ByteRange, type ListEntry, type ListOptions, type PutCondition, type PutResult } from '@blockvfs/core';
+import { BlockVfsError, type BlockStore } from '@blockvfs/core';
+import { type ByteRange, type ListEntry, type ListOptions, type PutCondition, type PutResult } from '@blockvfs/core/store';
 
 /**
  * Bugs a store author could plausibly ship, each switched on by one flag: the

@@ -1,4 +1,4 @@
-import { BlockVfsError, type ErrorKind } from '@blockvfs/core';
+import { BlockVfsError, type ErrorKind } from '@blockvfs/core/store';
 
 export const SOURCE = '@blockvfs/store-fs';
 

@@ -2,18 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { link, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import {
-  rangeProblem,
-  BlockVfsError,
-  forEachLimit,
-  type BlockStore,
-  type ByteRange,
-  type ListEntry,
-  type ListOptions,
-  type PutCondition,
-  type PutResult,
-  type StoreCapabilities,
-} from '@blockvfs/core';
+import { rangeProblem, BlockVfsError, forEachLimit, type BlockStore, type ByteRange, type ListEntry, type ListOptions, type PutCondition, type PutResult, type StoreCapabilities } from '@blockvfs/core/store';
 import { syncDir } from './durable.js';
 import { FolderError, SOURCE, errorCode, fsError, invalid } from './errors.js';
 import { withLock, LockTimeoutError, type LockOptions } from './key-lock.js';

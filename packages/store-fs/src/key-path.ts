@@ -1,4 +1,4 @@
-import { keyProblem } from '@blockvfs/core';
+import { keyProblem } from '@blockvfs/core/store';
 import { join } from 'node:path';
 
 /**

@@ -1,6 +1,6 @@
 import type { BigIntStats } from 'node:fs';
 import { lstat, open, type FileHandle } from 'node:fs/promises';
-import type { ByteRange } from '@blockvfs/core';
+import type { ByteRange } from '@blockvfs/core/store';
 import { FolderError, errorCode } from './errors.js';
 import { READ_FLAGS, checkRegularFile, openError } from './no-follow.js';
 

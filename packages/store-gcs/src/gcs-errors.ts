@@ -1,4 +1,4 @@
-import { isRequestTimeout, type ErrorKind } from '@blockvfs/core';
+import { isRequestTimeout, type ErrorKind } from '@blockvfs/core/store';
 
 /**
  * What @google-cloud/storage rejects with: an ApiError (`code` = the HTTP status,

@@ -1,22 +1,6 @@
 import { createHash } from 'node:crypto';
 import { CRC32C } from '@google-cloud/storage';
-import {
-  keyProblem,
-  rangeProblem,
-  BlockVfsError,
-  forEachLimit,
-  isRequestTimeout,
-  withRequestTimeout,
-  type BlockStore,
-  type ByteRange,
-  type ErrorKind,
-  type ListEntry,
-  type ListOptions,
-  type PutCondition,
-  type PutResult,
-  type RequestTimeoutOption,
-  type StoreCapabilities,
-} from '@blockvfs/core';
+import { keyProblem, rangeProblem, BlockVfsError, forEachLimit, isRequestTimeout, withRequestTimeout, type BlockStore, type ByteRange, type ErrorKind, type ListEntry, type ListOptions, type PutCondition, type PutResult, type RequestTimeoutOption, type StoreCapabilities } from '@blockvfs/core/store';
 import { abortHttpRequestsOn } from './abort-http-requests.js';
 import type { GcsBucketLike, GcsObjectMetadata, GcsWriteOptions } from './gcs-bucket.js';
 import { classify, describeError, httpStatus, isMissingBucket } from './gcs-errors.js';

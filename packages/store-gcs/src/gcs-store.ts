@@ -1,4 +1,4 @@
-import { BlockVfsError, DEFAULT_REQUEST_TIMEOUT_MS, LayeredStore, requestTimeoutProblem, type RequestTimeoutOption, type RetryOptions } from '@blockvfs/core';
+import { BlockVfsError, DEFAULT_REQUEST_TIMEOUT_MS, LayeredStore, requestTimeoutProblem, type RequestTimeoutOption, type RetryOptions } from '@blockvfs/core/store';
 import type { GcsBucketLike } from './gcs-bucket.js';
 import { GcsRequests, SOURCE } from './gcs-requests.js';
 

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Storage, type StorageOptions } from '@google-cloud/storage';
-import { BlockVfsError, isBlockVfsError, RequestTimeoutError } from '@blockvfs/core';
+import { BlockVfsError, isBlockVfsError } from '@blockvfs/core';
+import { RequestTimeoutError } from '@blockvfs/core/store';
 import { openDatabase, SqliteError } from '@blockvfs/vfs-wasqlite';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GcsStore, type GcsStoreOptions } from '../src/index.js';

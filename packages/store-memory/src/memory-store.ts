@@ -1,16 +1,5 @@
 import { createHash } from 'node:crypto';
-import {
-  BlockVfsError,
-  keyProblem,
-  rangeProblem,
-  type BlockStore,
-  type ByteRange,
-  type ListEntry,
-  type ListOptions,
-  type PutCondition,
-  type PutResult,
-  type StoreCapabilities,
-} from '@blockvfs/core';
+import { BlockVfsError, keyProblem, rangeProblem, type BlockStore, type ByteRange, type ListEntry, type ListOptions, type PutCondition, type PutResult, type StoreCapabilities } from '@blockvfs/core/store';
 
 const SOURCE = '@blockvfs/store-memory';
 

@@ -1,4 +1,4 @@
-import { isRequestTimeout, type ErrorKind } from '@blockvfs/core';
+import { isRequestTimeout, type ErrorKind } from '@blockvfs/core/store';
 
 /** What the SDK's errors carry that matters here (service errors and network errors alike). */
 interface SdkErrorShape {

@@ -1,22 +1,6 @@
 import { createHash } from 'node:crypto';
 import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type PutObjectCommandInput } from '@aws-sdk/client-s3';
-import {
-  keyProblem,
-  rangeProblem,
-  BlockVfsError,
-  forEachLimit,
-  isRequestTimeout,
-  withRequestTimeout,
-  type BlockStore,
-  type ByteRange,
-  type ErrorKind,
-  type ListEntry,
-  type ListOptions,
-  type PutCondition,
-  type PutResult,
-  type RequestTimeoutOption,
-  type StoreCapabilities,
-} from '@blockvfs/core';
+import { keyProblem, rangeProblem, BlockVfsError, forEachLimit, isRequestTimeout, withRequestTimeout, type BlockStore, type ByteRange, type ErrorKind, type ListEntry, type ListOptions, type PutCondition, type PutResult, type RequestTimeoutOption, type StoreCapabilities } from '@blockvfs/core/store';
 import { withContentMd5 } from './content-md5.js';
 import { bareEtag } from './etag.js';
 import type { S3ClientLike } from './s3-client.js';

@@ -1,4 +1,4 @@
-import { BlockVfsError, DEFAULT_REQUEST_TIMEOUT_MS, LayeredStore, requestTimeoutProblem, type RequestTimeoutOption, type RetryOptions } from '@blockvfs/core';
+import { BlockVfsError, DEFAULT_REQUEST_TIMEOUT_MS, LayeredStore, requestTimeoutProblem, type RequestTimeoutOption, type RetryOptions } from '@blockvfs/core/store';
 import type { S3ClientLike } from './s3-client.js';
 import { S3Requests, SOURCE } from './s3-requests.js';
 

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { S3Client } from '@aws-sdk/client-s3';
-import { BlockVfsError, isBlockVfsError, RequestTimeoutError } from '@blockvfs/core';
+import { BlockVfsError, isBlockVfsError } from '@blockvfs/core';
+import { RequestTimeoutError } from '@blockvfs/core/store';
 import { openDatabase, SqliteError } from '@blockvfs/vfs-wasqlite';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { S3Store, type S3StoreOptions } from '../src/index.js';

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { isBlockVfsError, withFaults, type BlockStore, type Layout } from '@blockvfs/core';
+import { isBlockVfsError, type BlockStore, type Layout } from '@blockvfs/core';
+import { withFaults } from '@blockvfs/core/testing';
 import { openDatabase, type Database, type Row } from '@blockvfs/vfs-wasqlite';
 
 /**

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { mulberry32, type BlockStore } from '@blockvfs/core';
+import { mulberry32 } from '@blockvfs/core/testing';
+import { type BlockStore } from '@blockvfs/core';
 import { openDatabase } from '@blockvfs/vfs-wasqlite';
 import { sourceEnv, sourceExecArgv } from './child-node.js';
 

@@ -1,4 +1,6 @@
-import { AtomicFormat, atomicCheckpointKey, atomicCommitKey, breakLease, collectGarbage, isBlockVfsError, ManualClock, withCache, withFaults, withMetrics, WriterLease, type BlockStore } from '@blockvfs/core';
+import { AtomicFormat, atomicCheckpointKey, atomicCommitKey, WriterLease } from '@blockvfs/core/format';
+import { breakLease, collectGarbage, isBlockVfsError, withCache, withMetrics, type BlockStore } from '@blockvfs/core';
+import { ManualClock, withFaults } from '@blockvfs/core/testing';
 import { MemoryStore } from '@blockvfs/store-memory';
 import { isBusyError, MAX_NAME_BYTES, openDatabase, SqliteError, type Database, type OpenDatabaseOptions } from '@blockvfs/vfs-wasqlite';
 import { describe, expect, test } from 'vitest';

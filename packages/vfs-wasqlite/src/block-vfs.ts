@@ -1,4 +1,6 @@
-import { BlockVfsError, DEFAULT_BLOCK_SIZE, DEFAULT_LAYOUT, blockSizeProblem, checkLayout, isBlockVfsError, storeProblem, type AtomicOptions, type BlockStore, type Layout, type PagedFile } from '@blockvfs/core';
+import { BlockVfsError, DEFAULT_BLOCK_SIZE, DEFAULT_LAYOUT, isBlockVfsError, type AtomicOptions, type BlockStore, type Layout } from '@blockvfs/core';
+import { blockSizeProblem, storeProblem } from '@blockvfs/core/store';
+import { checkLayout, type PagedFile } from '@blockvfs/core/format';
 import { databaseNameProblem } from './database-name.js';
 import { layoutPolicy, type LayoutPolicy } from './layout-policy.js';
 import { MemoryFile } from './memory-file.js';

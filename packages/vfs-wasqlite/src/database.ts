@@ -1,5 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { AtomicFormat, BlockVfsError, DEFAULT_LAYOUT, blockSizeProblem, checkLayout, isBlockVfsError, isWrongLayoutError, storeProblem, type AtomicOptions, type BlockStore, type Clock, type Layout, type LeaseOptions } from '@blockvfs/core';
+import { AtomicFormat, checkLayout } from '@blockvfs/core/format';
+import { BlockVfsError, DEFAULT_LAYOUT, isBlockVfsError, isWrongLayoutError, type AtomicOptions, type BlockStore, type Clock, type Layout, type LeaseOptions } from '@blockvfs/core';
+import { blockSizeProblem, storeProblem } from '@blockvfs/core/store';
 import { SYNCHRONOUS_OFF_UNSUPPORTED, WAL_UNSUPPORTED } from './block-vfs.js';
 import { databaseNameProblem } from './database-name.js';
 import { acquireEngine, acquireVfs, releaseEngine, type Engine, type VfsLease } from './runtime.js';

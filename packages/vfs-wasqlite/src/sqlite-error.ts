@@ -7,7 +7,14 @@ import { codeName, primaryCode, SQLITE_BUSY } from './sqlite-codes.js';
  * `codeName` its symbolic name. When a store request caused it, the message ends
  * with the store's message and `cause` is the store's error (a BlockVfsError).
  */
+/** Its brand: recognised across two copies of this package, where `instanceof` alone is not (as core's errors). */
+const BRAND = Symbol.for('@blockvfs/SqliteError');
+
 export class SqliteError extends Error {
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+  }
+
   override readonly name = 'SqliteError';
   readonly code: number;
   readonly extendedCode: number;
@@ -18,6 +25,7 @@ export class SqliteError extends Error {
     this.extendedCode = extendedCode;
     this.code = primaryCode(extendedCode);
     this.codeName = codeName(extendedCode);
+    Object.defineProperty(this, BRAND, { value: true, enumerable: false });
   }
 
   /** True for SQLITE_BUSY: another connection holds a lock this statement needs; retry later. */

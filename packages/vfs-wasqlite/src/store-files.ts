@@ -1,4 +1,5 @@
-import { DEFAULT_BLOCK_CACHE_BYTES, DirectFormat, openPagedFile, withCache, type AtomicOptions, type BlockStore, type CachedStore, type Layout, type PagedFile } from '@blockvfs/core';
+import { DEFAULT_BLOCK_CACHE_BYTES, withCache, type AtomicOptions, type BlockStore, type CachedStore, type Layout } from '@blockvfs/core';
+import { DirectFormat, openPagedFile, type PagedFile } from '@blockvfs/core/format';
 import { FileLock } from './lock-table.js';
 
 /**

@@ -1,4 +1,5 @@
-import { isBlockVfsError, withMetrics, type BlockStore, type StoreCapabilities } from '@blockvfs/core';
+import { isBlockVfsError, withMetrics, type BlockStore } from '@blockvfs/core';
+import { type StoreCapabilities } from '@blockvfs/core/store';
 import { MemoryStore } from '@blockvfs/store-memory';
 import { describe, expect, test } from 'vitest';
 import { isBusyError, openDatabase, SqliteError, SYNCHRONOUS_OFF_UNSUPPORTED, type Database, type OpenDatabaseOptions } from '@blockvfs/vfs-wasqlite';

@@ -1,4 +1,4 @@
-import { withLatency } from '@blockvfs/core';
+import { withLatency } from '@blockvfs/core/testing';
 import { MemoryStore } from '@blockvfs/store-memory';
 import { expect, test } from 'vitest';
 import { openDatabase, type Database } from '@blockvfs/vfs-wasqlite';

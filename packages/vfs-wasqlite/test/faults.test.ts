@@ -1,4 +1,5 @@
-import { isBlockVfsError, withFaults, type BlockStore, type FaultMode, type Layout } from '@blockvfs/core';
+import { isBlockVfsError, type BlockStore, type Layout } from '@blockvfs/core';
+import { withFaults, type FaultMode } from '@blockvfs/core/testing';
 import { MemoryStore } from '@blockvfs/store-memory';
 import { describe, expect, test } from 'vitest';
 import { openDatabase, type Database, type Row } from '@blockvfs/vfs-wasqlite';

@@ -1,4 +1,5 @@
-import { withFaults, withLatency, withMetrics, type BlockStore } from '@blockvfs/core';
+import { withFaults, withLatency } from '@blockvfs/core/testing';
+import { withMetrics, type BlockStore } from '@blockvfs/core';
 import { MemoryStore } from '@blockvfs/store-memory';
 import { afterEach, describe, expect, test } from 'vitest';
 import { isBusyError, openDatabase, SqliteError, type Database, type OpenDatabaseOptions } from '@blockvfs/vfs-wasqlite';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { BlockStore, PutCondition } from '@blockvfs/core';
+import type { BlockStore, PutCondition } from '@blockvfs/core/store';
 import { assertBytes, randomBytes } from '../bytes.js';
 import { assertBlockVfsError } from '../expect.js';
 import type { Harness } from '../harness.js';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { forEachLimit } from '@blockvfs/core';
+import { forEachLimit } from '@blockvfs/core/store';
 import { assertBytes, text } from '../bytes.js';
 import { listKeys } from '../expect.js';
 import type { Harness } from '../harness.js';

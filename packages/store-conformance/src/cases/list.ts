@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { forEachLimit, type BlockStore } from '@blockvfs/core';
+import { forEachLimit, type BlockStore } from '@blockvfs/core/store';
 import { text } from '../bytes.js';
 import { assertKeys, listAll, listKeys, sortedKeys } from '../expect.js';
 import type { Harness } from '../harness.js';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { BlockStore } from '@blockvfs/core';
+import type { BlockStore } from '@blockvfs/core/store';
 import { assertBytes, randomBytes, text } from '../bytes.js';
 import { listAll, listKeys, rejectsWithKind } from '../expect.js';
 import type { Harness } from '../harness.js';
