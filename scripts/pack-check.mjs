@@ -152,6 +152,7 @@ try {
       if (String(range).startsWith('workspace:')) fail(`${manifest.name}: ${name} is still "${range}" in the packed package.json`);
       if (privateNames.has(name)) fail(`${manifest.name}: the packed package.json names the private package ${name}`);
     }
+    for (const field of ['description', 'license', 'homepage', 'engines']) if (!packed[field]) fail(`${manifest.name}: the packed package.json has no "${field}"`);
     if (!packed.exports?.['.']) fail(`${manifest.name}: its package.json has no exports["."]`);
     for (const [subpath, entry] of Object.entries(packed.exports)) {
       for (const condition of ['types', 'import', 'default']) {

@@ -15,3 +15,4 @@ export {
 } from './atomic/atomic-format.js';
 export { atomicBlockKey, atomicCheckpointKey, atomicCommitKey, atomicHeadKey, atomicLeaseKey } from './atomic/objects.js';
 export { WriterLease, MIN_LEASE_TTL_MS } from './atomic/lease.js';
+export { DEFAULT_COLLECT_EVERY_COMMITS, type BackgroundCollectionOptions } from './atomic/background-collector.js';

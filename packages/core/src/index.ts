@@ -13,6 +13,7 @@ export { DEFAULT_BLOCK_CACHE_BYTES } from './atomic/atomic-format.js';
 export { withCache, type CacheOptions, type CacheStats, type CachedStore } from './layers/cache.js';
 export { withMetrics, type MeteredStore, type StoreMetrics } from './layers/metrics.js';
 export { withRetry, type RetryEvent, type RetryOptions } from './layers/retry.js';
+export { withRequestLog, type RequestEvent, type RequestListener } from './layers/request-log.js';
 export { breakLease, DEFAULT_LEASE_TTL_MS, MAX_LEASE_TTL_MS, type BreakLeaseOptions, type LeaseOptions } from './atomic/lease.js';
 export {
   collectGarbage,

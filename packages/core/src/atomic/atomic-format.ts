@@ -28,7 +28,9 @@ import {
   type VersionedHead,
 } from './history.js';
 import { BlockReader, type BlockCheck, type BlockObject } from './block-reader.js';
+import { BackgroundCollector, type BackgroundCollectionOptions } from './background-collector.js';
 import { WriterLease, type LeaseOptions } from './lease.js';
+import { VIEW_TRUST_MS } from './view-trust.js';
 import { atomicBlockKey, atomicCommitKey, encodeRecord, randomTag, type BlockRef, type CommitRecord, type Head } from './objects.js';
 
 /**
@@ -52,14 +54,7 @@ const PARALLEL_REQUESTS = 128;
 export const DEFAULT_INLINE_LIMIT = 128 * 1024;
 export const DEFAULT_CHECKPOINT_EVERY = 100;
 export const DEFAULT_BLOCK_CACHE_BYTES = 32 * 1024 * 1024;
-/**
- * How long a view of the file counts as current without looking at the head again.
- * The garbage collector deletes only history older than its grace period (at least
- * twice this), so a view confirmed this recently cannot be missing a commit whose
- * record the collector removed; an older view re-reads the head before it is trusted
- * (one GET, only after a minute of idleness).
- */
-export const VIEW_TRUST_MS = 60_000;
+export { VIEW_TRUST_MS };
 
 export interface AtomicFormatOptions {
   /** Block size for a new file; an existing file keeps the one it was written with. */
@@ -93,6 +88,12 @@ export interface AtomicFormatOptions {
   asOf?: number | Date;
   /** Where time comes from: commit times, the lease, freshness and the view's trust window (default the system clock). */
   clock?: Clock;
+  /**
+   * Collect garbage in the background after commits (see BackgroundCollector), keeping
+   * `retentionMs` of history. Default none: the file's history is kept until
+   * collectGarbage is called. openDatabase turns it on.
+   */
+  collect?: BackgroundCollectionOptions;
 }
 
 /** The blocks of the commit being prepared that were uploaded ahead of it (a transaction larger than memory). */
@@ -128,6 +129,7 @@ export class AtomicFormat implements FileFormat {
   readonly #conditional: boolean;
   readonly #lease: WriterLease | undefined;
   readonly #clock: Clock;
+  readonly #collector: BackgroundCollector | undefined;
   /** The commit this file was opened at, when opened with `asOf` (read-only). */
   readonly pinned: number | undefined;
 
@@ -148,6 +150,7 @@ export class AtomicFormat implements FileFormat {
     this.#reader = new BlockReader(store, cached?.cache);
     const lease = options.lease === true ? {} : options.lease || undefined;
     this.#lease = lease && pinned === undefined ? new WriterLease(store, name, lease, this.#clock) : undefined;
+    this.#collector = options.collect && pinned === undefined ? new BackgroundCollector(store, name, this.#clock, options.collect) : undefined;
   }
 
   /**
@@ -377,6 +380,7 @@ export class AtomicFormat implements FileFormat {
       // The commit is durable already; a failed checkpoint only means a longer open, and the next commit tries again.
       await this.checkpoint().catch(() => undefined);
     }
+    this.#collector?.afterCommit(); // starts a collection when one is due, and does not wait for it
   }
 
   /**
@@ -455,8 +459,9 @@ export class AtomicFormat implements FileFormat {
     }
   }
 
-  /** Releases the writer lease, if held. */
+  /** Waits for a background collection in flight, then releases the writer lease, if held. */
   async close(): Promise<void> {
+    await this.#collector?.close();
     await this.#lease?.release();
   }
 
@@ -592,6 +597,10 @@ function checkOptions(store: BlockStore, name: string, options: AtomicFormatOpti
   count(options.checkpointEvery, 'checkpointEvery');
   count(options.cacheBytes, 'cacheBytes');
   count(options.freshnessMs, 'freshnessMs');
+  count(options.collect?.retentionMs, 'collect.retentionMs');
+  if (options.collect?.everyCommits !== undefined && !(Number.isSafeInteger(options.collect.everyCommits) && options.collect.everyCommits >= 1)) {
+    throw invalid(`collect.everyCommits must be a positive integer, got ${options.collect.everyCommits}`);
+  }
   if (options.clock !== undefined && !isClock(options.clock)) throw invalid('clock must have now() and sleep(ms) functions');
   const { asOf } = options;
   if (asOf !== undefined && !(asOf instanceof Date ? Number.isFinite(asOf.getTime()) : Number.isSafeInteger(asOf) && asOf >= 1)) {

@@ -3,7 +3,7 @@ import { forEachLimit } from '../concurrency.js';
 import { storeProblem } from '../argument-checks.js';
 import { BlockVfsError } from '../errors.js';
 import { isCachedStore } from '../layers/cache.js';
-import { VIEW_TRUST_MS } from './atomic-format.js';
+import { VIEW_TRUST_MS } from './view-trust.js';
 import { commitAtOrBefore, loadLatest, missingRecord, readHead, readRecord, stateAt, updateHead, writeCheckpoint } from './history.js';
 import {
   atomicBlockKey,
