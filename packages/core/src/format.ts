@@ -12,6 +12,7 @@ export {
   DEFAULT_INLINE_LIMIT,
   VIEW_TRUST_MS,
   type AtomicFormatOptions,
+  type CommitEvent,
 } from './atomic/atomic-format.js';
 export { atomicBlockKey, atomicCheckpointKey, atomicCommitKey, atomicHeadKey, atomicLeaseKey } from './atomic/objects.js';
 export { WriterLease, MIN_LEASE_TTL_MS } from './atomic/lease.js';

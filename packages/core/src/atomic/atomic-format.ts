@@ -94,6 +94,27 @@ export interface AtomicFormatOptions {
    * collectGarbage is called. openDatabase turns it on.
    */
   collect?: BackgroundCollectionOptions;
+  /** Told about each commit this file made, once its record exists (for logs and metrics; a listener that throws is ignored). */
+  onCommit?: (event: CommitEvent) => void;
+}
+
+/** A commit this file made. */
+export interface CommitEvent {
+  /** The file's name on the store. */
+  name: string;
+  seq: number;
+  /** The commit's time (ms since the epoch, on the format's clock). */
+  time: number;
+  /** The file's size after it. */
+  size: number;
+  /** Blocks it wrote (uploaded ahead, or carried inside the record). */
+  blocks: number;
+  /** Bytes of the blocks commit() itself wrote (blocks uploaded ahead were counted when they went up, not here). */
+  bytes: number;
+  /** Whether the blocks travelled inside the record (one PUT in all). */
+  inline: boolean;
+  /** Milliseconds from the start of commit() to the record's creation, on the format's clock. */
+  ms: number;
 }
 
 /** The blocks of the commit being prepared that were uploaded ahead of it (a transaction larger than memory). */
@@ -130,6 +151,7 @@ export class AtomicFormat implements FileFormat {
   readonly #lease: WriterLease | undefined;
   readonly #clock: Clock;
   readonly #collector: BackgroundCollector | undefined;
+  readonly #onCommit: ((event: CommitEvent) => void) | undefined;
   /** The commit this file was opened at, when opened with `asOf` (read-only). */
   readonly pinned: number | undefined;
 
@@ -150,6 +172,7 @@ export class AtomicFormat implements FileFormat {
     this.#reader = new BlockReader(store, cached?.cache);
     const lease = options.lease === true ? {} : options.lease || undefined;
     this.#lease = lease && pinned === undefined ? new WriterLease(store, name, lease, this.#clock) : undefined;
+    this.#onCommit = options.onCommit;
     this.#collector = options.collect && pinned === undefined ? new BackgroundCollector(store, name, this.#clock, options.collect) : undefined;
   }
 
@@ -322,6 +345,7 @@ export class AtomicFormat implements FileFormat {
    * On any failure the staged blocks are forgotten.
    */
   async commit(change: FileChange): Promise<void> {
+    const began = this.#clock.now();
     const attempt = this.#attempt;
     this.#attempt = undefined;
     this.#checkWritable();
@@ -376,6 +400,7 @@ export class AtomicFormat implements FileFormat {
     }
     applyRecord(this.#state, record);
     this.#confirmedAt = started;
+    this.#tellCommit(record, written.length + staged.length, bytes, inline, began);
     if (this.#checkpointEvery > 0 && this.#state.seq - this.checkpointSeq >= this.#checkpointEvery) {
       // The commit is durable already; a failed checkpoint only means a longer open, and the next commit tries again.
       await this.checkpoint().catch(() => undefined);
@@ -456,6 +481,16 @@ export class AtomicFormat implements FileFormat {
     for (const [index, entry] of folded) {
       // Only if no later commit replaced it meanwhile (calls do not overlap today, but cheaply safe).
       if (this.#state.map.get(index)?.seq === entry.seq) this.#state.map.set(index, entry);
+    }
+  }
+
+  #tellCommit(record: CommitRecord, blocks: number, bytes: number, inline: boolean, began: number): void {
+    if (!this.#onCommit) return;
+    const { seq, time, size } = record;
+    try {
+      this.#onCommit({ name: this.name, seq, time, size, blocks, bytes, inline, ms: this.#clock.now() - began });
+    } catch {
+      // A broken listener must not turn a durable commit into a failure.
     }
   }
 
