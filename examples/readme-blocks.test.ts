@@ -3,7 +3,9 @@ import { join, relative } from 'node:path';
 import {
   checkedReadmes,
   isVerbatimExcerpt,
+  publicPackageDirs,
   readmeBlocks,
+  relativeLinks,
   REPOSITORY_ROOT,
   runBlock,
   testsRunning,
@@ -53,4 +55,12 @@ describe('README code blocks', () => {
   it('that run type-check, strict, against the packages', async () => {
     expect(await typeCheckBlocks(blocks)).toBe('');
   });
+});
+
+describe('public package READMEs', () => {
+  for (const dir of publicPackageDirs()) {
+    it(`${relative(REPOSITORY_ROOT, dir)}/README.md has no relative link (dead on the npm page)`, () => {
+      expect(relativeLinks(join(dir, 'README.md'))).toEqual([]);
+    });
+  }
 });

@@ -318,6 +318,7 @@ export function typeCheckBlocks(blocks: readonly ReadmeBlock[], root = REPOSITOR
  */
 export function relativeLinks(readme: string): string[] {
   const text = readFileSync(readme, 'utf8');
-  const links = [...text.matchAll(/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)|^\s*\[[^\]]+\]:\s*(\S+)/gm)].map((match) => (match[1] ?? match[2])!);
+  // `](target`, `](<target with spaces>`, and definitions `[label]: target`; images too.
+  const links = [...text.matchAll(/\]\(\s*(?:<([^>]*)>|([^)\s]+))|^\s*\[[^\]]+\]:\s*<?([^>\s]+)/gm)].map((match) => (match[1] ?? match[2] ?? match[3])!);
   return links.filter((link) => !/^([a-z][a-z0-9+.-]*:|#)/i.test(link));
 }
