@@ -21,6 +21,9 @@ import { sourceEnv, sourceExecArgv } from './child-node.js';
  * - `<!-- not run: reason -->`: not a program (a type signature, say).
  *
  * Any other comment there is an error, so that a misspelt marker is not read as none.
+ * A block whose code or setup imports a cloud's SDK or store runs in that cloud's vitest
+ * project (`packages/store-<cloud>/test/examples.test.ts`), with the environment variables
+ * that point at its local server (test-servers' standard-env.ts), as a user's would.
  */
 
 /** The repository root (this file is packages/test-workloads/src or dist). */
