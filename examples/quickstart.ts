@@ -1,7 +1,7 @@
 // blockvfs quickstart: an SQLite database kept as blocks in a store, then exported as
 // one plain .sqlite file that any SQLite tool opens.
 //
-// The store here is a local folder (FsStore). Put S3Store, GcsStore or AzureStore in
+// The store here is a local folder (FsStore). Put S3Store, GcsStore or AzureBlobStore in
 // its place and nothing else in this file changes.
 //
 // Run it with `pnpm demo` at the repository root (it builds the packages first).

@@ -15,3 +15,22 @@ export {
   type Writer,
   type WriterSpec,
 } from './processes.js';
+export {
+  blocksOf,
+  checkedReadmes,
+  isVerbatimExcerpt,
+  publicPackageDirs,
+  readmeBlocks,
+  relativeLinks,
+  runBlock,
+  runSourceFile,
+  cloudBlocks,
+  testsRunning,
+  typeCheckBlocks,
+  REPOSITORY_ROOT,
+  type BlockCloud,
+  type BlockMarker,
+  type BlockRun,
+  type RunOptions,
+  type ReadmeBlock,
+} from './readme-blocks.js';
