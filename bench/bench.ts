@@ -6,7 +6,8 @@
 //
 //   pnpm bench [--stores memory,fs,s3] [--layouts atomic] [--page-sizes 4096,65536]
 //              [--block-size N] [--latency 20] [--steps a,b,c,d,e] [--no-engine]
-//              [--no-many] [--json out.json] [--results]
+//              [--no-many] [--transfer-blocks 4096,16384,65536,262144] [--no-transfer]
+//              [--json out.json] [--results]
 //
 // The s3 store is Ceph RADOS Gateway, started here on 127.0.0.1 (about 20 s), or the
 // endpoint that AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
@@ -26,6 +27,7 @@ import { startCephRgw } from '@blockvfs/test-servers';
 import { openDatabase } from '@blockvfs/vfs-wasqlite';
 import { engineTable, runEngine, type EngineResult } from './engine.ts';
 import { manyMarkdown, runMany, type ManyResult } from './many.ts';
+import { runTransfer, transferMarkdown, type TransferResult } from './transfer.ts';
 import { STEPS, runWorkloads, type StepResult } from './workloads.ts';
 
 const { values } = parseArgs({
@@ -38,6 +40,8 @@ const { values } = parseArgs({
     steps: { type: 'string', default: STEPS.join(',') },
     'no-engine': { type: 'boolean', default: false },
     'no-many': { type: 'boolean', default: false },
+    'transfer-blocks': { type: 'string', default: '4096,16384,65536,262144' },
+    'no-transfer': { type: 'boolean', default: false },
     json: { type: 'string' },
     results: { type: 'boolean', default: false },
   },
@@ -116,8 +120,14 @@ let many: ManyResult | undefined;
 if (!values['no-many']) many = await runMany(latency, progress);
 
 const runs: Run[] = [];
+/** The transfer step, per store (not on memory: it measures moving bytes to a real store). */
+const transfers: { store: string; results: TransferResult[] }[] = [];
+const transferBlocks = values['transfer-blocks'].split(',').map(Number);
 for (const kind of stores) {
   await withStore(kind, async (base) => {
+    if (!values['no-transfer'] && kind !== 'memory') {
+      transfers.push({ store: kind, results: await runTransfer({ base, latency, blockSizes: transferBlocks, onStep: (step) => progress(`${kind}: ${step}`) }) });
+    }
     for (const layout of layouts) {
       for (const pageSize of pageSizes) {
         const blockSize = values['block-size'] ? Number(values['block-size']) : pageSize;
@@ -130,9 +140,9 @@ for (const kind of stores) {
 }
 progress(`done in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
 
-const report = markdown(runs, engine, many);
+const report = [markdown(runs, engine, many), ...transfers.map((t) => transferMarkdown(t.results, latency, t.store))].join('\n');
 console.log(report);
-if (values.json) await writeFile(values.json, JSON.stringify({ latency, node: process.version, runs, engine, many }, null, 2));
+if (values.json) await writeFile(values.json, JSON.stringify({ latency, node: process.version, runs, engine, many, transfers }, null, 2));
 if (values.results) {
   const command = `pnpm bench${process.argv.slice(2).filter((arg) => arg !== '--results').map((arg) => ` ${arg}`).join('')}`;
   await writeFile(new URL('./RESULTS.md', import.meta.url), resultsPage(report, command));
