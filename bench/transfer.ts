@@ -70,7 +70,7 @@ export async function runTransfer(options: TransferOptions): Promise<TransferRes
       const exported = join(folder, `export-${blockSize}.sqlite`);
       const exportSeconds = await timed(async () => {
         const out = createWriteStream(exported);
-        for await (const chunk of serialize({ store: exporting, name })) if (!out.write(chunk)) await new Promise((resolve) => out.once('drain', resolve));
+        for await (const chunk of serialize({ store: exporting, name })) if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
         out.end();
         await finished(out);
       });
