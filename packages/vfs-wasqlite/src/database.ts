@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { AtomicFormat, checkLayout } from '@blockvfs/core/format';
 import { BlockVfsError, DEFAULT_LAYOUT, isBlockVfsError, isWrongLayoutError, type AtomicOptions, type BlockStore, type Clock, type Layout, type LeaseOptions } from '@blockvfs/core';
 import { blockSizeProblem, storeProblem } from '@blockvfs/core/store';
-import { SYNCHRONOUS_OFF_UNSUPPORTED, WAL_UNSUPPORTED } from './block-vfs.js';
+import { SYNCHRONOUS_OFF_UNSUPPORTED, WAL_UNSUPPORTED } from './vfs/refusals.js';
 import { databaseNameProblem } from './database-name.js';
 import { acquireEngine, acquireVfs, releaseEngine, type Engine, type VfsLease } from './runtime.js';
 import { BusyRetry, DEFAULT_BUSY_TIMEOUT_MS, busyTimeoutProblem } from './busy-retry.js';
@@ -121,7 +121,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   const pragmas = [`PRAGMA cache_size = -${DEFAULT_CACHE_KIB}`, 'PRAGMA temp_store = MEMORY'];
   if (!readOnly) pragmas.unshift(`PRAGMA page_size = ${pageSize}`);
   // The open and its pragmas in one turn of the queue: the pragmas' read transaction
-  // (cache_size loads the schema) then uses the view the open just loaded (see BlockVFS.jOpen).
+  // (cache_size loads the schema) then uses the view the open just loaded (see BaseVFS.jOpen).
   const openIn = async (layoutNow: Layout, atomicNow: AtomicOptions | undefined): Promise<Database> => {
     const lease = acquireVfs(sqlite, store, { layout: layoutNow, blockSize, atomic: atomicNow, busy });
     const flags = readOnly ? OPEN_READONLY : OPEN_READWRITE | OPEN_CREATE;

@@ -23,7 +23,11 @@ export {
   SQLITE_READONLY,
   codeName,
 } from './sqlite-codes.js';
-export { BlockVFS, SYNCHRONOUS_OFF_UNSUPPORTED, WAL_UNSUPPORTED, type BlockVfsOptions } from './block-vfs.js';
+export { BlockVFS, type BlockVfsConstructor } from './vfs/block-vfs.js';
+export { AtomicVFS } from './vfs/atomic-vfs.js';
+export { DirectVFS } from './vfs/direct-vfs.js';
+export type { BlockVfsOptions } from './vfs/options.js';
+export { SYNCHRONOUS_OFF_UNSUPPORTED, WAL_UNSUPPORTED } from './vfs/refusals.js';
 export {
   loadWaSqlite,
   jspiSupported,
