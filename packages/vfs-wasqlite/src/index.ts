@@ -1,13 +1,6 @@
-export {
-  openDatabase,
-  Database,
-  DEFAULT_PAGE_SIZE,
-  DEFAULT_CACHE_KIB,
-  STATEMENT_CACHE_SIZE,
-  type CommitVersion,
-  type OpenDatabaseOptions,
-  type RunResult,
-} from './database.js';
+export { openDatabase, DEFAULT_PAGE_SIZE, DEFAULT_CACHE_KIB, type OpenDatabaseOptions } from './open-database.js';
+export { Database, type CommitVersion, type RunResult } from './database.js';
+export { STATEMENT_CACHE_SIZE } from './statement-cache.js';
 export type { BindValue, Params, Row, SqlValue } from './values.js';
 export { SqliteError, isBusyError } from './sqlite-error.js';
 export { MAX_NAME_BYTES } from './database-name.js';
