@@ -19,7 +19,9 @@ const SAFETY = 'packages/core/test/atomic-safety.test.ts';
 const TRUST = 'packages/test-workloads/test/trust.test.ts';
 const HISTORY = 'packages/core/src/atomic/history.ts';
 const FORMAT = 'packages/core/src/atomic/atomic-format.ts';
-const VFS = 'packages/vfs-wasqlite/src/block-vfs.ts';
+const VFS = 'packages/vfs-wasqlite/src/vfs/base-vfs.ts';
+const ATOMIC = 'packages/vfs-wasqlite/src/vfs/atomic-vfs.ts';
+const DIRECT = 'packages/vfs-wasqlite/src/vfs/direct-vfs.ts';
 const FINDINGS = 'packages/simulation/test/findings.test.ts';
 const MANY = 'packages/vfs-wasqlite/test/many.test.ts';
 
@@ -33,7 +35,7 @@ const MUTATIONS = [
   { id: 'open-head-again', what: 'an open reads the head again after catching up (a collection meanwhile)', file: HISTORY, find: '    let moved = again && (again.checkpoint > state.seq || again.oldest > from) ? again : undefined;', replace: '    let moved: typeof again = undefined;', tests: [SAFETY] },
   { id: 'stale-look', what: 'after a lost or unknown commit the next refresh looks, whatever the freshness', file: FORMAT, find: '    if (this.#stale) return true;', replace: '', tests: [SAFETY, TRUST] },
   { id: 'head-conditional', what: 'head updates are conditional (ifMatch), so the head never goes back', file: HISTORY, find: '          : { ifMatch: current.etag };', replace: '          : undefined;', tests: [SAFETY] },
-  { id: 'vfs-fence', what: 'after a failed commit the VFS ignores the transaction’s writes and fails its syncs until it unlocks', file: VFS, find: '      if (failed) return this.#fail(failed.error, failed.code);', replace: '', also: [['      else if (!this.#failed.has(open.key)) await open.file.write(', '      else await open.file.write(']], tests: [TRUST] },
+  { id: 'vfs-fence', what: 'after a failed commit the VFS ignores the transaction’s writes and fails its syncs until it unlocks', file: ATOMIC, find: '      if (failed) return this.fail(failed.error, failed.code);', replace: '', also: [['    return this.#failed.has(open.key);', '    return false;']], tests: [TRUST] },
   { id: 'staged-seq', what: 'blocks staged for one seq are never committed under another', file: FORMAT, find: "    if (attempt && attempt.seq !== seq) throw this.#conflict(seq, 'while this transaction ran');", replace: '', tests: [SAFETY] },
   { id: 'never-back', what: 'a reload never goes back behind what the process knows', file: HISTORY, find: '  if (known && state.seq < known.seq) state = copyState(known);', replace: '', tests: [SAFETY] },
   { id: 'lease-half-ttl', what: 'the lease is renewed when half its ttl is left', file: 'packages/core/src/atomic/lease.ts', find: 'this.#expires - this.#clock.now() > this.ttlMs / 2', replace: 'this.#expires - this.#clock.now() > 0', tests: [SAFETY] },
@@ -52,9 +54,9 @@ const MUTATIONS = [
   { id: 'load-oldest', what: 'a load starts over when the head’s oldest passed where its catch-up began', file: HISTORY, find: ' || again.oldest > from) ? again', replace: ') ? again', tests: [SAFETY, FINDINGS] },
   { id: 'unknown-outcome', what: 'a record put whose read-back fails is an unknown outcome, never a loss (its blocks stay)', file: FORMAT, find: '        throw this.#unknownOutcome(record.seq, error, readError);', replace: '        throw error;', tests: [FINDINGS] },
   { id: 'checkpoint-stale', what: 'no checkpoint is written for a view older than the head’s oldest', file: FORMAT, find: '      if (head && head.oldest > seq) return;', replace: '', tests: [SAFETY] },
-  { id: 'tail-cleanup', what: 'the truncation after a shrinking commit is committed on its own', file: VFS, find: '      else if (this.#policy.versioned && !open.file.dirty && (await isTailCleanup(open.file, size)))', replace: '      else if (false)', tests: [TRUST, FINDINGS] },
-  { id: 'unlock-discard', what: 'a finished write transaction leaves nothing unsynced (a dirty file never refreshes)', file: VFS, find: '      if (wrote && this.#policy.versioned && open.file.dirty) open.file.discard();', replace: '', tests: [TRUST, FINDINGS] },
-  { id: 'journal-relearn', what: 'the direct layout re-learns its journal at every open', file: VFS, find: "        if (role === 'main' && loads && this.#policy.journal === 'store') this.#files.markUncertain(`${filename}-journal`);", replace: '', tests: [TRUST] },
+  { id: 'tail-cleanup', what: 'the truncation after a shrinking commit is committed on its own', file: ATOMIC, find: '      else if (!open.file.dirty && (await isTailCleanup(open.file, size)))', replace: '      else if (false)', tests: [TRUST, FINDINGS] },
+  { id: 'unlock-discard', what: 'a finished write transaction leaves nothing unsynced (a dirty file never refreshes)', file: ATOMIC, find: '    if (wrote && open.file.dirty) open.file.discard();', replace: '', tests: [TRUST, FINDINGS] },
+  { id: 'journal-relearn', what: 'the direct layout re-learns its journal at every open', file: DIRECT, find: '    this.files.markUncertain(`${filename}-journal`);', replace: '', tests: [TRUST] },
   { id: 'journal-names', what: 'a database named like another database’s journal is refused', file: 'packages/vfs-wasqlite/src/database-name.ts', find: '  const suffix = RESERVED_SUFFIXES.find((reserved) => name.endsWith(reserved));', replace: '  const suffix = undefined as string | undefined;', tests: [TRUST] },
   { id: 'lock-holder', what: 'SQLite\'s locks are held by a handle number unique in the process, not a module\'s fileId', file: VFS, find: 'holder: lockHolders,', replace: 'holder: fileId,', tests: [MANY] },
   { id: 'busy-undone', what: 'an autocommit call is run again on SQLITE_BUSY only when SQLite left nothing of it done', file: 'packages/vfs-wasqlite/src/database.ts', find: '&& this.#sqlite.api.get_autocommit(this.#db) !== 0 && !this.#inTransactionScope()', replace: '', tests: [MANY] },

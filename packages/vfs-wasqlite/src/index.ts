@@ -1,13 +1,6 @@
-export {
-  openDatabase,
-  Database,
-  DEFAULT_PAGE_SIZE,
-  DEFAULT_CACHE_KIB,
-  STATEMENT_CACHE_SIZE,
-  type CommitVersion,
-  type OpenDatabaseOptions,
-  type RunResult,
-} from './database.js';
+export { openDatabase, DEFAULT_PAGE_SIZE, DEFAULT_CACHE_KIB, type OpenDatabaseOptions } from './open-database.js';
+export { Database, type CommitVersion, type RunResult } from './database.js';
+export { STATEMENT_CACHE_SIZE } from './statement-cache.js';
 export type { BindValue, Params, Row, SqlValue } from './values.js';
 export { SqliteError, isBusyError } from './sqlite-error.js';
 export { MAX_NAME_BYTES } from './database-name.js';
@@ -23,7 +16,11 @@ export {
   SQLITE_READONLY,
   codeName,
 } from './sqlite-codes.js';
-export { BlockVFS, SYNCHRONOUS_OFF_UNSUPPORTED, WAL_UNSUPPORTED, type BlockVfsOptions } from './block-vfs.js';
+export { BlockVFS, type BlockVfsConstructor } from './vfs/block-vfs.js';
+export { AtomicVFS } from './vfs/atomic-vfs.js';
+export { DirectVFS } from './vfs/direct-vfs.js';
+export type { BlockVfsOptions } from './vfs/options.js';
+export { SYNCHRONOUS_OFF_UNSUPPORTED, WAL_UNSUPPORTED } from './vfs/refusals.js';
 export {
   loadWaSqlite,
   jspiSupported,

@@ -1,6 +1,7 @@
 import { BlockVfsError, type AtomicOptions, type BlockStore, type Layout } from '@blockvfs/core';
 import { AsyncQueue } from './async-queue.js';
-import { BlockVFS, type BlockVfsOptions } from './block-vfs.js';
+import { createVfs, type BlockVFS } from './vfs/block-vfs.js';
+import type { BlockVfsOptions } from './vfs/options.js';
 import { fileKey } from './store-files.js';
 import { loadWaSqlite, type Build, type WaSqlite } from './wa-sqlite-adapter.js';
 
@@ -93,7 +94,7 @@ export function acquireVfs(sqlite: WaSqlite, store: BlockStore, options: Omit<Bl
   if (!registration) {
     vfsCounter += 1;
     const { atomic, ...rest } = options;
-    const vfs = new BlockVFS(`blockvfs-${vfsCounter}`, sqlite.module, { ...rest, store, ...(atomic === undefined ? {} : { atomic }) });
+    const vfs = createVfs(`blockvfs-${vfsCounter}`, sqlite.module, { ...rest, store, ...(atomic === undefined ? {} : { atomic }) });
     sqlite.registerVfs(vfs);
     registration = { vfs, users: 0 };
     byStore.set(store, registration);

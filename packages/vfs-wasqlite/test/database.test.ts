@@ -2,7 +2,9 @@ import { BlockVfsError, isBlockVfsError } from '@blockvfs/core';
 import { MemoryStore } from '@blockvfs/store-memory';
 import { afterEach, describe, expect, test } from 'vitest';
 import {
+  AtomicVFS,
   BlockVFS,
+  DirectVFS,
   SQLITE_BUSY,
   SQLITE_CANTOPEN,
   loadWaSqlite,
@@ -393,6 +395,19 @@ describe('journal modes', () => {
     await sqlite.api.close(handle);
     expect(vfs.openFileCount).toBe(0);
     expect(await storeObjects(store, 'test.db-wal')).toEqual([]);
+  });
+
+  test('new BlockVFS(…) builds the VFS class of its layout (atomic by default), each an instanceof BlockVFS', async () => {
+    const store = new MemoryStore();
+    const sqlite = await loadWaSqlite('asyncify');
+    const atomic = new BlockVFS('by-default', sqlite.module, { store });
+    const direct = new BlockVFS('by-layout', sqlite.module, { store, layout: 'direct' });
+    expect(atomic).toBeInstanceOf(AtomicVFS);
+    expect(direct).toBeInstanceOf(DirectVFS);
+    expect([atomic.layout, direct.layout]).toEqual(['atomic', 'direct']);
+    expect(atomic instanceof BlockVFS && direct instanceof BlockVFS).toBe(true);
+    expect(() => new BlockVFS('wrong', sqlite.module, { store, layout: 'direct', atomic: { freshnessMs: 5 } })).toThrow(/atomic-layout options were given for layout "direct"/);
+    expect(() => new DirectVFS('mismatch', sqlite.module, { store, layout: 'atomic' })).toThrow(/layout "atomic" was given to the VFS of layout "direct"/);
   });
 });
 

@@ -25,7 +25,7 @@ import {
   writeCheckpoint,
   type BlockEntry,
   type FileState,
-  type VersionedHead,
+  type HeadWithEtag,
 } from './history.js';
 import { BlockReader, type BlockCheck, type BlockObject } from './block-reader.js';
 import { BackgroundCollector, type BackgroundCollectionOptions } from './background-collector.js';
@@ -138,7 +138,7 @@ export class AtomicFormat implements FileFormat {
   readonly #cache: CachedStore['cache'] | undefined;
   /** Reads of block objects: one request per key at a time, and read-ahead for scans. */
   readonly #reader: BlockReader;
-  #head: VersionedHead | undefined;
+  #head: HeadWithEtag | undefined;
   #attempt: Attempt | undefined;
   /** When this view was last confirmed current (see VIEW_TRUST_MS); 0: never. */
   #confirmedAt = 0;

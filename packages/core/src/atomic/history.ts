@@ -91,13 +91,13 @@ export async function listedEtag(store: BlockStore, key: string): Promise<string
 }
 
 /** The head with the etag a conditional update needs: the etag from a listing first, then the bytes. */
-export async function readHeadVersioned(store: BlockStore, name: string): Promise<VersionedHead> {
+export async function readHeadWithEtag(store: BlockStore, name: string): Promise<HeadWithEtag> {
   const etag = await listedEtag(store, atomicHeadKey(name));
   const head = await readHead(store, name);
   return { head, etag: head && etag };
 }
 
-export interface VersionedHead {
+export interface HeadWithEtag {
   /** The head, or undefined when there is none. */
   head: Head | undefined;
   /** Its etag, when known (from our own put, or from a listing). */
@@ -116,12 +116,12 @@ export async function updateHead(
   store: BlockStore,
   name: string,
   change: (head: Head | undefined) => Head | undefined,
-  known?: VersionedHead,
-): Promise<VersionedHead> {
+  known?: HeadWithEtag,
+): Promise<HeadWithEtag> {
   const key = atomicHeadKey(name);
   let current = known !== undefined && (known.head === undefined || known.etag !== undefined) ? known : undefined;
   for (let attempt = 0; attempt < HEAD_UPDATE_ATTEMPTS; attempt++) {
-    current ??= await readHeadVersioned(store, name);
+    current ??= await readHeadWithEtag(store, name);
     const next = change(current.head);
     if (next === undefined) return current;
     const condition = !store.capabilities.conditionalPut
