@@ -184,7 +184,8 @@ export class StoreErrors {
   /** `SlowDown (HTTP 503): Please reduce your request rate.`, `ECONNRESET: socket hang up`, `timeout (300 ms)`: what went wrong, for messages. */
   describe(error: unknown): string {
     if (isRequestTimeout(error)) return `timeout (${error.timeoutMs} ms)`;
-    if (isBlockVfsError(error)) return error.message;
+    // A store's own error around a provider's (a read-back that failed): what went wrong is its cause.
+    if (isBlockVfsError(error)) return error.cause === undefined ? error.message : this.describe(error.cause);
     const { status, code, message } = this.#rules.read(error);
     const head = code !== undefined && status !== undefined ? `${code} (HTTP ${status})` : (code ?? (status !== undefined ? `HTTP ${status}` : 'Error'));
     return message ? `${head}: ${message}` : head;

@@ -1,9 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { BlockVfsError, withRequestTimeout, type PutCondition, type PutResult, type RequestTimeoutOption } from '@blockvfs/core/store';
+import { withRequestTimeout, type BlockVfsError, type PutCondition, type PutResult, type RequestTimeoutOption, type StoreErrors } from '@blockvfs/core/store';
 import type { BlockBlobClient } from '@azure/storage-blob';
-import { classify, describeFailure, isAzureError, toStoreError } from './azure-errors.js';
-import { normaliseEtag, quoteEtag } from './etag.js';
-import { SOURCE } from './keys.js';
+import { normaliseEtag, quoteEtag } from './azure-sdk.js';
 
 /**
  * Metadata naming the put that wrote a blob (a random id per conditional put call).
@@ -22,6 +20,19 @@ export const PUT_ID_METADATA = 'blockvfsputid';
  */
 export type UnresolvedPuts = Map<string, { putId: string; digest: string }>;
 
+export interface ConditionalPutRequest {
+  blob: BlockBlobClient;
+  data: Uint8Array;
+  condition: PutCondition;
+  /** The caller's key: `unresolved` is keyed by it. */
+  key: string;
+  /** `put "k" (if absent)`: the put, for messages. */
+  what: string;
+  errors: StoreErrors;
+  requestTimeoutMs: RequestTimeoutOption;
+  unresolved: UnresolvedPuts;
+}
+
 /**
  * A put with `ifNoneMatch: '*'` or `ifMatch`, where a failed condition is a
  * `precondition-failed` error and an unknown outcome (no answer, a 5xx, the request
@@ -38,16 +49,8 @@ export type UnresolvedPuts = Map<string, { putId: string; digest: string }>;
  *   cloud stores do); the put id is kept in `unresolved`, so that a retry of the same
  *   bytes recognises its own earlier write instead of reporting a lost race.
  */
-export async function conditionalPut(
-  blob: BlockBlobClient,
-  data: Uint8Array,
-  condition: PutCondition,
-  what: string,
-  store: string,
-  requestTimeoutMs: RequestTimeoutOption,
-  key: string,
-  unresolved: UnresolvedPuts,
-): Promise<PutResult> {
+export async function conditionalPut(request: ConditionalPutRequest): Promise<PutResult> {
+  const { blob, data, condition, key, what, errors, requestTimeoutMs, unresolved } = request;
   const digest = createHash('sha256').update(data).digest('hex');
   const earlier = unresolved.get(key);
   const putId = earlier?.digest === digest ? earlier.putId : randomUUID();
@@ -57,42 +60,42 @@ export async function conditionalPut(
     const response = await withRequestTimeout(requestTimeoutMs, (abortSignal) =>
       blob.upload(data, data.length, { conditions, metadata: { [PUT_ID_METADATA]: putId }, abortSignal }),
     );
-    return { etag: requireEtag(normaliseEtag(response.etag), what, store) };
+    return { etag: requireEtag(normaliseEtag(response.etag), what, errors) };
   } catch (error) {
-    const lostCondition = isAzureError(error, 409, 'BlobAlreadyExists') || isAzureError(error, 412);
-    const unknownOutcome = !lostCondition && classify(error) === 'transient';
-    if (!lostCondition && !unknownOutcome) throw toStoreError(error, what, store);
+    const kind = errors.kindOf(error);
+    // 409 BlobAlreadyExists (if absent) or 412 (if etag): the condition did not hold when the put arrived.
+    const lostCondition = kind === 'precondition-failed';
+    if (!lostCondition && kind !== 'transient') throw errors.failed(what, error, kind);
 
     let current: { etag: string | undefined; putId: string | undefined } | undefined;
     try {
       const properties = await withRequestTimeout(requestTimeoutMs, (abortSignal) => blob.getProperties({ abortSignal }));
       current = { etag: normaliseEtag(properties.etag), putId: properties.metadata?.[PUT_ID_METADATA] };
     } catch (readError) {
-      if (!isAzureError(readError, 404)) {
+      if (!errors.isMissingKey(readError)) {
         unresolved.set(key, { putId, digest });
-        const failure = describeFailure(readError).message;
-        throw toStoreError(error, what, store, 'transient', `outcome unknown: reading the blob back failed too: ${failure}`);
+        throw errors.outcomeUnknown(what, error, readError);
       }
     }
-    if (current?.putId === putId) return { etag: requireEtag(current.etag, what, store) };
-    if (lostCondition) throw lost(error, what, store, condition, current?.etag);
+    if (current?.putId === putId) return { etag: requireEtag(current.etag, what, errors) };
+    if (lostCondition) throw lost(errors, error, what, condition, current?.etag);
     const conditionStillHolds = 'ifNoneMatch' in condition ? current === undefined : current?.etag === normaliseEtag(condition.ifMatch);
-    if (conditionStillHolds) throw toStoreError(error, what, store);
-    throw lost(error, what, store, condition, current?.etag);
+    if (conditionStillHolds) throw errors.failed(what, error, kind);
+    throw lost(errors, error, what, condition, current?.etag);
   }
 }
 
-function lost(error: unknown, what: string, store: string, condition: PutCondition, currentEtag: string | undefined): BlockVfsError {
+function lost(errors: StoreErrors, error: unknown, what: string, condition: PutCondition, currentEtag: string | undefined): BlockVfsError {
   const why =
     'ifNoneMatch' in condition
       ? 'the blob already exists'
       : currentEtag === undefined
         ? 'the blob does not exist'
         : `its etag is ${currentEtag}, not ${normaliseEtag(condition.ifMatch)}`;
-  return new BlockVfsError('precondition-failed', `${what} lost its condition: ${why}`, { source: SOURCE, store, cause: error });
+  return errors.error('precondition-failed', `${what} lost its condition: ${why}`, error);
 }
 
-export function requireEtag(etag: string | undefined, what: string, store: string): string {
+export function requireEtag(etag: string | undefined, what: string, errors: StoreErrors): string {
   if (etag) return etag;
-  throw new BlockVfsError('permanent', `${what}: the service returned no ETag`, { source: SOURCE, store });
+  throw errors.error('permanent', `${what}: the service returned no ETag`);
 }

@@ -1,10 +1,19 @@
 import { BlobBatch } from '@azure/storage-blob';
-import { withRequestTimeout, type RequestTimeoutOption } from '@blockvfs/core/store';
-import { isAzureError, toStoreError } from './azure-errors.js';
-import type { AzureContainer } from './container.js';
+import { withRequestTimeout, type RequestTimeoutOption, type StoreErrors } from '@blockvfs/core/store';
+import type { AzureContainer } from './azure-sdk.js';
 
 /** Azure's limit on sub-requests in one blob batch. */
 export const MAX_BATCH_DELETE = 256;
+
+export interface DeleteBlobsContext {
+  /** Turns a blob name back into the caller's key. */
+  keyOf: (name: string) => string;
+  /** `delete "k"`, `delete 3 keys from "k"`: one request, for messages. */
+  describe: (names: readonly string[]) => string;
+  errors: StoreErrors;
+  /** Per request (a Delete Blob, a batch); false for none. */
+  requestTimeoutMs: RequestTimeoutOption;
+}
 
 /**
  * Deletes blobs, one request per 256 names: a single name is one plain Delete Blob,
@@ -14,38 +23,26 @@ export const MAX_BATCH_DELETE = 256;
  * is fine (BlobNotFound); snapshots, which the store never makes, go with their blob.
  * Each request (a Delete Blob, a batch) has the request timeout to itself.
  */
-export async function deleteBlobs(
-  container: AzureContainer,
-  names: readonly string[],
-  keyOf: (name: string) => string,
-  store: string,
-  requestTimeoutMs: RequestTimeoutOption,
-): Promise<void> {
+export async function deleteBlobs(container: AzureContainer, names: readonly string[], context: DeleteBlobsContext): Promise<void> {
   for (let start = 0; start < names.length; start += MAX_BATCH_DELETE) {
     const part = names.slice(start, start + MAX_BATCH_DELETE);
-    if (part.length === 1) await deleteOne(container, part[0] as string, keyOf, store, requestTimeoutMs);
-    else await deleteBatch(container, part, keyOf, store, requestTimeoutMs);
+    if (part.length === 1) await deleteOne(container, part[0] as string, context);
+    else await deleteBatch(container, part, context);
   }
 }
 
-async function deleteOne(container: AzureContainer, name: string, keyOf: (name: string) => string, store: string, requestTimeoutMs: RequestTimeoutOption): Promise<void> {
+async function deleteOne(container: AzureContainer, name: string, { describe, errors, requestTimeoutMs }: DeleteBlobsContext): Promise<void> {
   const blob = container.getBlockBlobClient(name);
   try {
     await withRequestTimeout(requestTimeoutMs, (abortSignal) => blob.delete({ deleteSnapshots: 'include', abortSignal }));
   } catch (error) {
-    if (isAzureError(error, 404, 'BlobNotFound')) return;
-    throw toStoreError(error, `delete "${keyOf(name)}"`, store);
+    if (errors.isMissingKey(error)) return;
+    throw errors.failed(describe([name]), error);
   }
 }
 
-async function deleteBatch(
-  container: AzureContainer,
-  names: readonly string[],
-  keyOf: (name: string) => string,
-  store: string,
-  requestTimeoutMs: RequestTimeoutOption,
-): Promise<void> {
-  const what = `delete ${names.length} keys from "${keyOf(names[0] as string)}"`;
+async function deleteBatch(container: AzureContainer, names: readonly string[], { keyOf, describe, errors, requestTimeoutMs }: DeleteBlobsContext): Promise<void> {
+  const what = describe(names);
   let response;
   try {
     // The batch is assembled here rather than with BlobBatchClient.deleteBlobs, which
@@ -55,18 +52,18 @@ async function deleteBatch(
     const batchClient = container.getBlobBatchClient();
     response = await withRequestTimeout(requestTimeoutMs, (abortSignal) => batchClient.submitBatch(batch, { abortSignal }));
   } catch (error) {
-    throw toStoreError(error, what, store);
+    throw errors.failed(what, error);
   }
   // The batch itself succeeded (202); each sub-request has its own status.
   // Sub-responses come in sub-request order (the SDK places them by Content-ID).
   const failures = response.subResponses
     .map((sub, i) => ({ sub, name: names[i] }))
-    .filter(({ sub }) => sub.status >= 300 && !(sub.status === 404 && sub.errorCode === 'BlobNotFound'));
+    .filter(({ sub }) => sub.status >= 300 && !errors.isMissingKey({ statusCode: sub.status, code: sub.errorCode }));
   const [firstFailure] = failures;
   if (!firstFailure) return;
   const first = firstFailure.sub;
   // A sub-response carries a status and an error code, not a RestError: classify it the same way.
   const failure = { name: 'RestError', statusCode: first.status, code: first.errorCode, message: first.statusMessage };
   const key = firstFailure.name === undefined ? '?' : keyOf(firstFailure.name);
-  throw toStoreError(failure, `${what} (${failures.length} of them failed, the first "${key}")`, store);
+  throw errors.failed(`${what} (${failures.length} of them failed, the first "${key}")`, failure);
 }

@@ -1,4 +1,3 @@
-export { AzureBlobStore, type AzureBlobStoreOptions } from './azure-blob-store.js';
-export type { AzureContainer } from './container.js';
-export { normaliseEtag } from './etag.js';
+export { AzureBlobStore, type AzureBlobStoreOptions } from './azure-store.js';
+export { normaliseEtag, type AzureContainer } from './azure-sdk.js';
 export { MAX_BATCH_DELETE } from './delete-blobs.js';

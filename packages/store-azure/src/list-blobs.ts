@@ -1,8 +1,5 @@
-import { BlockVfsError, withRequestTimeout, type ListEntry, type RequestTimeoutOption } from '@blockvfs/core/store';
-import { toStoreError } from './azure-errors.js';
-import type { AzureContainer } from './container.js';
-import { normaliseEtag } from './etag.js';
-import { SOURCE } from './keys.js';
+import { describeList, withRequestTimeout, type ListEntry, type RequestTimeoutOption, type StoreErrors } from '@blockvfs/core/store';
+import { normaliseEtag, type AzureContainer } from './azure-sdk.js';
 
 /**
  * Entries per List Blobs request. Azure's default is 5000; 1000 is what S3 and GCS
@@ -18,7 +15,7 @@ export interface ListBlobsRequest {
   startAfter: string | undefined;
   /** Turns a blob name back into the caller's key. */
   keyOf: (name: string) => string;
-  store: string;
+  errors: StoreErrors;
   /** Per page request, its body included; false for none. */
   requestTimeoutMs: RequestTimeoutOption;
 }
@@ -42,7 +39,7 @@ export interface ListBlobsRequest {
  * `transient` (withRetry then lists again after the last key yielded).
  */
 export async function* listBlobs(container: AzureContainer, request: ListBlobsRequest): AsyncGenerator<ListEntry> {
-  const { prefix, startAfter, keyOf, store, requestTimeoutMs } = request;
+  const { prefix, startAfter, keyOf, errors, requestTimeoutMs } = request;
   // Every name under the prefix is >= prefix: a startAfter before it skips nothing.
   const skipTo = startAfter !== undefined && startAfter >= prefix ? startAfter : undefined;
   const listing = new AbortController();
@@ -56,17 +53,16 @@ export async function* listBlobs(container: AzureContainer, request: ListBlobsRe
       try {
         page = await withRequestTimeout(requestTimeoutMs, () => iterator.next(), listing);
       } catch (error) {
-        throw toStoreError(error, `list "${keyOf(prefix)}"${previous === undefined ? '' : ` after "${keyOf(previous)}"`}`, store);
+        throw errors.failed(describeList(keyOf(prefix), previous === undefined ? undefined : keyOf(previous)), error);
       }
       if (page.done) return;
       for (const item of page.value.segment.blobItems) {
         const name = item.name;
         if (!name.startsWith(prefix) || (skipTo !== undefined && name <= skipTo)) continue;
         if (previous !== undefined && name <= previous) {
-          throw new BlockVfsError(
+          throw errors.error(
             'permanent',
             `list "${keyOf(prefix)}": the service listed "${keyOf(name)}" after "${keyOf(previous)}", not in the UTF-16 code-unit order a BlockStore promises`,
-            { source: SOURCE, store },
           );
         }
         previous = name;

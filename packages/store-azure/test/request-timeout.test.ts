@@ -1,15 +1,14 @@
 import { performance } from 'node:perf_hooks';
 import { AnonymousCredential, ContainerClient, newPipeline, StorageSharedKeyCredential, type StoragePipelineOptions } from '@azure/storage-blob';
-import { BlockVfsError, isBlockVfsError } from '@blockvfs/core';
-import { RequestTimeoutError } from '@blockvfs/core/store';
+import { isBlockVfsError } from '@blockvfs/core';
+import { defineRequestTimeoutTests } from '@blockvfs/store-conformance';
 import { openDatabase, SqliteError } from '@blockvfs/vfs-wasqlite';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AzureBlobStore, type AzureBlobStoreOptions } from '@blockvfs/store-azure';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AzureBlobStore } from '@blockvfs/store-azure';
 import { azureConnection, createTestContainer, deleteTestContainer, serviceClient } from './azure-fixture.js';
 import { StallingServer, type PartialAnswer, type StalledRequest } from '@blockvfs/test-servers';
 
-const TIMEOUT = 300;
-/** One retry after the first attempt (core's withRetry, which the store stacks when asked): every call below makes two attempts. */
+/** One retry after the first attempt: every call through SQL below makes two attempts. */
 const RETRY = { retries: 1, baseDelayMs: 10 };
 const ATTEMPTS = RETRY.retries + 1;
 /** Through SQL the requests go to a real server, whose answers must fit in the timeout until the stall. */
@@ -18,23 +17,8 @@ const E2E_TIMEOUT = 1_000;
 const SLACK_MS = 700;
 const ACCOUNT = 'devstoreaccount1';
 const CONTAINER = 'timeouts';
-const bytes = (text: string) => new TextEncoder().encode(text);
 
-/** What `promise` rejected with, and how long it took. */
-async function timedRejection(promise: Promise<unknown>): Promise<{ error: BlockVfsError; ms: number }> {
-  const start = performance.now();
-  const error = await promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (e: unknown) => e,
-  );
-  const ms = performance.now() - start;
-  expect(error).toBeInstanceOf(BlockVfsError);
-  return { error: error as BlockVfsError, ms };
-}
-
-/** A ContainerClient as users make it (the SDK's default retry policy: 4 tries), for a server on 127.0.0.1. */
+/** A ContainerClient for a server on 127.0.0.1: as users make it (the SDK's default retry policy: 4 tries), or with one try. */
 function localContainer(endpoint: string, options: StoragePipelineOptions = {}): ContainerClient {
   return new ContainerClient(`${endpoint}/${ACCOUNT}/${CONTAINER}`, newPipeline(new AnonymousCredential(), options));
 }
@@ -58,114 +42,17 @@ function partialAzureAnswer(request: StalledRequest): PartialAnswer {
   };
 }
 
-async function listAll(store: AzureBlobStore, prefix = ''): Promise<string[]> {
-  const keys: string[] = [];
-  for await (const entry of store.list(prefix)) keys.push(entry.key);
-  return keys;
-}
-
-describe('AzureBlobStore requestTimeoutMs', () => {
-  let server: StallingServer;
-  const store = (options: Partial<AzureBlobStoreOptions> = {}) =>
-    new AzureBlobStore({ container: localContainer(server.endpoint), prefix: 'p/', requestTimeoutMs: TIMEOUT, retry: RETRY, ...options });
-  const name = () => `azure://${ACCOUNT}/${CONTAINER}/p/`;
-  /** The call's error: transient, `@blockvfs/store-azure (azure://devstoreaccount1/timeouts/p/): <what> timed out after 300 ms`, a RequestTimeoutError as cause; in bounded time. */
-  const expectTimedOut = async (call: Promise<unknown>, what: string, attempts = ATTEMPTS) => {
-    const { error, ms } = await timedRejection(call);
-    expect(error.kind).toBe('transient');
-    expect(error.message).toBe(`@blockvfs/store-azure (${name()}): ${what} timed out after ${TIMEOUT} ms`);
-    expect(error.cause).toBeInstanceOf(RequestTimeoutError);
-    expect(ms).toBeGreaterThanOrEqual(attempts * TIMEOUT * 0.95); // timers may fire a few ms early by the wall clock
-    expect(ms).toBeLessThan(attempts * TIMEOUT + SLACK_MS);
-    expect(server.stalled).toHaveLength(attempts);
-    expect(await server.connectionsLeftOpen()).toBe(0);
-    return error;
-  };
-
-  beforeAll(async () => {
-    server = await StallingServer.start();
-  });
-  afterEach(() => {
-    server.rule = () => 'silent';
-    server.stalled.length = 0;
-  });
-  afterAll(async () => {
-    await server.close();
-  });
-
-  it('is validated: a whole number of milliseconds, or false', () => {
-    for (const bad of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31, '300', true]) {
-      expect(() => store({ requestTimeoutMs: bad as never })).toThrow(expect.objectContaining({ kind: 'invalid' }));
-    }
-    expect(() => store({ requestTimeoutMs: 0 })).toThrow('false turns the timeout off');
-    expect(() => store({ requestTimeoutMs: false })).not.toThrow();
-    expect(() => store({ requestTimeoutMs: undefined })).not.toThrow();
-  });
-
-  describe('a server that accepts connections and never answers', () => {
-    it('get, put, delete and list each fail transient after one timeout per attempt, and close their sockets', async () => {
-      const s = store();
-      await expectTimedOut(s.get('db/log/000000000003'), 'get "db/log/000000000003"');
-      server.stalled.length = 0;
-      await expectTimedOut(s.get('k', { offset: 4096, length: 4096 }), 'get "k" bytes 4096+4096');
-      server.stalled.length = 0;
-      await expectTimedOut(s.get('k', { offset: 0, length: 0 }), 'get "k" bytes 0+0');
-      server.stalled.length = 0;
-      await expectTimedOut(s.put('k', bytes('v')), 'put "k"');
-      server.stalled.length = 0;
-      await expectTimedOut(s.delete(['a']), 'delete "a"');
-      server.stalled.length = 0;
-      await expectTimedOut(s.delete(['a', 'b']), 'delete 2 keys from "a"');
-      server.stalled.length = 0;
-      await expectTimedOut(listAll(s, 'db/'), 'list "db/"');
-      // The SDK's own retry policy (4 tries) never got a turn: the abort ended each call.
-      expect(server.stalled.every((line) => line.includes('comp=list'))).toBe(true);
-    });
-
-    it('with `retry: false` a call makes one attempt: the SDK does not retry a timed-out call', async () => {
-      await expectTimedOut(store({ retry: false }).get('k'), 'get "k"', 1);
-    });
-
-    it('a conditional put that timed out is read back before deciding, never reported as a lost race', async () => {
-      const s = store();
-      // The upload times out, then the read-back of its properties times out too: the outcome
-      // stays unknown, `transient` as in the other cloud stores; the retry (same put id) meets the same.
-      const { error, ms } = await timedRejection(s.put('c', bytes('mine'), { ifNoneMatch: '*' }));
-      expect(error.kind).toBe('transient');
-      expect(error.message).toBe(
-        `@blockvfs/store-azure (${name()}): put "c" (ifNoneMatch *) timed out after ${TIMEOUT} ms (outcome unknown: reading the blob back failed too: timed out after ${TIMEOUT} ms)`,
-      );
-      expect(server.stalled.map((line) => line.split(' ')[0])).toEqual(['PUT', 'HEAD', 'PUT', 'HEAD']);
-      expect(ms).toBeLessThan(4 * TIMEOUT + SLACK_MS);
-      expect(await server.connectionsLeftOpen()).toBe(0);
-    });
-
-    it('false turns the timeout off: the call waits for as long as the server does', async () => {
-      const s = store({ requestTimeoutMs: false, retry: false, container: localContainer(server.endpoint, { retryOptions: { maxTries: 1 } }) });
-      let settled = false;
-      const pending = s.get('k').finally(() => {
-        settled = true;
-      });
-      await new Promise((resolve) => setTimeout(resolve, 3 * TIMEOUT));
-      expect(settled).toBe(false);
-      // Closing the server is what ends it: a dropped connection.
-      await server.close();
-      await expect(pending).rejects.toMatchObject({ kind: 'transient' });
-      server = await StallingServer.start();
-    });
-  });
-
-  describe('a server that answers half a body and stalls', () => {
-    it('a Get Blob whose body stops half-way fails transient, its socket closed', async () => {
-      server.rule = partialAzureAnswer;
-      await expectTimedOut(store().get('db/log/000000000003'), 'get "db/log/000000000003"');
-    });
-
-    it('a listing whose page stops half-way fails transient, its socket closed', async () => {
-      server.rule = partialAzureAnswer;
-      await expectTimedOut(listAll(store()), 'list ""');
-    });
-  });
+defineRequestTimeoutTests({
+  describe,
+  it,
+  name: 'AzureBlobStore',
+  source: '@blockvfs/store-azure',
+  startServer: () => StallingServer.start(),
+  createStore: (endpoint, options, sdkRetries) =>
+    new AzureBlobStore({ container: localContainer(endpoint, sdkRetries ? {} : { retryOptions: { maxTries: 1 } }), prefix: 'p/', ...options }),
+  partialAnswer: partialAzureAnswer,
+  conditionalPutMethods: ['PUT', 'HEAD'],
+  isListRequest: (line) => line.includes('comp=list'),
 });
 
 describe.skipIf(!azureConnection().emulator)('AzureBlobStore requestTimeoutMs, end to end through SQL', () => {
@@ -204,7 +91,7 @@ describe.skipIf(!azureConnection().emulator)('AzureBlobStore requestTimeoutMs, e
     expect(error).toBeInstanceOf(SqliteError);
     expect((error as SqliteError).code).toBe(10); // SQLITE_IOERR
     expect((error as Error).message).toContain(`@blockvfs/store-azure (${store.name}): get "stall.db/blocks/`);
-    expect((error as Error).message).toMatch(new RegExp(`get "stall\\.db/blocks/[^"]+"( bytes \\S+)? timed out after ${E2E_TIMEOUT} ms`));
+    expect((error as Error).message).toMatch(new RegExp(`get "stall\\.db/blocks/[^"]+"( \\(bytes [^)]+\\))? timed out after ${E2E_TIMEOUT} ms`));
     expect(isBlockVfsError((error as Error).cause, 'transient')).toBe(true);
     expect(ms).toBeLessThan(ATTEMPTS * E2E_TIMEOUT + 2 * SLACK_MS);
     expect(server.stalled.length).toBeGreaterThanOrEqual(ATTEMPTS);

@@ -1,11 +1,29 @@
 import { createHash } from 'node:crypto';
 import { CRC32C } from '@google-cloud/storage';
-import { keyProblem, rangeProblem, BlockVfsError, forEachLimit, isRequestTimeout, withRequestTimeout, type BlockStore, type ByteRange, type ErrorKind, type ListEntry, type ListOptions, type PutCondition, type PutResult, type RequestTimeoutOption, type StoreCapabilities } from '@blockvfs/core/store';
+import {
+  describeDelete,
+  describeGet,
+  describeList,
+  describePut,
+  forEachLimit,
+  keyProblem,
+  rangeProblem,
+  StoreErrors,
+  withRequestTimeout,
+  type BlockStore,
+  type BlockVfsError,
+  type ByteRange,
+  type ErrorKind,
+  type ListEntry,
+  type ListOptions,
+  type PutCondition,
+  type PutResult,
+  type RequestTimeoutOption,
+  type StoreCapabilities,
+} from '@blockvfs/core/store';
 import { abortHttpRequestsOn } from './abort-http-requests.js';
-import type { GcsBucketLike, GcsObjectMetadata, GcsWriteOptions } from './gcs-bucket.js';
-import { classify, describeError, httpStatus, isMissingBucket } from './gcs-errors.js';
-
-export const SOURCE = '@blockvfs/store-gcs';
+import { GCS_ERRORS } from './gcs-errors.js';
+import type { GcsBucketLike, GcsObjectMetadata, GcsWriteOptions } from './gcs-sdk.js';
 
 /** Names per list page: GCS's maximum. */
 const LIST_PAGE = 1000;
@@ -49,6 +67,7 @@ export class GcsRequests implements BlockStore {
   readonly #prefix: string;
   readonly #deleteConcurrency: number;
   readonly #requestTimeoutMs: RequestTimeoutOption;
+  readonly #errors: StoreErrors;
   /**
    * Conditional puts whose outcome is still unknown (a 5xx or a dropped connection,
    * then a read-back that failed or found the object untouched): key → MD5 of the
@@ -63,6 +82,7 @@ export class GcsRequests implements BlockStore {
     this.name = options.name;
     this.#deleteConcurrency = options.deleteConcurrency;
     this.#requestTimeoutMs = options.requestTimeoutMs;
+    this.#errors = new StoreErrors(GCS_ERRORS, options.name);
   }
 
   async get(key: string, range?: ByteRange): Promise<Uint8Array | undefined> {
@@ -79,11 +99,10 @@ export class GcsRequests implements BlockStore {
       const [buffer] = await this.#timed(() => file.download(ranged ? { start: range.offset, ...(length === undefined ? {} : { end: range.offset + length - 1 }) } : {}));
       data = buffer;
     } catch (error) {
-      const status = httpStatus(error);
-      if (status === 404 && !isMissingBucket(error)) return undefined;
+      if (this.#errors.isMissingKey(error)) return undefined;
       // 416: the range starts at or past the end (every range of an empty object does).
-      if (status === 416 && ranged) return new Uint8Array(0);
-      throw this.#sdkError(classify(error), `get "${key}"${range ? ` (bytes ${range.offset}+${range.length ?? 'to the end'})` : ''}`, error);
+      if (GCS_ERRORS.read(error).status === 416 && ranged) return new Uint8Array(0);
+      throw this.#errors.failed(describeGet(key, range), error);
     }
     if (range?.length === 0) return new Uint8Array(0);
     // A server that ignored the Range header sent the whole object: cut the range out here.
@@ -95,20 +114,20 @@ export class GcsRequests implements BlockStore {
     this.#checkKey(key);
     if (!(data instanceof Uint8Array)) throw this.#error('invalid', `put "${key}": data must be a Uint8Array`);
     const ifGenerationMatch = condition ? this.#generationCondition(key, condition) : undefined;
-    const what = `put "${key}"${condition ? ` ${describeCondition(condition)}` : ''}`;
+    const what = describePut(key, condition);
     try {
       const generation = await this.#timed((signal) => this.#upload(key, data, ifGenerationMatch, signal));
       this.#unresolved.delete(key);
       return { etag: generation };
     } catch (error) {
-      const kind = classify(error);
-      if (!condition) throw this.#sdkError(kind, what, error);
+      const kind = this.#errors.kindOf(error);
+      if (!condition) throw this.#errors.failed(what, error, kind);
       // After a 5xx, a broken connection or a timeout the put may or may not have happened, and a lost
       // condition may be our own earlier attempt having landed late: read back to decide.
       const mayBeOurs = kind === 'transient' || (kind === 'precondition-failed' && this.#unresolved.get(key) === md5Base64(data));
       if (!mayBeOurs) {
         this.#unresolved.delete(key);
-        throw this.#sdkError(kind, what, error);
+        throw this.#errors.failed(what, error, kind);
       }
       return this.#settleUnknownPut(key, data, condition, kind, error);
     }
@@ -124,15 +143,15 @@ export class GcsRequests implements BlockStore {
       try {
         await this.#timed(() => file.delete());
       } catch (error) {
-        if (httpStatus(error) === 404 && !isMissingBucket(error)) return; // already gone: fine
-        throw this.#sdkError(classify(error), `delete "${key}"`, error);
+        if (this.#errors.isMissingKey(error)) return; // already gone: fine
+        throw this.#errors.failed(describeDelete([key]), error);
       }
     });
   }
 
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ListEntry> {
     if (typeof prefix !== 'string') throw this.#error('invalid', `list: the prefix must be a string, got ${JSON.stringify(prefix)}`);
-    const what = `list "${prefix}"`;
+    const what = describeList(prefix);
     // GCS's startOffset is inclusive: the key equal to startAfter is skipped below.
     const startAfter = options.startAfter === undefined ? undefined : this.#prefix + options.startAfter;
     let pageToken: string | undefined;
@@ -151,7 +170,7 @@ export class GcsRequests implements BlockStore {
         const [, , response] = await this.#timed(() => this.#bucket.getFiles(query));
         page = (response ?? {}) as ListPage;
       } catch (error) {
-        throw this.#sdkError(classify(error), what, error);
+        throw this.#errors.failed(what, error);
       }
       for (const item of page.items ?? []) {
         const name = item.name;
@@ -200,13 +219,13 @@ export class GcsRequests implements BlockStore {
    * this caller wanted it.
    */
   async #settleUnknownPut(key: string, data: Uint8Array, condition: PutCondition, kind: ErrorKind, error: unknown): Promise<PutResult> {
-    const what = `put "${key}" ${describeCondition(condition)}`;
+    const what = describePut(key, condition);
     let current: ReadBack | undefined;
     try {
       current = await this.#readBack(key);
     } catch (readError) {
       this.#unresolved.set(key, md5Base64(data));
-      throw this.#error('transient', `${what}: outcome unknown after ${describeError(error)}, and reading it back failed: ${describeError(readError)}`, error);
+      throw this.#errors.outcomeUnknown(what, error, readError);
     }
     if (current && current.size === data.length && current.md5Hash === md5Base64(data) && (current.crc32c === undefined || current.crc32c === crc32cBase64(data))) {
       this.#unresolved.delete(key);
@@ -214,18 +233,18 @@ export class GcsRequests implements BlockStore {
     }
     if (kind === 'precondition-failed') {
       this.#unresolved.delete(key);
-      throw this.#sdkError(kind, what, error);
+      throw this.#errors.failed(what, error, kind);
     }
     const untouched = 'ifNoneMatch' in condition ? current === undefined : current?.generation === condition.ifMatch;
     if (untouched) {
       // Not there yet; the request could still land later, so a retry that loses its
       // condition must read back again.
       this.#unresolved.set(key, md5Base64(data));
-      throw this.#error('transient', `${what}: ${describeError(error)}; read back: it did not take effect`, error);
+      throw this.#errors.error('transient', `${what}: ${this.#errors.describe(error)}; read back: it did not take effect`, error);
     }
     this.#unresolved.delete(key);
     const found = current === undefined ? 'the key no longer exists' : `another writer replaced it (generation ${current.generation})`;
-    throw this.#error('precondition-failed', `${what}: ${describeError(error)}; read back: ${found}`, error);
+    throw this.#errors.error('precondition-failed', `${what}: ${this.#errors.describe(error)}; read back: ${found}`, error);
   }
 
   async #readBack(key: string): Promise<ReadBack | undefined> {
@@ -234,7 +253,7 @@ export class GcsRequests implements BlockStore {
       const file = this.#bucket.file(this.#prefix + key);
       [metadata] = await this.#timed(() => file.getMetadata());
     } catch (error) {
-      if (httpStatus(error) === 404 && !isMissingBucket(error)) return undefined;
+      if (this.#errors.isMissingKey(error)) return undefined;
       throw error;
     }
     return { generation: String(metadata.generation), md5Hash: metadata.md5Hash, crc32c: metadata.crc32c, size: Number(metadata.size ?? -1) };
@@ -269,25 +288,14 @@ export class GcsRequests implements BlockStore {
     return withRequestTimeout(this.#requestTimeoutMs, (signal) => abortHttpRequestsOn(signal, () => run(signal)));
   }
 
-  #error(kind: ErrorKind, message: string, cause?: unknown): BlockVfsError {
-    return new BlockVfsError(kind, message, { source: SOURCE, store: this.name, cause });
-  }
-
-  /** `get "k": HTTP 503 …`, or for the store's own timeout `get "k" timed out after 30000 ms`. */
-  #sdkError(kind: ErrorKind, what: string, error: unknown): BlockVfsError {
-    if (isRequestTimeout(error)) return this.#error(kind, `${what} ${error.message}`, error);
-    const hint = kind === 'permanent' && isMissingBucket(error) ? ' (the bucket does not exist)' : '';
-    return this.#error(kind, `${what}: ${describeError(error)}${hint}`, error);
+  #error(kind: ErrorKind, message: string): BlockVfsError {
+    return this.#errors.error(kind, message);
   }
 }
 
 interface ListPage {
   items?: { name?: unknown; size?: string | number; generation?: string | number }[];
   nextPageToken?: string;
-}
-
-function describeCondition(condition: PutCondition): string {
-  return 'ifNoneMatch' in condition ? '(create if absent)' : `(if it still has etag ${condition.ifMatch})`;
 }
 
 function md5Base64(data: Uint8Array): string {

@@ -1,30 +1,17 @@
-import { BlockVfsError, DEFAULT_REQUEST_TIMEOUT_MS, LayeredStore, requestTimeoutProblem, type RequestTimeoutOption, type RetryOptions } from '@blockvfs/core/store';
-import type { GcsBucketLike } from './gcs-bucket.js';
-import { GcsRequests, SOURCE } from './gcs-requests.js';
+import { BlockVfsError, LayeredStore, resolveRequestTimeout, type CloudStoreOptions } from '@blockvfs/core/store';
+import { SOURCE } from './gcs-errors.js';
+import { GcsRequests } from './gcs-requests.js';
+import type { GcsBucketLike } from './gcs-sdk.js';
 
 /** Deletes sent at once by default (GCS's JSON API deletes one object per request). */
 export const DEFAULT_DELETE_CONCURRENCY = 32;
 
-export interface GcsStoreOptions {
+/** GcsStore's options: `retry` and `requestTimeoutMs` as every cloud store takes them (CloudStoreOptions), and GCS's own. */
+export interface GcsStoreOptions extends CloudStoreOptions {
   /** A `Bucket` from `@google-cloud/storage` (`new Storage(...).bucket(name)`), configured by you; it must exist. */
   bucket: GcsBucketLike;
   /** Prepended to every object name (default ''); `list` strips it again. Include the trailing `/` if you want one. */
   prefix?: string;
-  /**
-   * Retrying of transient failures (core's withRetry: throttling, 5xx, dropped
-   * connections, timeouts), with exponential backoff and jitter. On by default with
-   * withRetry's defaults; `false` turns it off.
-   */
-  retry?: RetryOptions | false;
-  /**
-   * How long one attempt may take, in milliseconds (default 30 000), reading the
-   * answer's body included; `false` for no limit. When it passes, the attempt's HTTP
-   * requests are destroyed (their sockets closed) and the attempt fails `transient`,
-   * which `retry` retries, each retry with a timeout of its own. One attempt is one SDK
-   * call, the SDK's own retries (`retryOptions`) included: they share the attempt's
-   * time, and the timeout ends them.
-   */
-  requestTimeoutMs?: RequestTimeoutOption;
   /** Object deletes in flight at once during one `delete` call (default 32). */
   deleteConcurrency?: number;
 }
@@ -65,9 +52,7 @@ export class GcsStore extends LayeredStore {
     if (typeof bucket.name !== 'string' || bucket.name.length === 0) throw invalid('"bucket" has no name');
     if (typeof prefix !== 'string') throw invalid('"prefix" must be a string');
     if (!Number.isSafeInteger(deleteConcurrency) || deleteConcurrency < 1) throw invalid(`"deleteConcurrency" must be a positive integer, got ${deleteConcurrency}`);
-    const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    const timeoutProblem = requestTimeoutProblem(requestTimeoutMs);
-    if (timeoutProblem) throw invalid(timeoutProblem);
+    const requestTimeoutMs = resolveRequestTimeout(options, SOURCE);
     const name = `gs://${bucket.name}/${prefix}`;
     super(new GcsRequests({ bucket, prefix, name, deleteConcurrency, requestTimeoutMs }), options);
     this.bucket = bucket.name;

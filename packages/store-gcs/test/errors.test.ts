@@ -49,7 +49,7 @@ describe('GcsStore errors (own test server, SDK retries off)', () => {
     for (const { status, kind, call } of cases) {
       server.injectFault({ status, reason: `reason${status}`, message: `injected ${status}` });
       const error = await storeError(store, call(), kind);
-      expect(error.message).toContain(`HTTP ${status} reason${status}: injected ${status}`);
+      expect(error.message).toContain(`failed: reason${status} (HTTP ${status}): injected ${status}`);
       expect((error.cause as { code?: unknown }).code).toBe(status);
     }
     expect(new TextDecoder().decode(await store.get('k'))).toBe('x');
@@ -149,7 +149,7 @@ describe('GcsStore errors (own test server, SDK retries off)', () => {
     expect(failure).toBeInstanceOf(SqliteError);
     const message = (failure as Error).message;
     expect(message).toContain(`@blockvfs/store-gcs (${store.name}): put "fails.db`);
-    expect(message).toContain('HTTP 403 forbidden: Access denied to the test bucket');
+    expect(message).toContain('failed: forbidden (HTTP 403): Access denied to the test bucket');
     expect(isBlockVfsError((failure as Error).cause, 'permanent')).toBe(true);
     await db.close().catch(() => undefined);
     // The failed commit left the database as it was before: reopened, it is intact.

@@ -1,12 +1,29 @@
 import { createHash } from 'node:crypto';
 import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type PutObjectCommandInput } from '@aws-sdk/client-s3';
-import { keyProblem, rangeProblem, BlockVfsError, forEachLimit, isRequestTimeout, withRequestTimeout, type BlockStore, type ByteRange, type ErrorKind, type ListEntry, type ListOptions, type PutCondition, type PutResult, type RequestTimeoutOption, type StoreCapabilities } from '@blockvfs/core/store';
+import {
+  describeDelete,
+  describeGet,
+  describeList,
+  describePut,
+  forEachLimit,
+  keyProblem,
+  rangeProblem,
+  StoreErrors,
+  withRequestTimeout,
+  type BlockStore,
+  type BlockVfsError,
+  type ByteRange,
+  type ErrorKind,
+  type ListEntry,
+  type ListOptions,
+  type PutCondition,
+  type PutResult,
+  type RequestTimeoutOption,
+  type StoreCapabilities,
+} from '@blockvfs/core/store';
 import { withContentMd5 } from './content-md5.js';
-import { bareEtag } from './etag.js';
-import type { S3ClientLike } from './s3-client.js';
-import { classify, describeError, errorCode, httpStatus, sdkAttempts } from './s3-errors.js';
-
-export const SOURCE = '@blockvfs/store-s3';
+import { S3_ERRORS, sdkAttempts } from './s3-errors.js';
+import { bareEtag, type S3ClientLike } from './s3-sdk.js';
 
 /** S3's limit on keys per DeleteObjects request. */
 export const MAX_DELETE_BATCH = 1000;
@@ -45,6 +62,7 @@ export class S3Requests implements BlockStore {
   readonly #bucket: string;
   readonly #prefix: string;
   readonly #requestTimeoutMs: RequestTimeoutOption;
+  readonly #errors: StoreErrors;
   /**
    * Conditional puts whose outcome is still unknown (a 5xx or a dropped connection,
    * then a read-back that failed or found the old object): key → MD5 of the bytes we
@@ -59,6 +77,7 @@ export class S3Requests implements BlockStore {
     this.#prefix = options.prefix;
     this.name = options.name;
     this.#requestTimeoutMs = options.requestTimeoutMs;
+    this.#errors = new StoreErrors(S3_ERRORS, options.name);
     this.capabilities = Object.freeze({ conditionalPut: options.conditionalWrites, rangeGet: true, maxDeleteBatch: MAX_DELETE_BATCH });
   }
 
@@ -68,7 +87,7 @@ export class S3Requests implements BlockStore {
     // An empty range cannot be written as an HTTP range: ask for one byte and drop it, which
     // still answers "missing" (404) apart from "exists" (206, or 416 past the end).
     const wanted = range && range.length === 0 ? { offset: range.offset, length: 1 } : range;
-    const object = await this.#getObject(key, wanted, 'get');
+    const object = await this.#getObject(key, wanted, describeGet(key, range));
     if (object === undefined || range?.length === 0) return object && new Uint8Array(0);
     return object.data;
   }
@@ -88,8 +107,8 @@ export class S3Requests implements BlockStore {
       // A single-part PUT's ETag is the MD5 of the body; a server that omits it gets that.
       return { etag: output.ETag ? bareEtag(output.ETag) : md5Hex(data) };
     } catch (error) {
-      const kind = classify(error);
-      if (!condition) throw this.#sdkError(kind, `put "${key}"`, error);
+      const kind = this.#errors.kindOf(error);
+      if (!condition) throw this.#errors.failed(describePut(key), error, kind);
       // After a 5xx, a broken connection or a timeout the put may or may not have happened. A lost
       // condition may be our own earlier attempt (the SDK's retry, or one of ours after an
       // unknown outcome) having landed. Both are settled by reading the object back.
@@ -97,7 +116,7 @@ export class S3Requests implements BlockStore {
         kind === 'transient' || (kind === 'precondition-failed' && (sdkAttempts(error) > 1 || this.#unresolved.get(key) === md5Hex(data)));
       if (!mayBeOurs) {
         this.#unresolved.delete(key);
-        throw this.#sdkError(kind, `put "${key}" ${describeCondition(condition)}`, error);
+        throw this.#errors.failed(describePut(key, condition), error, kind);
       }
       return this.#settleUnknownPut(key, data, condition, kind, error);
     }
@@ -112,7 +131,7 @@ export class S3Requests implements BlockStore {
 
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ListEntry> {
     if (typeof prefix !== 'string') throw this.#error('invalid', `list: the prefix must be a string, got ${JSON.stringify(prefix)}`);
-    const what = `list "${prefix}"`;
+    const what = describeList(prefix);
     // Pages continue after the last key seen (StartAfter) rather than with the continuation
     // token: it means the same on every S3 implementation, and a listing can resume from it.
     let startAfter = options.startAfter === undefined ? undefined : this.#prefix + options.startAfter;
@@ -129,7 +148,7 @@ export class S3Requests implements BlockStore {
         // The SDK reads and parses the whole page inside `send`, so the timeout covers it.
         page = await this.#timed((abortSignal) => this.#client.send(command, { abortSignal }));
       } catch (error) {
-        throw this.#sdkError(classify(error), what, error);
+        throw this.#errors.failed(what, error);
       }
       const contents = page.Contents ?? [];
       for (const object of contents) {
@@ -159,7 +178,7 @@ export class S3Requests implements BlockStore {
     try {
       return await this.#timed((abortSignal) => this.#readObject(key, range, what, abortSignal));
     } catch (error) {
-      throw isRequestTimeout(error) ? this.#sdkError('transient', `${what} "${key}"`, error) : error;
+      throw this.#errors.failed(what, error); // the request timeout; the rest are BlockVfsErrors already
     }
   }
 
@@ -170,11 +189,11 @@ export class S3Requests implements BlockStore {
       const command = new GetObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + key, ...(header ? { Range: header } : {}) });
       output = await this.#client.send(command, { abortSignal });
     } catch (error) {
-      const code = errorCode(error);
-      if (code === 'NoSuchKey' || (httpStatus(error) === 404 && code !== 'NoSuchBucket')) return undefined;
+      if (this.#errors.isMissingKey(error)) return undefined;
       // 416: the range starts at or past the end (an empty object has no satisfiable range at all).
-      if (code === 'InvalidRange' || httpStatus(error) === 416) return { data: new Uint8Array(0), etag: undefined };
-      throw this.#sdkError(classify(error), `${what} "${key}"`, error);
+      const { status, code } = S3_ERRORS.read(error);
+      if (code === 'InvalidRange' || status === 416) return { data: new Uint8Array(0), etag: undefined };
+      throw this.#errors.failed(what, error);
     }
     const body = output.Body;
     // The SDK aborts the request when the signal fires, which ends the body too; a
@@ -185,7 +204,7 @@ export class S3Requests implements BlockStore {
       data = body ? await body.transformToByteArray() : new Uint8Array(0);
     } catch (error) {
       // The connection broke while the body was streaming.
-      throw this.#sdkError('transient', `${what} "${key}" (reading the body)`, error);
+      throw this.#errors.failed(`${what} (reading the body)`, error, 'transient');
     }
     // A server that ignores Range answers 200 with the whole object: cut the range out here.
     if (range && header && output.ContentRange === undefined) {
@@ -205,13 +224,13 @@ export class S3Requests implements BlockStore {
    * bytes is taken for us, which leaves the object as this caller wanted it.
    */
   async #settleUnknownPut(key: string, data: Uint8Array, condition: PutCondition, kind: ErrorKind, error: unknown): Promise<PutResult> {
-    const what = `put "${key}" ${describeCondition(condition)}`;
+    const what = describePut(key, condition);
     let current: StoredObject | undefined;
     try {
-      current = await this.#getObject(key, undefined, 'read back after');
+      current = await this.#getObject(key, undefined, `${what}: reading it back`);
     } catch (readError) {
       this.#unresolved.set(key, md5Hex(data));
-      throw this.#error('transient', `${what}: outcome unknown after ${describeError(error)}, and reading it back failed: ${describeError(readError)}`, error);
+      throw this.#errors.outcomeUnknown(what, error, readError);
     }
     if (current && sameBytes(current.data, data)) {
       this.#unresolved.delete(key);
@@ -219,22 +238,22 @@ export class S3Requests implements BlockStore {
     }
     if (kind === 'precondition-failed') {
       this.#unresolved.delete(key);
-      throw this.#sdkError(kind, what, error);
+      throw this.#errors.failed(what, error, kind);
     }
     const untouched = 'ifNoneMatch' in condition ? current === undefined : current !== undefined && current.etag === bareEtag(condition.ifMatch);
     if (untouched) {
       // Not there yet; a request still in flight could land later, so a retry that loses
       // its condition must read back again.
       this.#unresolved.set(key, md5Hex(data));
-      throw this.#error('transient', `${what}: ${describeError(error)}; read back: it did not take effect`, error);
+      throw this.#errors.error('transient', `${what}: ${this.#errors.describe(error)}; read back: it did not take effect`, error);
     }
     this.#unresolved.delete(key);
     const found = current === undefined ? 'the key no longer exists' : `another writer replaced it (etag ${current.etag ?? 'unknown'})`;
-    throw this.#error('precondition-failed', `${what}: ${describeError(error)}; read back: ${found}`, error);
+    throw this.#errors.error('precondition-failed', `${what}: ${this.#errors.describe(error)}; read back: ${found}`, error);
   }
 
   async #deleteBatch(keys: readonly string[]): Promise<void> {
-    const what = keys.length === 1 ? `delete "${keys[0]}"` : `delete ${keys.length} keys from "${keys[0]}"`;
+    const what = describeDelete(keys);
     let output;
     try {
       const command = new DeleteObjectsCommand({
@@ -243,7 +262,7 @@ export class S3Requests implements BlockStore {
       });
       output = await this.#timed((abortSignal) => this.#client.send(withContentMd5(command), { abortSignal }));
     } catch (error) {
-      throw this.#sdkError(classify(error), what, error);
+      throw this.#errors.failed(what, error);
     }
     // DeleteObjects answers 200 even when some keys failed: those are listed in Errors.
     const failed = (output.Errors ?? []).filter((entry) => entry.Code !== 'NoSuchKey');
@@ -253,8 +272,8 @@ export class S3Requests implements BlockStore {
       .slice(0, 3)
       .map((entry) => `"${(entry.Key ?? '').slice(this.#prefix.length)}" (${entry.Code ?? 'Error'}${entry.Message ? `: ${entry.Message}` : ''})`)
       .join(', ');
-    const kind = classify({ Code: first?.Code, $metadata: {} });
-    throw this.#error(kind, `${what}: ${failed.length} of ${keys.length} keys were not deleted: ${shown}${failed.length > 3 ? ', …' : ''}`, failed);
+    const kind = this.#errors.kindOf({ Code: first?.Code, $metadata: {} });
+    throw this.#errors.error(kind, `${what}: ${failed.length} of ${keys.length} keys were not deleted: ${shown}${failed.length > 3 ? ', …' : ''}`, failed);
   }
 
   #checkKey(key: string): void {
@@ -272,14 +291,8 @@ export class S3Requests implements BlockStore {
     return withRequestTimeout(this.#requestTimeoutMs, run);
   }
 
-  #error(kind: ErrorKind, message: string, cause?: unknown): BlockVfsError {
-    return new BlockVfsError(kind, message, { source: SOURCE, store: this.name, cause });
-  }
-
-  /** `get "k" failed: SlowDown (HTTP 503): …`, or for the store's own timeout `get "k" timed out after 30000 ms`. */
-  #sdkError(kind: ErrorKind, what: string, error: unknown): BlockVfsError {
-    if (isRequestTimeout(error)) return this.#error(kind, `${what} ${error.message}`, error);
-    return this.#error(kind, `${what} failed: ${describeError(error)}`, error);
+  #error(kind: ErrorKind, message: string): BlockVfsError {
+    return this.#errors.error(kind, message);
   }
 }
 
@@ -287,10 +300,6 @@ export class S3Requests implements BlockStore {
 function rangeHeader(range: ByteRange | undefined): string | undefined {
   if (!range || (range.offset === 0 && range.length === undefined)) return undefined;
   return range.length === undefined ? `bytes=${range.offset}-` : `bytes=${range.offset}-${range.offset + range.length - 1}`;
-}
-
-function describeCondition(condition: PutCondition): string {
-  return 'ifNoneMatch' in condition ? '(if absent)' : `(if etag is ${condition.ifMatch})`;
 }
 
 function md5Hex(data: Uint8Array): string {

@@ -1,29 +1,16 @@
-import { BlockVfsError, DEFAULT_REQUEST_TIMEOUT_MS, LayeredStore, requestTimeoutProblem, type RequestTimeoutOption, type RetryOptions } from '@blockvfs/core/store';
-import type { S3ClientLike } from './s3-client.js';
-import { S3Requests, SOURCE } from './s3-requests.js';
+import { BlockVfsError, LayeredStore, resolveRequestTimeout, type CloudStoreOptions } from '@blockvfs/core/store';
+import { SOURCE } from './s3-errors.js';
+import { S3Requests } from './s3-requests.js';
+import type { S3ClientLike } from './s3-sdk.js';
 
-export interface S3StoreOptions {
+/** S3Store's options: `retry` and `requestTimeoutMs` as every cloud store takes them (CloudStoreOptions), and S3's own. */
+export interface S3StoreOptions extends CloudStoreOptions {
   /** An `S3Client` from `@aws-sdk/client-s3` v3, configured by you (region, credentials, endpoint, `forcePathStyle`). */
   client: S3ClientLike;
   /** The bucket; it must exist. */
   bucket: string;
   /** Prepended to every key (default ''); `list` strips it again. Include the trailing `/` if you want one. */
   prefix?: string;
-  /**
-   * Retrying of transient failures (core's withRetry: throttling, 5xx, dropped
-   * connections, timeouts), with exponential backoff and jitter. On by default with
-   * withRetry's defaults; `false` turns it off.
-   */
-  retry?: RetryOptions | false;
-  /**
-   * How long one attempt may take, in milliseconds (default 30 000), reading the
-   * answer's body included; `false` for no limit. When it passes, the request is
-   * aborted (the SDK closes its connection) and the attempt fails `transient`, which
-   * `retry` retries, each retry with a timeout of its own. One attempt is one `send`,
-   * the SDK's own retries (`maxAttempts`) included: they share the attempt's time, and
-   * the abort ends them.
-   */
-  requestTimeoutMs?: RequestTimeoutOption;
   /**
    * Whether the server enforces `If-None-Match: *` and `If-Match` on PUT (default true:
    * AWS S3 since 2024, Ceph RGW, recent MinIO). Set false for a server that ignores them:
@@ -62,9 +49,7 @@ export class S3Store extends LayeredStore {
     if (!client || typeof client.send !== 'function') throw invalid('"client" must be an S3Client (from @aws-sdk/client-s3)');
     if (typeof bucket !== 'string' || bucket.length === 0) throw invalid('"bucket" must be a non-empty string');
     if (typeof prefix !== 'string') throw invalid('"prefix" must be a string');
-    const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    const timeoutProblem = requestTimeoutProblem(requestTimeoutMs);
-    if (timeoutProblem) throw invalid(timeoutProblem);
+    const requestTimeoutMs = resolveRequestTimeout(options, SOURCE);
     const name = `s3://${bucket}/${prefix}`;
     super(new S3Requests({ client, bucket, prefix, name, requestTimeoutMs, conditionalWrites: options.conditionalWrites ?? true }), options);
     this.bucket = bucket;

@@ -1,3 +1,4 @@
+// The part of `@google-cloud/storage` that GcsStore uses.
 import type { Writable } from 'node:stream';
 
 /**

@@ -1,3 +1,14 @@
+// The part of `@azure/storage-blob` that AzureBlobStore uses, and the one form its etags are handed out in.
+import type { ContainerClient } from '@azure/storage-blob';
+
+/**
+ * The part of `@azure/storage-blob`'s `ContainerClient` that the store uses. Pass a
+ * real `ContainerClient` (from `BlobServiceClient.getContainerClient`, or `new
+ * ContainerClient(url, credential)`); its credential, retry policy and pipeline are
+ * the caller's choice.
+ */
+export type AzureContainer = Pick<ContainerClient, 'accountName' | 'containerName' | 'getBlockBlobClient' | 'getBlobBatchClient' | 'listBlobsFlat'>;
+
 /**
  * Azure returns an ETag quoted in response headers (`"0x8DC…"`) and unquoted in list
  * results (`0x8DC…`). The store hands out one form, unquoted, so that an etag from
