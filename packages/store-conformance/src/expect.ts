@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
-import { ERROR_KINDS, type BlockStore, type BlockVfsError, type ErrorKind, type ListEntry, type ListOptions } from '@blockvfs/core/store';
+import { ERROR_KINDS, isBlockVfsError, type BlockStore, type BlockVfsError, type ErrorKind, type ListEntry, type ListOptions } from '@blockvfs/core/store';
 
 /**
- * True when `error` looks like a BlockVfsError. Checked by shape, not `instanceof`, so
- * that a third-party store built against another copy of @blockvfs/core still passes.
+ * True when `error` is a BlockVfsError of a known kind. Checked by its brand (a
+ * process-wide symbol), not by `instanceof` alone, so that a third-party store built
+ * against another copy of @blockvfs/core still passes.
  */
 function isBlockVfsErrorLike(error: unknown): error is BlockVfsError {
-  return error instanceof Error && error.name === 'BlockVfsError' && ERROR_KINDS.includes((error as BlockVfsError).kind);
+  return isBlockVfsError(error) && ERROR_KINDS.includes(error.kind);
 }
 
 /**

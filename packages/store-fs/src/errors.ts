@@ -1,4 +1,4 @@
-import { BlockVfsError, type ErrorKind } from '@blockvfs/core/store';
+import { BlockVfsError, isBlockVfsError, type ErrorKind } from '@blockvfs/core/store';
 
 export const SOURCE = '@blockvfs/store-fs';
 
@@ -24,7 +24,7 @@ function kindOf(code: string | undefined): ErrorKind {
 
 /** Wraps a file-system error from `what` (e.g. `put "a/b"`) in a BlockVfsError, keeping it as `cause`. */
 export function fsError(store: string, what: string, error: unknown): BlockVfsError {
-  if (error instanceof BlockVfsError) return error;
+  if (isBlockVfsError(error)) return error; // by its brand: also one from another copy of core
   const code = errorCode(error);
   const detail = error instanceof Error ? error.message : String(error);
   return new BlockVfsError(kindOf(code), `${what} failed: ${detail}`, { source: SOURCE, store, cause: error });

@@ -120,6 +120,21 @@ describe('GcsStore errors (own test server, SDK retries off)', () => {
       expect(new TextDecoder().decode(await retrying.get('u'))).toBe('x');
     });
 
+    it('the outcome cannot be learnt (the read-back fails too): transient, and a retry of the same bytes recognises its own write', async () => {
+      const store = fresh();
+      const server = local.server();
+      server.injectFault({ status: 503, after: true, match: isUpload }); // it lands, its answer is lost
+      server.injectFault({ status: 503, match: (r) => !isUpload(r) }); // and so is the read-back
+      const error = await storeError(store, store.put('u', text('mine'), { ifNoneMatch: '*' }), 'transient');
+      expect(error.message).toContain('put "u" (if absent): outcome unknown after');
+      // The retry loses its condition to our own landed write: read back, it is ours.
+      const { etag } = await store.put('u', text('mine'), { ifNoneMatch: '*' });
+      const [entry] = await collectEntries(store);
+      expect(entry?.etag).toBe(etag);
+      // Other bytes are another put: then it is a lost race.
+      await storeError(store, store.put('u', text('other'), { ifNoneMatch: '*' }), 'precondition-failed');
+    });
+
     it('another writer won meanwhile: precondition-failed', async () => {
       const store = fresh();
       const server = local.server();

@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { BlockVfsError, type RetryEvent } from '@blockvfs/core';
 import { openDatabase, SqliteError } from '@blockvfs/vfs-wasqlite';
@@ -12,6 +14,12 @@ const md5 = (data: Uint8Array | string) => createHash('md5').update(data).digest
 const slowDown: FaultAction = { status: 503, code: 'SlowDown', message: 'Please reduce your request rate.' };
 const accessDenied: FaultAction = { status: 403, code: 'AccessDenied', message: 'Access Denied' };
 const internalError: FaultAction = { status: 500, code: 'InternalError', message: 'We encountered an internal error. Please try again.' };
+
+async function listAll(store: S3Store): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const entry of store.list('')) keys.push(entry.key);
+  return keys;
+}
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
   return promise.then(
@@ -115,6 +123,36 @@ describeS3('S3Store behind a proxy that injects S3 errors', (target) => {
     }
     expect(trace()).toEqual(['GetObject k → 403', 'PutObject k → 403', 'DeleteObjects  → 403']);
     expect(retries).toEqual([]);
+  });
+
+  it('a missing bucket is permanent for every call, never "no such key", and says so', async () => {
+    const missing = new S3Store({ client: direct, bucket: `no-such-bucket-${Date.now()}`, retry: false });
+    const calls = [() => missing.get('k'), () => missing.put('k', bytes('x')), () => missing.put('k', bytes('x'), { ifNoneMatch: '*' }), () => missing.delete(['a', 'b']), () => listAll(missing)];
+    for (const call of calls) {
+      const error = await rejection(call());
+      expect(error).toMatchObject({ kind: 'permanent' });
+      expect((error as Error).message).toContain('NoSuchBucket (HTTP 404)');
+      expect((error as Error).message).toContain('(the bucket does not exist)');
+    }
+  });
+
+  it('a refused connection is transient; a conditional put then has an unknown outcome, also transient', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const refused = createClient({ ...target, endpoint: `http://127.0.0.1:${port}` }, { maxAttempts: 1 });
+    const unreachable = new S3Store({ client: refused, bucket: target.bucket, retry: false });
+    for (const call of [() => unreachable.get('k'), () => unreachable.put('k', bytes('x')), () => unreachable.delete(['a', 'b']), () => listAll(unreachable)]) {
+      const error = await rejection(call());
+      expect(error, String(error)).toMatchObject({ kind: 'transient' });
+    }
+    for (const condition of [{ ifNoneMatch: '*' as const }, { ifMatch: 'e' }]) {
+      const error = await rejection(unreachable.put('k', bytes('x'), condition));
+      expect(error).toMatchObject({ kind: 'transient' });
+      expect((error as Error).message).toContain('outcome unknown after ECONNREFUSED');
+    }
+    refused.destroy();
   });
 
   it('sends DeleteObjects with a correct Content-MD5, and reports keys the answer lists as not deleted', async () => {
