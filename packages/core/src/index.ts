@@ -9,7 +9,7 @@ export { DEFAULT_REQUEST_TIMEOUT_MS, isRequestTimeout, type RequestTimeoutOption
 export { systemClock, type Clock } from './clock.js';
 export { DEFAULT_BLOCK_SIZE, DEFAULT_LAYOUT, LAYOUTS, type AtomicOptions, type Layout } from './layout.js';
 export { MAX_BLOCK_SIZE } from './argument-checks.js';
-export { DEFAULT_BLOCK_CACHE_BYTES } from './atomic/atomic-format.js';
+export { DEFAULT_BLOCK_CACHE_BYTES, type CommitEvent } from './atomic/atomic-format.js';
 export { withCache, type CacheOptions, type CacheStats, type CachedStore } from './layers/cache.js';
 export { withMetrics, type MeteredStore, type StoreMetrics } from './layers/metrics.js';
 export { withRetry, type RetryEvent, type RetryOptions } from './layers/retry.js';

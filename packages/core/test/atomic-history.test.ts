@@ -176,7 +176,7 @@ describe('garbage collection', () => {
     expect(young.deleted).toEqual({ blocks: 0, records: 0, checkpoints: 0, bytes: 0 });
     expect(await listAll(inner, 'db/')).toEqual(before);
 
-    const report = await collectGarbage({ store: inner, name: 'db', now: Date.now() + 2 * hour });
+    const report = await collectGarbage({ store: inner, name: 'db', retentionMs: hour, now: Date.now() + 2 * hour });
     expect(report.latest).toBe(12);
     expect(report.oldestKept).toBe(12);
     expect(report.deleted.records).toBe(12);
@@ -215,7 +215,7 @@ describe('garbage collection', () => {
     await inner.put('db/blocks/0000000000.000000000003.00000000000000aa', pattern(1024, 1));
     await inner.put('db/blocks/0000000000.000000000004.00000000000000bb', pattern(1024, 2));
     await inner.put('db/blocks/not-a-block', pattern(3, 3)); // not ours: left alone
-    const report = await collectGarbage({ store: inner, name: 'db', now: Date.now() + hour * 2 });
+    const report = await collectGarbage({ store: inner, name: 'db', retentionMs: hour, now: Date.now() + hour * 2 });
     expect(report.kept.pending).toBe(1);
     expect(await inner.get('db/blocks/0000000000.000000000003.00000000000000aa')).toBeUndefined();
     expect(await inner.get('db/blocks/0000000000.000000000004.00000000000000bb')).toBeDefined();
@@ -226,7 +226,7 @@ describe('garbage collection', () => {
     const inner = new MemoryStore();
     await history(inner, 4, { inlineLimit: 0 });
     const before = await listAll(inner, '');
-    const report = await collectGarbage({ store: inner, name: 'db', now: Date.now() + hour * 2, dryRun: true });
+    const report = await collectGarbage({ store: inner, name: 'db', retentionMs: hour, now: Date.now() + hour * 2, dryRun: true });
     expect(report.deleted.records).toBe(4);
     expect(await listAll(inner, '')).toEqual(before);
     await expect(collectGarbage({ store: inner, name: 'db', graceMs: 1000 })).rejects.toThrow(/graceMs must be an integer of at least 120000 ms/);

@@ -34,3 +34,4 @@ export {
   type RunOptions,
   type ReadmeBlock,
 } from './readme-blocks.js';
+export { SOURCE_CONDITION, sourceEnv, sourceExecArgv } from './child-node.js';

@@ -58,15 +58,18 @@ export class Database {
   #transaction: { scope: TransactionScope; done: Promise<void> } | undefined;
   #savepoints = 0;
   #closed = false;
+  /** Stops telling this database's requests to its listeners (see observe.ts). */
+  readonly #stopObserving: () => void;
 
   /** @internal Use openDatabase(). */
-  constructor(engine: Engine, lease: VfsLease, db: number, name: string, busy: BusyRetry) {
+  constructor(engine: Engine, lease: VfsLease, db: number, name: string, busy: BusyRetry, stopObserving: () => void) {
     this.#engine = engine;
     this.#sqlite = engine.sqlite;
     this.#lease = lease;
     this.#db = db;
     this.name = name;
     this.#busy = busy;
+    this.#stopObserving = stopObserving;
     this.#statements = new StatementCache(engine.sqlite, db);
   }
 
@@ -256,6 +259,7 @@ export class Database {
     } finally {
       this.#lease.release();
       releaseEngine(this.#engine);
+      this.#stopObserving();
     }
     // SQLite ignores a failure to close a file, yet that close may have been the write of buffered changes.
     const lost = this.#lease.vfs.takeLastError();

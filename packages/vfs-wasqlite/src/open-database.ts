@@ -1,10 +1,24 @@
 import { checkLayout } from '@blockvfs/core/format';
-import { BlockVfsError, DEFAULT_LAYOUT, isWrongLayoutError, type AtomicOptions, type BlockStore, type Clock, type Layout, type LeaseOptions } from '@blockvfs/core';
+import {
+  BlockVfsError,
+  DEFAULT_LAYOUT,
+  DEFAULT_RETENTION_MS,
+  isWrongLayoutError,
+  type AtomicOptions,
+  type BlockStore,
+  type Clock,
+  type CommitEvent,
+  type GarbageReport,
+  type Layout,
+  type LeaseOptions,
+  type RequestEvent,
+} from '@blockvfs/core';
 import { blockSizeProblem, storeProblem } from '@blockvfs/core/store';
 import { BusyRetry, DEFAULT_BUSY_TIMEOUT_MS, busyTimeoutProblem } from './busy-retry.js';
 import { toError } from './caller-error.js';
 import { Database, stepToEnd } from './database.js';
 import { databaseNameProblem } from './database-name.js';
+import { observe } from './observe.js';
 import { acquireEngine, acquireVfs, releaseEngine } from './runtime.js';
 import { BUILDS, type Build } from './wa-sqlite-adapter.js';
 
@@ -81,12 +95,34 @@ export interface OpenDatabaseOptions {
    * reads and sets this same value (it never blocks the process).
    */
   busyTimeoutMs?: number;
+  /**
+   * Atomic layout, writers: how much history to keep, in ms. After commits (every 1000,
+   * or once `max(retentionMs, 1 minute)` has passed), the connection collects garbage in
+   * the background, never on a commit's path and one collection per database at a time
+   * in the process, so that a busy database's history stays bounded without a cron job.
+   * Commits younger than this stay openable with `asOf`. Default 24 hours
+   * (`DEFAULT_RETENTION_MS`); `false` keeps all history (collect with collectGarbage).
+   */
+  retentionMs?: number | false;
+  /** Atomic layout: told when a background collection finished (what it deleted). */
+  onCollect?: (report: GarbageReport) => void;
+  /**
+   * Told about each store request this database made, once it finished (operation,
+   * key, bytes, ms, outcome): for your logger or metrics. `DEBUG=blockvfs:request`
+   * prints the same to standard error without code changes.
+   */
+  onRequest?: (event: RequestEvent) => void;
+  /** Atomic layout: told about each commit this connection made (`DEBUG=blockvfs:commit` prints them). */
+  onCommit?: (event: CommitEvent) => void;
 }
 
 
 /** Opens (or creates) a database on a store. */
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
-  const { store, name, atomic } = checkOptions(options);
+  const { name } = checkOptions(options);
+  const observation = observe(options.store, name, { onRequest: options.onRequest, onCommit: options.onCommit });
+  const { store } = observation;
+  const atomic = atomicOptions(options, observation.onCommit);
   const layout = checkLayout(options.layout ?? DEFAULT_LAYOUT);
   const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
   const blockSize = options.blockSize ?? pageSize;
@@ -109,7 +145,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       db = await sqlite.api.open_v2(name, flags, lease.vfs.name);
       sqlite.enableExtendedResultCodes(db);
       for await (const stmt of sqlite.api.statements(db, pragmas.join('; '), { unscoped: false })) await stepToEnd(sqlite, stmt);
-      return new Database(engine, lease, db, name, busy);
+      return new Database(engine, lease, db, name, busy, observation.stop);
     } catch (error) {
       const failure = toError(error, lease);
       if (db !== undefined) await sqlite.api.close(db).catch(() => undefined);
@@ -125,25 +161,39 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
         // `layout` chooses for a new database; an existing one opens in the layout it was written in.
         const other = error instanceof Error ? error.cause : undefined;
         if (!isWrongLayoutError(other)) throw error;
-        if (other.layout === 'direct' && atomic !== undefined && Object.keys(atomic).some((key) => key !== 'clock')) {
-          const given = Object.keys(atomic).filter((key) => key !== 'clock').map((key) => `"${key}"`).join(', ');
-          throw new BlockVfsError('invalid', `database "${name}" was written in the direct layout, and ${given} need the atomic layout`, { source: SOURCE, store: store.name, cause: other });
+        const given = atomicOnlyGiven(options);
+        if (other.layout === 'direct' && given.length > 0) {
+          throw new BlockVfsError('invalid', `database "${name}" was written in the direct layout, and ${given.map((key) => `"${key}"`).join(', ')} need the atomic layout`, { source: SOURCE, store: store.name, cause: other });
         }
-        return await openIn(other.layout, other.layout === 'atomic' ? atomicFromClock(options.clock) : undefined);
+        return await openIn(other.layout, other.layout === 'atomic' ? atomicDefaults(options, observation.onCommit) : undefined);
       }
     } catch (error) {
       releaseEngine(engine);
+      observation.stop();
       throw error;
     }
   });
 }
 
-/** The atomic options of a database found in the atomic layout when `direct` was asked for (none of them could be given). */
-function atomicFromClock(clock: Clock | undefined): AtomicOptions | undefined {
-  return clock === undefined ? undefined : { clock };
+/**
+ * The atomic options that apply whether given or not: the clock, background collection
+ * (writers; default DEFAULT_RETENTION_MS) and the commit listener. Also those of a
+ * database found in the atomic layout when `direct` was asked for.
+ */
+function atomicDefaults(options: OpenDatabaseOptions, onCommit: ((event: CommitEvent) => void) | undefined): AtomicOptions {
+  const retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
+  const collect =
+    retentionMs === false || options.readOnly
+      ? undefined
+      : { retentionMs, ...(options.onCollect === undefined ? {} : { onCollected: options.onCollect }) };
+  return {
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+    ...(collect === undefined ? {} : { collect }),
+    ...(onCommit === undefined ? {} : { onCommit }),
+  };
 }
 
-function checkOptions(options: OpenDatabaseOptions): { store: BlockStore; name: string; atomic: AtomicOptions | undefined } {
+function checkOptions(options: OpenDatabaseOptions): { store: BlockStore; name: string } {
   const invalid = (message: string) => new BlockVfsError('invalid', message, { source: SOURCE });
   if (!options || typeof options !== 'object') throw invalid('openDatabase needs an options object');
   const { store, name, pageSize, blockSize, build } = options;
@@ -158,16 +208,37 @@ function checkOptions(options: OpenDatabaseOptions): { store: BlockStore; name: 
   if (build !== undefined && !BUILDS.includes(build)) throw invalid(`"build" must be one of ${BUILDS.join(', ')}, got ${String(build)}`);
   const busyIssue = options.busyTimeoutMs === undefined ? undefined : busyTimeoutProblem(options.busyTimeoutMs);
   if (busyIssue) throw invalid(busyIssue);
-  return { store, name, atomic: atomicOptions(options, invalid) };
+  const { retentionMs } = options;
+  if (retentionMs !== undefined && retentionMs !== false && !(Number.isSafeInteger(retentionMs) && retentionMs >= 0)) {
+    throw invalid(`"retentionMs" must be a non-negative integer of ms, or false to keep all history, got ${String(retentionMs)}`);
+  }
+  for (const key of ['onRequest', 'onCommit', 'onCollect'] as const) {
+    if (options[key] !== undefined && typeof options[key] !== 'function') throw invalid(`"${key}" must be a function`);
+  }
+  // The atomic options are checked against the layout too (before any engine is taken).
+  atomicOptions(options, undefined);
+  return { store, name };
 }
 
-/** The atomic layout's options among `options` (undefined when none is given), checked against the layout. */
-function atomicOptions(options: OpenDatabaseOptions, invalid: (message: string) => BlockVfsError): AtomicOptions | undefined {
-  const { lease, freshnessMs, asOf, cacheBytes, singleWriter, clock } = options;
-  const given = Object.entries({ lease, freshnessMs, asOf, cacheBytes, singleWriter }).filter(([, value]) => value !== undefined);
-  if (given.length === 0) return clock === undefined || (options.layout ?? DEFAULT_LAYOUT) !== 'atomic' ? undefined : { clock };
+/** The options only the atomic layout has that were given. */
+function atomicOnlyGiven(options: OpenDatabaseOptions): string[] {
+  const { lease, freshnessMs, asOf, cacheBytes, singleWriter, retentionMs, onCollect, onCommit } = options;
+  return Object.entries({ lease, freshnessMs, asOf, cacheBytes, singleWriter, retentionMs, onCollect, onCommit })
+    .filter(([, value]) => value !== undefined)
+    .map(([key]) => key);
+}
+
+/**
+ * The atomic layout's options for `options` (undefined for the direct layout), checked
+ * against the layout: those only the atomic layout has may not be given for `direct`.
+ */
+function atomicOptions(options: OpenDatabaseOptions, onCommit: ((event: CommitEvent) => void) | undefined): AtomicOptions | undefined {
+  const invalid = (message: string) => new BlockVfsError('invalid', message, { source: SOURCE });
+  const { lease, freshnessMs, asOf, cacheBytes, singleWriter } = options;
   if ((options.layout ?? DEFAULT_LAYOUT) !== 'atomic') {
-    throw invalid(`${given.map(([key]) => `"${key}"`).join(', ')} need${given.length === 1 ? 's' : ''} the atomic layout, not "${String(options.layout)}"`);
+    const given = atomicOnlyGiven(options);
+    if (given.length === 0) return undefined;
+    throw invalid(`${given.map((key) => `"${key}"`).join(', ')} need${given.length === 1 ? 's' : ''} the atomic layout, not "${String(options.layout)}"`);
   }
   if (asOf !== undefined && !(asOf instanceof Date ? Number.isFinite(asOf.getTime()) : Number.isSafeInteger(asOf) && asOf >= 1)) {
     throw invalid(`"asOf" must be a commit number (1 or more) or a valid Date, got ${asOf instanceof Date ? 'an invalid Date' : String(asOf)}`);
@@ -175,5 +246,12 @@ function atomicOptions(options: OpenDatabaseOptions, invalid: (message: string) 
   if (asOf !== undefined && !options.readOnly) throw invalid('"asOf" opens an older state of the database, which is read-only: pass readOnly: true too');
   if (lease !== undefined && lease !== false && options.readOnly) throw invalid('"lease" is for writers; a readOnly connection never writes');
   if (freshnessMs !== undefined && !(Number.isSafeInteger(freshnessMs) && freshnessMs >= 0)) throw invalid(`"freshnessMs" must be a non-negative integer of ms, got ${freshnessMs}`);
-  return { ...(Object.fromEntries(given) as AtomicOptions), ...(clock === undefined ? {} : { clock }) };
+  return {
+    ...(lease === undefined ? {} : { lease }),
+    ...(freshnessMs === undefined ? {} : { freshnessMs }),
+    ...(asOf === undefined ? {} : { asOf }),
+    ...(cacheBytes === undefined ? {} : { cacheBytes }),
+    ...(singleWriter === undefined ? {} : { singleWriter }),
+    ...atomicDefaults(options, onCommit),
+  };
 }

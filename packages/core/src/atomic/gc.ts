@@ -17,7 +17,8 @@ import {
 const SOURCE = '@blockvfs/core';
 const PARALLEL_REQUESTS = 16;
 
-export const DEFAULT_RETENTION_MS = 60 * 60 * 1000;
+/** How far back history is kept by default, by collectGarbage and by openDatabase's background collection: a day of time travel. */
+export const DEFAULT_RETENTION_MS = 24 * 60 * 60 * 1000;
 export const DEFAULT_GRACE_MS = 10 * 60 * 1000;
 /** The shortest grace period allowed: a writer trusts its view of the file for VIEW_TRUST_MS, so history younger than twice that is never removed. */
 export const MIN_GRACE_MS = 2 * VIEW_TRUST_MS;
@@ -26,7 +27,7 @@ export interface CollectGarbageOptions {
   store: BlockStore;
   /** The database's name on the store. */
   name: string;
-  /** Keep every commit made within this many ms: time travel (`asOf`) reaches back this far. Default 1 hour. */
+  /** Keep every commit made within this many ms: time travel (`asOf`) reaches back this far. Default 24 hours. */
   retentionMs?: number;
   /**
    * Keep what a reader on an older snapshot could still read for this many ms after a
