@@ -22,7 +22,8 @@ const alias = readdirSync(packages)
     return Object.entries(pkg.exports ?? {}).map(([subpath, entry]) => {
       const source = entry[SOURCE_CONDITION];
       // Without it, this entry would resolve to its dist/, here and in child processes: fail instead.
-      if (source === undefined) throw new Error(`${pkg.name}: its package.json exports["${subpath}"] has no "${SOURCE_CONDITION}" condition (its source file, before "import")`);
+      if (source === undefined)
+        throw new Error(`${pkg.name}: its package.json exports["${subpath}"] has no "${SOURCE_CONDITION}" condition (its source file, before "import")`);
       const specifier = pkg.name + subpath.slice(1);
       return { find: new RegExp(`^${specifier.replace(/[/.]/g, '\\$&')}$`), replacement: fileURLToPath(new URL(source, dir)) };
     });

@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { S3Client } from '@aws-sdk/client-s3';
 import { checkLayout } from '@blockvfs/core/format';
 import { forEachLimit } from '@blockvfs/core/store';
-import { type BlockStore, type Layout } from '@blockvfs/core';
+import type { BlockStore, Layout } from '@blockvfs/core';
 import { FsStore } from '@blockvfs/store-fs';
 import { MemoryStore } from '@blockvfs/store-memory';
 import { S3Store } from '@blockvfs/store-s3';
@@ -126,7 +126,10 @@ const transferBlocks = values['transfer-blocks'].split(',').map(Number);
 for (const kind of stores) {
   await withStore(kind, async (base) => {
     if (!values['no-transfer'] && kind !== 'memory') {
-      transfers.push({ store: kind, results: await runTransfer({ base, latency, blockSizes: transferBlocks, onStep: (step) => progress(`${kind}: ${step}`) }) });
+      transfers.push({
+        store: kind,
+        results: await runTransfer({ base, latency, blockSizes: transferBlocks, onStep: (step) => progress(`${kind}: ${step}`) }),
+      });
     }
     for (const layout of layouts) {
       for (const pageSize of pageSizes) {
@@ -144,7 +147,11 @@ const report = [markdown(runs, engine, many), ...transfers.map((t) => transferMa
 console.log(report);
 if (values.json) await writeFile(values.json, JSON.stringify({ latency, node: process.version, runs, engine, many, transfers }, null, 2));
 if (values.results) {
-  const command = `pnpm bench${process.argv.slice(2).filter((arg) => arg !== '--results').map((arg) => ` ${arg}`).join('')}`;
+  const command = `pnpm bench${process.argv
+    .slice(2)
+    .filter((arg) => arg !== '--results')
+    .map((arg) => ` ${arg}`)
+    .join('')}`;
   await writeFile(new URL('./RESULTS.md', import.meta.url), resultsPage(report, command));
 }
 
@@ -157,14 +164,24 @@ function markdown(all: Run[], engineResults: EngineResult[] | undefined, manyRes
       const notes = Object.entries(s.notes)
         .map(([key, value]) => `${key} ${Number.isInteger(value) ? value : value.toFixed(2)}`)
         .join(', ');
-      lines.push(`| ${s.step} | ${s.seconds.toFixed(3)} | ${s.get} | ${s.put} | ${s.delete} | ${s.list} | ${(s.bytesRead / 1024).toFixed(0)} | ${(s.bytesWritten / 1024).toFixed(0)} | ${notes} |`);
+      lines.push(
+        `| ${s.step} | ${s.seconds.toFixed(3)} | ${s.get} | ${s.put} | ${s.delete} | ${s.list} | ${(s.bytesRead / 1024).toFixed(0)} | ${(s.bytesWritten / 1024).toFixed(0)} | ${notes} |`,
+      );
     }
     // The issue's targets are set for 4 KiB pages (step a's, for one, is a tenth of 19 round trips at 64 KiB).
     if (run.pageSize === 4096) lines.push('', 'Targets (4 KiB pages):', '', ...targets(run).map((line) => `- ${line}`), '');
     else lines.push('');
   }
   if (manyResult) lines.push(manyMarkdown(manyResult));
-  if (engineResults) lines.push('### Engine only: memory store, no latency, against better-sqlite3 in the same process (best of 5 interleaved rounds)', '', engineTable(engineResults), '', ...engineTargets(engineResults).map((line) => `- ${line}`), '');
+  if (engineResults)
+    lines.push(
+      '### Engine only: memory store, no latency, against better-sqlite3 in the same process (best of 5 interleaved rounds)',
+      '',
+      engineTable(engineResults),
+      '',
+      ...engineTargets(engineResults).map((line) => `- ${line}`),
+      '',
+    );
   return lines.join('\n');
 }
 
@@ -187,14 +204,21 @@ function targets(run: Run): string[] {
   const c = find('c: 1,000');
   if (c) {
     const ok = c.list === 0 && c.notes.blockGets! <= c.notes.distinctBlocks!;
-    out.push(`c: ${c.list} LIST, ${c.notes.blockGets} block GETs for ${c.notes.distinctBlocks} distinct blocks, plus ${c.notes.otherGets} looks for new commits: ${verdict(ok)}`);
+    out.push(
+      `c: ${c.list} LIST, ${c.notes.blockGets} block GETs for ${c.notes.distinctBlocks} distinct blocks, plus ${c.notes.otherGets} looks for new commits: ${verdict(ok)}`,
+    );
   }
   const warm = find('c: the same');
-  if (warm) out.push(`c, warm cache: ${warm.get + warm.put + warm.list + warm.delete} requests (0 wanted): ${verdict(warm.get + warm.put + warm.list + warm.delete === 0)}`);
+  if (warm)
+    out.push(
+      `c, warm cache: ${warm.get + warm.put + warm.list + warm.delete} requests (0 wanted): ${verdict(warm.get + warm.put + warm.list + warm.delete === 0)}`,
+    );
   const d = find('d:');
   if (d) {
     const ratio = d.seconds / d.notes.parallelDownloadSeconds!;
-    out.push(`d: ${d.seconds.toFixed(2)} s, ${ratio.toFixed(1)}× the ${d.notes.parallelDownloadSeconds!.toFixed(2)} s of fetching its ${d.notes.blocks} blocks with 16 parallel GETs (at most 4×): ${verdict(ratio <= 4)}`);
+    out.push(
+      `d: ${d.seconds.toFixed(2)} s, ${ratio.toFixed(1)}× the ${d.notes.parallelDownloadSeconds!.toFixed(2)} s of fetching its ${d.notes.blocks} blocks with 16 parallel GETs (at most 4×): ${verdict(ratio <= 4)}`,
+    );
   }
   return out;
 }

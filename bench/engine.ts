@@ -16,7 +16,10 @@ export interface EngineResult {
 
 /** The same pseudo-random ids and values for both engines. */
 function* numbers(seed: number): Generator<number> {
-  for (let x = seed; ; ) yield (x = (Math.imul(x, 1103515245) + 12345) >>> 0);
+  for (let x = seed; ; ) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    yield x;
+  }
 }
 const text = (n: number) => n.toString(36).padEnd(100, 'x');
 
@@ -78,11 +81,7 @@ export async function runEngine(rows = 100_000, queries = 20_000, onStep?: (step
     await leased.run('INSERT INTO t VALUES (?, ?)', [rows + 1, text(rows + 1)]); // takes the lease
     keep(`${queries} point queries, writer lease held`, await seconds(points(leased)), await seconds(nativePoints));
 
-    keep(
-      'full scan to JavaScript rows',
-      await seconds(() => leased.all('SELECT * FROM t')),
-      await seconds(() => native.prepare('SELECT * FROM t').all()),
-    );
+    keep('full scan to JavaScript rows', await seconds(() => leased.all('SELECT * FROM t')), await seconds(() => native.prepare('SELECT * FROM t').all()));
     await leased.close();
     native.close();
   }

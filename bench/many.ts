@@ -269,15 +269,25 @@ function manyTargets(result: ManyResult): string[] {
   const verdict = (ok: boolean): string => (ok ? 'met' : 'NOT met');
   const one = result.scale.find((s) => s.databases === 1);
   const out: string[] = [];
-  for (const [databases, factor] of [[16, 10], [64, 30]] as const) {
+  for (const [databases, factor] of [
+    [16, 10],
+    [64, 30],
+  ] as const) {
     const s = result.scale.find((r) => r.databases === databases);
-    if (one && s) out.push(`${databases} databases commit ${(s.commitsPerSecond / one.commitsPerSecond).toFixed(1)}× the one-database rate (at least ${factor}×): ${verdict(s.commitsPerSecond >= factor * one.commitsPerSecond)}`);
+    if (one && s)
+      out.push(
+        `${databases} databases commit ${(s.commitsPerSecond / one.commitsPerSecond).toFixed(1)}× the one-database rate (at least ${factor}×): ${verdict(s.commitsPerSecond >= factor * one.commitsPerSecond)}`,
+      );
   }
   const ratio = result.stall.withMs / result.stall.withoutMs;
-  out.push(`healthy queries during a stall: ${ratio.toFixed(2)}× their time without it (at most 2×), the stalled one failed by its timeout: ${verdict(ratio <= 2 && result.stall.stallCovered && /timed out/.test(result.stall.stalledError))}`);
+  out.push(
+    `healthy queries during a stall: ${ratio.toFixed(2)}× their time without it (at most 2×), the stalled one failed by its timeout: ${verdict(ratio <= 2 && result.stall.stallCovered && /timed out/.test(result.stall.stalledError))}`,
+  );
   const rss = result.memory.openMiB;
   out.push(`${result.memory.databases} idle databases: ${rss.toFixed(0)} MiB RSS (under 1536 MiB): ${verdict(rss < 1536)}`);
   const wanted = result.counter.processes * result.counter.incrementsEach;
-  out.push(`racing increments: counter ${result.counter.counter} of ${wanted}, ${result.counter.busyThrown} thrown: ${verdict(result.counter.counter === wanted && result.counter.busyThrown === 0)}`);
+  out.push(
+    `racing increments: counter ${result.counter.counter} of ${wanted}, ${result.counter.busyThrown} thrown: ${verdict(result.counter.counter === wanted && result.counter.busyThrown === 0)}`,
+  );
   return out;
 }

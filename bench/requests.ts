@@ -34,7 +34,7 @@ async function workload(label: string, inner: BlockStore): Promise<void> {
   await db.close();
 
   const rows: Record<string, string> = {};
-  rows['open'] = await measure(store, async () => (db = await open()));
+  rows.open = await measure(store, async () => (db = await open()));
   rows['one single-row commit'] = await measure(store, () => db.run('INSERT INTO t (v) VALUES (?)', ['x'.repeat(100)]));
   await db.close();
   db = await open();

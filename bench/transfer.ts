@@ -70,7 +70,8 @@ export async function runTransfer(options: TransferOptions): Promise<TransferRes
       const exported = join(folder, `export-${blockSize}.sqlite`);
       const exportSeconds = await timed(async () => {
         const out = createWriteStream(exported);
-        for await (const chunk of serialize({ store: exporting, name })) if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+        for await (const chunk of serialize({ store: exporting, name }))
+          if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
         out.end();
         await finished(out);
       });
@@ -113,7 +114,9 @@ function makeDatabase(path: string, size: number): void {
 async function plainTransfer(store: BlockStore, file: string, prefix: string, objectSize: number, bytes: number) {
   const data = await readFile(file);
   const keys = Array.from({ length: Math.ceil(bytes / objectSize) }, (_, i) => i);
-  const upload = await timed(() => forEachLimit(keys, PLAIN_PARALLEL, async (i) => void (await store.put(`${prefix}${i}`, data.subarray(i * objectSize, (i + 1) * objectSize)))));
+  const upload = await timed(() =>
+    forEachLimit(keys, PLAIN_PARALLEL, async (i) => void (await store.put(`${prefix}${i}`, data.subarray(i * objectSize, (i + 1) * objectSize)))),
+  );
   const download = await timed(() => forEachLimit(keys, PLAIN_PARALLEL, async (i) => void (await store.get(`${prefix}${i}`))));
   await store.delete(keys.map((i) => `${prefix}${i}`));
   return { upload, download };

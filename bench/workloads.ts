@@ -94,7 +94,8 @@ export async function runWorkloads(options: WorkloadOptions): Promise<StepResult
       pages = Number((await db.get('PRAGMA page_count'))?.page_count);
       await db.close();
     });
-    if (wanted('a')) results.push(result('a: create and insert 10,000 rows, one transaction', seconds, metered, { pages, sequentialPutSeconds: (pages * latency) / 1000 }));
+    if (wanted('a'))
+      results.push(result('a: create and insert 10,000 rows, one transaction', seconds, metered, { pages, sequentialPutSeconds: (pages * latency) / 1000 }));
   }
 
   // b: 200 single-row inserts, each its own transaction (the connection opened first, not counted).
@@ -119,35 +120,35 @@ export async function runWorkloads(options: WorkloadOptions): Promise<StepResult
   // c: 1,000 point selects by random id on a cold connection (and a cold process: nothing cached).
   if (wanted('c')) await stepC();
   async function stepC(): Promise<void> {
-  options.onStep?.('c');
-  const ids = Array.from({ length: POINT_QUERIES }, () => 1 + Math.floor(Math.random() * ROWS));
-  const pointQueries = async (db: Database): Promise<void> => {
-    for (const id of ids) await db.get('SELECT v FROM t WHERE id = ?', [id]);
-  };
-  const c = processStore(base, latency);
-  {
-    const db = await open(c.store);
-    c.metered.resetMetrics();
-    c.keysRead.length = 0;
-    const seconds = await timed(() => pointQueries(db));
-    const blockGets = c.keysRead.filter((key) => isBlockKey(name, key));
-    results.push(
-      result('c: 1,000 cold point queries', seconds, c.metered, {
-        blockGets: blockGets.length,
-        distinctBlocks: new Set(blockGets).size,
-        otherGets: c.keysRead.length - blockGets.length,
-      }),
-    );
-    await db.close();
-  }
-  // c, again in the same process: the block cache warm; reads may be a minute stale (freshness).
-  if (layout === 'atomic') {
-    const db = await open(c.store, { freshnessMs: 60_000 });
-    c.metered.resetMetrics();
-    const seconds = await timed(() => pointQueries(db));
-    results.push(result('c: the same, block cache warm, freshness 60 s', seconds, c.metered));
-    await db.close();
-  }
+    options.onStep?.('c');
+    const ids = Array.from({ length: POINT_QUERIES }, () => 1 + Math.floor(Math.random() * ROWS));
+    const pointQueries = async (db: Database): Promise<void> => {
+      for (const id of ids) await db.get('SELECT v FROM t WHERE id = ?', [id]);
+    };
+    const c = processStore(base, latency);
+    {
+      const db = await open(c.store);
+      c.metered.resetMetrics();
+      c.keysRead.length = 0;
+      const seconds = await timed(() => pointQueries(db));
+      const blockGets = c.keysRead.filter((key) => isBlockKey(name, key));
+      results.push(
+        result('c: 1,000 cold point queries', seconds, c.metered, {
+          blockGets: blockGets.length,
+          distinctBlocks: new Set(blockGets).size,
+          otherGets: c.keysRead.length - blockGets.length,
+        }),
+      );
+      await db.close();
+    }
+    // c, again in the same process: the block cache warm; reads may be a minute stale (freshness).
+    if (layout === 'atomic') {
+      const db = await open(c.store, { freshnessMs: 60_000 });
+      c.metered.resetMetrics();
+      const seconds = await timed(() => pointQueries(db));
+      results.push(result('c: the same, block cache warm, freshness 60 s', seconds, c.metered));
+      await db.close();
+    }
   }
 
   // d: a full scan, cold; compared with fetching the same objects with parallel GETs.

@@ -37,12 +37,18 @@ describe('README code blocks', () => {
       it(`${block.label} is an excerpt of ${twin}, which a test runs`, () => {
         expect(existsSync(marker.path), `${twin} does not exist`).toBe(true);
         expect(isVerbatimExcerpt(block.code, readFileSync(marker.path, 'utf8')), `${block.label} is not verbatim in ${twin}:\n${block.code}`).toBe(true);
-        expect(testsRunning(marker.path).map((test) => relative(REPOSITORY_ROOT, test)), `no test runs ${twin}`).not.toEqual([]);
+        expect(
+          testsRunning(marker.path).map((test) => relative(REPOSITORY_ROOT, test)),
+          `no test runs ${twin}`,
+        ).not.toEqual([]);
       });
     } else if (block.cloud) {
       const cloudTest = join(REPOSITORY_ROOT, 'packages', `store-${block.cloud}`, 'test', 'examples.test.ts');
       it(`${block.label} runs in the ${block.cloud} project, against its local server`, () => {
-        expect(existsSync(cloudTest) && readFileSync(cloudTest, 'utf8').includes(`cloudBlocks('${block.cloud}')`), `${relative(REPOSITORY_ROOT, cloudTest)} runs no cloudBlocks('${block.cloud}')`).toBe(true);
+        expect(
+          existsSync(cloudTest) && readFileSync(cloudTest, 'utf8').includes(`cloudBlocks('${block.cloud}')`),
+          `${relative(REPOSITORY_ROOT, cloudTest)} runs no cloudBlocks('${block.cloud}')`,
+        ).toBe(true);
       });
     } else {
       it(`${block.label} runs`, async () => {

@@ -152,12 +152,14 @@ try {
       if (String(range).startsWith('workspace:')) fail(`${manifest.name}: ${name} is still "${range}" in the packed package.json`);
       if (privateNames.has(name)) fail(`${manifest.name}: the packed package.json names the private package ${name}`);
     }
-    for (const field of ['description', 'license', 'homepage', 'engines']) if (!packed[field]) fail(`${manifest.name}: the packed package.json has no "${field}"`);
+    for (const field of ['description', 'license', 'homepage', 'engines'])
+      if (!packed[field]) fail(`${manifest.name}: the packed package.json has no "${field}"`);
     if (!packed.exports?.['.']) fail(`${manifest.name}: its package.json has no exports["."]`);
     for (const [subpath, entry] of Object.entries(packed.exports)) {
       for (const condition of ['types', 'import', 'default']) {
         if (!entry?.[condition]) fail(`${manifest.name}: exports["${subpath}"] has no "${condition}" condition`);
-        else if (!listing.includes(`package/${entry[condition].slice(2)}`)) fail(`${manifest.name}: exports["${subpath}"].${condition} names ${entry[condition]}, which is not in the tarball`);
+        else if (!listing.includes(`package/${entry[condition].slice(2)}`))
+          fail(`${manifest.name}: exports["${subpath}"].${condition} names ${entry[condition]}, which is not in the tarball`);
       }
     }
   }
@@ -198,7 +200,18 @@ try {
   writeFileSync(
     join(app, 'tsconfig.json'),
     JSON.stringify({
-      compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2023'], types: ['node'], strict: true, noUncheckedIndexedAccess: true, exactOptionalPropertyTypes: true, outDir: 'out', skipLibCheck: false },
+      compilerOptions: {
+        target: 'ES2022',
+        module: 'NodeNext',
+        moduleResolution: 'NodeNext',
+        lib: ['ES2023'],
+        types: ['node'],
+        strict: true,
+        noUncheckedIndexedAccess: true,
+        exactOptionalPropertyTypes: true,
+        outDir: 'out',
+        skipLibCheck: false,
+      },
       files: ['consumer.ts'],
     }),
   );

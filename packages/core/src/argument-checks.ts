@@ -37,7 +37,8 @@ export function storeProblem(store: unknown): string | undefined {
   const missing = ['get', 'put', 'delete', 'list'].filter((method) => typeof s[method] !== 'function');
   if (missing.length > 0) return `a store must be a BlockStore: it has no ${missing.join(', ')} method${missing.length > 1 ? 's' : ''}`;
   const capabilities = s.capabilities as Record<string, unknown> | undefined;
-  if (typeof capabilities !== 'object' || capabilities === null) return 'a store must say what it can do: it has no "capabilities" ({ conditionalPut, rangeGet, maxDeleteBatch })';
+  if (typeof capabilities !== 'object' || capabilities === null)
+    return 'a store must say what it can do: it has no "capabilities" ({ conditionalPut, rangeGet, maxDeleteBatch })';
   if (typeof capabilities.conditionalPut !== 'boolean' || typeof capabilities.rangeGet !== 'boolean') {
     return 'a store\'s capabilities must have boolean "conditionalPut" and "rangeGet"';
   }

@@ -96,7 +96,10 @@ function checkBlockSizes(store: BlockStore, name: string, blockSize: number, inf
   const { last, fullBlockSize, irregular } = info;
   if (!last) return;
   if (irregular) {
-    fail('permanent', `file "${name}" is not a direct-layout file: block ${irregular.key} has ${irregular.size} bytes, but its other blocks have ${fullBlockSize}`);
+    fail(
+      'permanent',
+      `file "${name}" is not a direct-layout file: block ${irregular.key} has ${irregular.size} bytes, but its other blocks have ${fullBlockSize}`,
+    );
   }
   if (last.size > blockSize) {
     const what = fullBlockSize === undefined ? `a block size of at least ${last.size}` : `blocks of ${fullBlockSize} bytes but a last block of ${last.size}`;
@@ -129,7 +132,12 @@ export class DirectFormat implements FileFormat {
     const info = await listBlocks(store, name);
     if (info.count === 0 && options.probeOthers) {
       const [atomic, sqliteObject] = await Promise.all([hasAtomicDatabase(store, name), isSqliteObject(store, name)]);
-      if (atomic) throw new WrongLayoutError('atomic', `"${name}" holds an atomic-layout database (object "${name}/head" or "${name}/log/…"); open it with layout "atomic"`, store.name);
+      if (atomic)
+        throw new WrongLayoutError(
+          'atomic',
+          `"${name}" holds an atomic-layout database (object "${name}/head" or "${name}/log/…"); open it with layout "atomic"`,
+          store.name,
+        );
       if (sqliteObject) throw sqliteObjectError(store, name);
     }
     // A file of two or more blocks shows the block size it was written with, and keeps it.

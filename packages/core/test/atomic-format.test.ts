@@ -47,7 +47,9 @@ describe('atomic encoding', () => {
     const bytes = encodeObject(KIND_COMMIT, { seq: 1 });
     const newer = bytes.slice();
     newer[8] = FORMAT_VERSION + 1;
-    expect(() => decodeObject(newer, KIND_COMMIT, 'db/log/1', 'memory')).toThrow(/"db\/log\/1" has atomic format version 3; this blockvfs reads versions 1 to 2 \(upgrade blockvfs\)/);
+    expect(() => decodeObject(newer, KIND_COMMIT, 'db/log/1', 'memory')).toThrow(
+      /"db\/log\/1" has atomic format version 3; this blockvfs reads versions 1 to 2 \(upgrade blockvfs\)/,
+    );
     const flipped = bytes.slice();
     flipped[20] = (flipped[20] as number) ^ 1;
     expect(() => decodeObject(flipped, KIND_COMMIT, 'k', 'memory')).toThrow(/checksum mismatch/);
@@ -358,15 +360,18 @@ describe('AtomicFormat', () => {
     expect(reverse).toMatchObject({ kind: 'invalid', layout: 'atomic' });
   });
 
-  it.each(['atomic', 'direct'] as const)('%s layout: an SQLite file stored as the one object <name> is refused, not shadowed by a new database', async (layout) => {
-    const store = new MemoryStore();
-    await store.put('app.db', new TextEncoder().encode('SQLite format 3\0' + 'x'.repeat(84)));
-    const error = await rejection(openPagedFile(store, 'app.db', { layout, probeOthers: true }));
-    expect(error).toMatchObject({ kind: 'invalid' });
-    expect((error as Error).message).toMatch(/"app\.db" is an SQLite database file stored as one object.*deserialize/);
-    await store.put('notes.db', new TextEncoder().encode('some other object'));
-    expect((await openPagedFile(store, 'notes.db', { layout, probeOthers: true })).size).toBe(0); // not SQLite: not in the way
-  });
+  it.each(['atomic', 'direct'] as const)(
+    '%s layout: an SQLite file stored as the one object <name> is refused, not shadowed by a new database',
+    async (layout) => {
+      const store = new MemoryStore();
+      await store.put('app.db', new TextEncoder().encode(`SQLite format 3\0${'x'.repeat(84)}`));
+      const error = await rejection(openPagedFile(store, 'app.db', { layout, probeOthers: true }));
+      expect(error).toMatchObject({ kind: 'invalid' });
+      expect((error as Error).message).toMatch(/"app\.db" is an SQLite database file stored as one object.*deserialize/);
+      await store.put('notes.db', new TextEncoder().encode('some other object'));
+      expect((await openPagedFile(store, 'notes.db', { layout, probeOthers: true })).size).toBe(0); // not SQLite: not in the way
+    },
+  );
 
   it('reports a missing block object as a permanent error naming it', async () => {
     const store = new MemoryStore();
@@ -375,7 +380,9 @@ describe('AtomicFormat', () => {
     await file.sync();
     const [entry] = await listAll(store, 'db/blocks/');
     await store.delete([entry?.key as string]);
-    await expect(format.readBlock(0)).rejects.toThrow(/block 0 of commit 1 is missing: object "db\/blocks\/0000000000\.000000000001\.[0-9a-f]{16}" was deleted/);
+    await expect(format.readBlock(0)).rejects.toThrow(
+      /block 0 of commit 1 is missing: object "db\/blocks\/0000000000\.000000000001\.[0-9a-f]{16}" was deleted/,
+    );
     expect(atomicBlockKey('db', 0, 1, 'ab')).toBe('db/blocks/0000000000.000000000001.ab');
   });
 });

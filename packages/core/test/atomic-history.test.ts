@@ -125,7 +125,9 @@ describe('writer lease', () => {
 
   it('is refused on a store without conditional puts', async () => {
     const store = withCapabilities(new MemoryStore(), { conditionalPut: false });
-    await expect(AtomicFormat.open(store, 'db', { blockSize: 1024, singleWriter: true, lease: true })).rejects.toThrow(/lease needs a store with conditional puts/);
+    await expect(AtomicFormat.open(store, 'db', { blockSize: 1024, singleWriter: true, lease: true })).rejects.toThrow(
+      /lease needs a store with conditional puts/,
+    );
   });
 });
 
@@ -155,7 +157,10 @@ describe('time travel', () => {
       expectSameBytes(await stateOf(store, { asOf: new Date(times[seq] as number) }), states[seq] as Uint8Array, `as of the time of ${seq}`);
     }
     expectSameBytes(await stateOf(store, { asOf: new Date(Date.now() + 60_000) }), states[12] as Uint8Array, 'as of the future: the latest');
-    await expect(stateOf(store, { asOf: 13 })).rejects.toMatchObject({ kind: 'not-found', message: expect.stringMatching(/commit 13 of "db" does not exist \(the newest is 12\)/) });
+    await expect(stateOf(store, { asOf: 13 })).rejects.toMatchObject({
+      kind: 'not-found',
+      message: expect.stringMatching(/commit 13 of "db" does not exist \(the newest is 12\)/),
+    });
     await expect(stateOf(store, { asOf: new Date((times[1] as number) - 1000) })).rejects.toMatchObject({ kind: 'not-found' });
     const pinned = await openFile(store, { asOf: 3 });
     expect(pinned.format.pinned).toBe(3);
@@ -187,7 +192,10 @@ describe('garbage collection', () => {
     expect((await listAll(inner, 'db/log/')).length).toBe(0);
     expect((await readHead(inner, 'db'))?.oldest).toBe(12);
     expectSameBytes(await stateOf(inner), states[12] as Uint8Array, 'the latest state after collection');
-    await expect(stateOf(inner, { asOf: 11 })).rejects.toMatchObject({ kind: 'not-found', message: expect.stringMatching(/no longer kept: the oldest that can be opened is 12/) });
+    await expect(stateOf(inner, { asOf: 11 })).rejects.toMatchObject({
+      kind: 'not-found',
+      message: expect.stringMatching(/no longer kept: the oldest that can be opened is 12/),
+    });
     // The writer carries on on top of the collected history, and a fresh reader sees it.
     await file.write(pattern(1024, 99), 0);
     await file.sync();

@@ -5,7 +5,7 @@ import { readHead } from '../src/atomic/history.js';
 import { atomicCheckpointKey, atomicCommitKey, encodeRecord } from '../src/atomic/objects.js';
 import { ManualClock, withFaults } from '@blockvfs/core/testing';
 import { PagedFile } from '@blockvfs/core/format';
-import { collectGarbage, isBlockVfsError, MIN_GRACE_MS, withMetrics, type BlockStore } from '@blockvfs/core';
+import { collectGarbage, isBlockVfsError, MIN_GRACE_MS, type BlockStore } from '@blockvfs/core';
 import { expectSameBytes, pattern } from './helpers.js';
 
 /**
@@ -96,7 +96,10 @@ describe('catching up', () => {
     const store = new MemoryStore();
     const writer = await openFile(store);
     await commits(writer.file, 1, 2);
-    await store.put(atomicCommitKey('db', 3), encodeRecord({ seq: 3, tag: '0123456789abcdef', time: 1, size: 512, blockSize: 512, blocks: [], inline: [[0, pattern(512, 3)]] }));
+    await store.put(
+      atomicCommitKey('db', 3),
+      encodeRecord({ seq: 3, tag: '0123456789abcdef', time: 1, size: 512, blockSize: 512, blocks: [], inline: [[0, pattern(512, 3)]] }),
+    );
     const error = await rejection(openFile(store));
     expect(isBlockVfsError(error, 'permanent')).toBe(true);
     expect((error as Error).message).toMatch(/commit 3 of "db" has block size 512, but the file has 1024/);
@@ -339,7 +342,15 @@ describe('records at or below the head’s oldest', () => {
           const report = await collectGarbage({ store, name: 'db', retentionMs: 0, graceMs: MIN_GRACE_MS, now: start + 5 * MINUTE });
           expect(report.oldestKept).toBe(4);
           for (const seq of [3, 4]) {
-            const late = { seq, tag: `dead00000000000${seq}`, time: start, size: BLOCK, blockSize: BLOCK, blocks: [], inline: [[0, pattern(BLOCK, 99)]] as Array<[number, Uint8Array]> };
+            const late = {
+              seq,
+              tag: `dead00000000000${seq}`,
+              time: start,
+              size: BLOCK,
+              blockSize: BLOCK,
+              blocks: [],
+              inline: [[0, pattern(BLOCK, 99)]] as Array<[number, Uint8Array]>,
+            };
             await store.put(atomicCommitKey('db', seq), encodeRecord(late), { ifNoneMatch: '*' });
           }
         }

@@ -28,7 +28,12 @@ describe('background collection (openDatabase retentionMs)', () => {
     const store = new MemoryStore();
     const clock = new ManualClock();
     const reports: GarbageReport[] = [];
-    const { format, file } = await openWriter(store, clock, { retentionMs: MINUTE, graceMs: MIN_GRACE_MS, everyCommits: 100, onCollected: (r) => reports.push(r) });
+    const { format, file } = await openWriter(store, clock, {
+      retentionMs: MINUTE,
+      graceMs: MIN_GRACE_MS,
+      everyCommits: 100,
+      onCollected: (r) => reports.push(r),
+    });
     for (let n = 1; n <= 1000; n++) {
       await commit(file, n);
       clock.advance(1000); // a commit a second
@@ -36,9 +41,9 @@ describe('background collection (openDatabase retentionMs)', () => {
     await format.close(); // waits for the collection in flight
     expect(reports.length).toBeGreaterThanOrEqual(9);
     // The horizon is max(retention, grace) = 2 minutes: about 120 commits, plus up to 100 since the last collection.
-    expect(await records(store)).toBeLessThanOrEqual(2 * MIN_GRACE_MS / 1000 + 100);
+    expect(await records(store)).toBeLessThanOrEqual((2 * MIN_GRACE_MS) / 1000 + 100);
     const latest = reports.at(-1)!;
-    expect(latest.oldestKept).toBeGreaterThan(latest.latest - 2 * MIN_GRACE_MS / 1000 - 1);
+    expect(latest.oldestKept).toBeGreaterThan(latest.latest - (2 * MIN_GRACE_MS) / 1000 - 1);
   });
 
   it('collects when time has passed, with a commit since; a reader on a commit inside the window keeps reading it', async () => {
@@ -130,7 +135,11 @@ describe('background collection (openDatabase retentionMs)', () => {
     await commit(file, 6);
     await format.close();
     expect(await records(store)).toBe(6);
-    await expect(AtomicFormat.open(store, 'x', { blockSize: 1024, collect: { retentionMs: -1 } })).rejects.toThrow(/collect.retentionMs must be a non-negative integer/);
-    await expect(AtomicFormat.open(store, 'x', { blockSize: 1024, collect: { retentionMs: 0, everyCommits: 0 } })).rejects.toThrow(/everyCommits must be a positive integer/);
+    await expect(AtomicFormat.open(store, 'x', { blockSize: 1024, collect: { retentionMs: -1 } })).rejects.toThrow(
+      /collect.retentionMs must be a non-negative integer/,
+    );
+    await expect(AtomicFormat.open(store, 'x', { blockSize: 1024, collect: { retentionMs: 0, everyCommits: 0 } })).rejects.toThrow(
+      /everyCommits must be a positive integer/,
+    );
   });
 });

@@ -2,7 +2,7 @@ import { MemoryStore } from '@blockvfs/store-memory';
 import { describe, expect, it } from 'vitest';
 import { isBlockVfsError, withCache, withMetrics, type BlockStore } from '@blockvfs/core';
 import { withFaults } from '@blockvfs/core/testing';
-import { type ByteRange } from '@blockvfs/core/store';
+import type { ByteRange } from '@blockvfs/core/store';
 import { pattern } from './helpers.js';
 
 function setup(maxBytes = 1 << 20) {
@@ -33,7 +33,14 @@ describe('withCache', () => {
     const { memory, inner, store } = setup();
     await memory.put('k', pattern(100, 2));
     await store.get('k');
-    const ranges: ByteRange[] = [{ offset: 10, length: 20 }, { offset: 90 }, { offset: 95, length: 50 }, { offset: 100 }, { offset: 500, length: 3 }, { offset: 0, length: 0 }];
+    const ranges: ByteRange[] = [
+      { offset: 10, length: 20 },
+      { offset: 90 },
+      { offset: 95, length: 50 },
+      { offset: 100 },
+      { offset: 500, length: 3 },
+      { offset: 0, length: 0 },
+    ];
     for (const range of ranges) expect(await store.get('k', range)).toEqual(await memory.get('k', range));
     expect(inner.metrics.get).toBe(1);
     expect(store.cache.hits).toBe(ranges.length);

@@ -1,6 +1,6 @@
 import { MemoryStore } from '@blockvfs/store-memory';
 import { describe, expect, it } from 'vitest';
-import { BlockVfsError, isBlockVfsError, withMetrics } from '@blockvfs/core';
+import { isBlockVfsError, withMetrics } from '@blockvfs/core';
 import { DirectFormat, PagedFile, directBlockKey } from '@blockvfs/core/format';
 import { withFaults } from '@blockvfs/core/testing';
 import { expectSameBytes, objectSizes, pattern } from './helpers.js';
@@ -181,7 +181,9 @@ describe('DirectFormat', () => {
         await reopened.truncate(newSize);
         await reopened.write(after, 0);
         await reopened.sync();
-        expect(await objectSizes(store, 'db/')).toEqual(Array.from({ length: Math.ceil(newSize / bs) }, (_, i) => [directBlockKey('db', i), Math.min(bs, newSize - i * bs)]));
+        expect(await objectSizes(store, 'db/')).toEqual(
+          Array.from({ length: Math.ceil(newSize / bs) }, (_, i) => [directBlockKey('db', i), Math.min(bs, newSize - i * bs)]),
+        );
       }
     });
   });

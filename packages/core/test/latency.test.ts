@@ -38,9 +38,11 @@ describe('withLatency', () => {
     });
     expect(count).toBe(2001);
     expect(elapsed).toBeGreaterThanOrEqual(3 * 20);
-    expect(await timed(async () => {
-      for await (const _ of store.list('none/'));
-    })).toBeGreaterThanOrEqual(20);
+    expect(
+      await timed(async () => {
+        for await (const _ of store.list('none/'));
+      }),
+    ).toBeGreaterThanOrEqual(20);
   });
 
   it('refuses a negative or non-finite delay', () => {

@@ -26,7 +26,10 @@ describe('withRequestTimeout', () => {
   });
 
   it('reports the timeout, not the SDK’s abort error, when the attempt rejects on the abort first', async () => {
-    const error = await withRequestTimeout(20, (signal) => new Promise((_, reject) => signal?.addEventListener('abort', () => reject(new Error('AbortError'))))).catch((e: unknown) => e);
+    const error = await withRequestTimeout(
+      20,
+      (signal) => new Promise((_, reject) => signal?.addEventListener('abort', () => reject(new Error('AbortError')))),
+    ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RequestTimeoutError);
   });
 

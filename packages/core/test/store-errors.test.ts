@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { BlockVfsError, isBlockVfsError, type ErrorKind } from '@blockvfs/core';
-import { RequestTimeoutError, StoreErrors, describeDelete, describeGet, describeList, describePut, type ProviderErrorRules, type ProviderFailure } from '@blockvfs/core/store';
+import {
+  RequestTimeoutError,
+  StoreErrors,
+  describeDelete,
+  describeGet,
+  describeList,
+  describePut,
+  type ProviderErrorRules,
+  type ProviderFailure,
+} from '@blockvfs/core/store';
 
 /**
  * The shared classification, situation by situation. A toy provider: its errors carry
@@ -87,7 +96,9 @@ describe('StoreErrors: messages name the store, the operation, the key and what 
       '@blockvfs/toy (toy://bucket/): get "k" failed: SlowDown (HTTP 503): Please reduce your request rate.',
     );
     expect(errors.failed('put "k"', { status: 500 }).message).toBe('@blockvfs/toy (toy://bucket/): put "k" failed: HTTP 500');
-    expect(errors.failed('list ""', networkError('ECONNRESET')).message).toBe('@blockvfs/toy (toy://bucket/): list "" failed: ECONNRESET: connect ECONNRESET 127.0.0.1:9');
+    expect(errors.failed('list ""', networkError('ECONNRESET')).message).toBe(
+      '@blockvfs/toy (toy://bucket/): list "" failed: ECONNRESET: connect ECONNRESET 127.0.0.1:9',
+    );
     expect(errors.failed('delete "k"', { status: 404, code: 'NoSuchBucket', message: 'gone' }).message).toBe(
       '@blockvfs/toy (toy://bucket/): delete "k" failed: NoSuchBucket (HTTP 404): gone (the bucket does not exist)',
     );
@@ -104,7 +115,9 @@ describe('StoreErrors: messages name the store, the operation, the key and what 
   it('an unknown outcome of a conditional put is transient and says both failures', () => {
     const error = errors.outcomeUnknown(describePut('c', { ifNoneMatch: '*' }), { status: 500, code: 'InternalError' }, new RequestTimeoutError(300));
     expect(error.kind).toBe('transient');
-    expect(error.message).toBe('@blockvfs/toy (toy://bucket/): put "c" (if absent): outcome unknown after InternalError (HTTP 500), and reading it back failed: timeout (300 ms)');
+    expect(error.message).toBe(
+      '@blockvfs/toy (toy://bucket/): put "c" (if absent): outcome unknown after InternalError (HTTP 500), and reading it back failed: timeout (300 ms)',
+    );
   });
 
   it('a BlockVfsError passes through as it is', () => {

@@ -84,7 +84,8 @@ export async function deserialize(options: DeserializeOptions): Promise<Deserial
     const write = { blockSize: options.blockSize, pageSize, onProgress, singleWriter: options.singleWriter ?? false, wal };
     // `layout` chooses for a new database; one already under `name` is replaced in its own layout.
     const direct = () => writeToStore(store, name, spool, spooled.bytes, { ...write, blockSize: options.blockSize ?? pageSize });
-    if (layout === 'direct' && !(await DirectFormat.exists(store, name)) && (await hasAtomicDatabase(store, name))) await commitToStore(store, name, spool, spooled.bytes, write);
+    if (layout === 'direct' && !(await DirectFormat.exists(store, name)) && (await hasAtomicDatabase(store, name)))
+      await commitToStore(store, name, spool, spooled.bytes, write);
     else if (layout === 'direct') await direct();
     else {
       try {
@@ -166,7 +167,12 @@ async function commitToStore(store: BlockStore, name: string, spool: TempSpool, 
   } catch (error) {
     file.discard();
     const detail = error instanceof Error ? error.message : String(error);
-    throw serializeError(isBlockVfsError(error) ? error.kind : 'permanent', `importing database "${name}" failed, and the database is as it was (unless the store failed only to confirm the final commit: then all of the import is in): ${detail}`, store.name, error);
+    throw serializeError(
+      isBlockVfsError(error) ? error.kind : 'permanent',
+      `importing database "${name}" failed, and the database is as it was (unless the store failed only to confirm the final commit: then all of the import is in): ${detail}`,
+      store.name,
+      error,
+    );
   }
 }
 
@@ -201,7 +207,12 @@ async function writeToStore(store: BlockStore, name: string, spool: TempSpool, t
     const state = existed
       ? `the stored file may now mix pages of the old and the new database (the direct layout writes blocks in place); import it again`
       : 'what was written has been deleted, as far as the store allowed';
-    throw serializeError(isBlockVfsError(error) ? error.kind : 'permanent', `writing database "${name}" failed after ${written} of ${total} bytes: ${detail}; ${state}`, store.name, error);
+    throw serializeError(
+      isBlockVfsError(error) ? error.kind : 'permanent',
+      `writing database "${name}" failed after ${written} of ${total} bytes: ${detail}; ${state}`,
+      store.name,
+      error,
+    );
   }
 }
 

@@ -46,7 +46,8 @@ export async function* serialize(options: SerializeOptions): AsyncGenerator<Uint
   const { store, name, asOf } = options;
   const layout = checkLayout(options.layout ?? DEFAULT_LAYOUT);
   if (asOf !== undefined && layout !== 'atomic') throw serializeError('invalid', `asOf needs the atomic layout, not "${layout}"`, store.name);
-  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw serializeError('invalid', 'onProgress must be a function', store.name);
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function')
+    throw serializeError('invalid', 'onProgress must be a function', store.name);
   const file = await openInStoredLayout(store, name, layout, asOf);
   let bytes = 0;
   for await (const chunk of readBlocks(file)) {

@@ -28,7 +28,9 @@ export async function spoolSource(source: ChunkSource, spool: TempSpool, what: s
   let finished = false;
   let reported = -1;
   const report = (bytes: number): void => {
-    if (bytes !== reported) progress((reported = bytes));
+    if (bytes === reported) return;
+    reported = bytes;
+    progress(bytes);
   };
   try {
     for (;;) {

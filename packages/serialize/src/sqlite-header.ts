@@ -51,7 +51,11 @@ export function parseHeader(header: Uint8Array, what: string, store?: string): D
   // The 16-bit field cannot hold 65536, so the file format stores it as 1.
   const pageSize = rawPageSize === 1 ? 65536 : rawPageSize;
   if (pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) !== 0) {
-    throw serializeError('invalid', `${what} is not a valid SQLite database: page size ${rawPageSize} in its header is not a power of two from 512 to 65536`, store);
+    throw serializeError(
+      'invalid',
+      `${what} is not a valid SQLite database: page size ${rawPageSize} in its header is not a power of two from 512 to 65536`,
+      store,
+    );
   }
   const changeCounter = view.getUint32(24);
   const pageCount = view.getUint32(28);
@@ -67,7 +71,11 @@ export function parseHeader(header: Uint8Array, what: string, store?: string): D
 export function checkWholeFile(header: DatabaseHeader, size: number, what: string, store?: string): number {
   const { pageSize, headerPageCount } = header;
   if (size % pageSize !== 0) {
-    throw serializeError('invalid', `${what} is ${size} bytes long, not a whole number of ${pageSize}-byte pages: it is truncated or not an SQLite database`, store);
+    throw serializeError(
+      'invalid',
+      `${what} is ${size} bytes long, not a whole number of ${pageSize}-byte pages: it is truncated or not an SQLite database`,
+      store,
+    );
   }
   const pages = size / pageSize;
   if (headerPageCount !== undefined && pages < headerPageCount) {

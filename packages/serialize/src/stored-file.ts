@@ -1,5 +1,5 @@
 import { directBlockKey, openPagedFile, type PagedFile } from '@blockvfs/core/format';
-import { type BlockStore } from '@blockvfs/core';
+import type { BlockStore } from '@blockvfs/core';
 import { serializeError } from './errors.js';
 
 /**

@@ -65,16 +65,38 @@ const cases: BadCase[] = [
   { what: 'a short text file', source: () => [new TextEncoder().encode('hello')], message: /does not start with "SQLite format 3\\0"/ },
   { what: 'the magic string alone', source: () => chunks(good.subarray(0, 16), 1), message: /only 16 bytes long, shorter than the 100-byte header/ },
   { what: 'half a header', source: () => [good.subarray(0, 50)], message: /only 50 bytes long/ },
-  { what: 'page size 1000 (not a power of two)', source: () => [patched(good, 16, 1000, 2)], message: /page size 1000 .* not a power of two from 512 to 65536/ },
+  {
+    what: 'page size 1000 (not a power of two)',
+    source: () => [patched(good, 16, 1000, 2)],
+    message: /page size 1000 .* not a power of two from 512 to 65536/,
+  },
   { what: 'page size 256 (too small)', source: () => [patched(good, 16, 256, 2)], message: /page size 256 / },
   { what: 'page size 0', source: () => [patched(good, 16, 0, 2)], message: /page size 0 / },
   { what: 'a length that is not whole pages', source: () => [good, new Uint8Array(10)], message: /not a whole number of 1024-byte pages/ },
-  { what: 'a stream cut short by one page', source: () => chunks(good.subarray(0, good.length - 1024), 999), message: /is truncated: its header says \d+ pages of 1024 bytes, but it holds only \d+/ },
+  {
+    what: 'a stream cut short by one page',
+    source: () => chunks(good.subarray(0, good.length - 1024), 999),
+    message: /is truncated: its header says \d+ pages of 1024 bytes, but it holds only \d+/,
+  },
   { what: 'a stream cut short to its first page', source: () => [good.subarray(0, 1024)], message: /is truncated/ },
   { what: 'a stream cut short mid-page', source: () => [good.subarray(0, good.length - 100)], message: /not a whole number of 1024-byte pages/ },
-  { what: 'a source that throws midway', source: () => failingAfter(good, 4096, 8192, sourceError), message: /the source failed after 8192 bytes, nothing was written to the store: connection reset by peer/, cause: sourceError },
-  { what: 'a source that throws at once', source: () => failingAfter(good, 4096, 0, sourceError), message: /the source failed after 0 bytes/, cause: sourceError },
-  { what: 'a chunk that is a string', source: () => [good.subarray(0, 200), 'more' as unknown as Uint8Array], message: /must yield Uint8Array chunks .* got string after 200 bytes/ },
+  {
+    what: 'a source that throws midway',
+    source: () => failingAfter(good, 4096, 8192, sourceError),
+    message: /the source failed after 8192 bytes, nothing was written to the store: connection reset by peer/,
+    cause: sourceError,
+  },
+  {
+    what: 'a source that throws at once',
+    source: () => failingAfter(good, 4096, 0, sourceError),
+    message: /the source failed after 0 bytes/,
+    cause: sourceError,
+  },
+  {
+    what: 'a chunk that is a string',
+    source: () => [good.subarray(0, 200), 'more' as unknown as Uint8Array],
+    message: /must yield Uint8Array chunks .* got string after 200 bytes/,
+  },
   { what: 'a source that is not iterable', source: () => ({}) as unknown as ChunkSource, message: /source must be an Iterable or AsyncIterable/ },
 ];
 
@@ -151,8 +173,12 @@ it('accepts a stream shorter than the header page count when that count is stale
 it('refuses bad options before reading anything', async () => {
   const store = new MemoryStore();
   await expect(deserialize({ store, name: 'x', source: [good], blockSize: 0 })).rejects.toThrow(/block size must be an integer of 1 to 16777216 bytes/);
-  await expect(deserialize({ store, name: 'x', source: [good], blockSize: 16 * 1024 * 1024 + 1 })).rejects.toThrow(/block size must be an integer of 1 to 16777216 bytes/);
-  await expect(deserialize({ store: { name: 'no capabilities', get() {}, put() {}, delete() {}, list() {} } as never, name: 'x', source: [good] })).rejects.toThrow(/no "capabilities"/);
+  await expect(deserialize({ store, name: 'x', source: [good], blockSize: 16 * 1024 * 1024 + 1 })).rejects.toThrow(
+    /block size must be an integer of 1 to 16777216 bytes/,
+  );
+  await expect(
+    deserialize({ store: { name: 'no capabilities', get() {}, put() {}, delete() {}, list() {} } as never, name: 'x', source: [good] }),
+  ).rejects.toThrow(/no "capabilities"/);
   await expect(deserialize({ store, name: '', source: [good] })).rejects.toThrow(/name must be a non-empty string/);
   await expect(deserialize({ store, name: 'x', source: [good], layout: 'nope' as 'direct' })).rejects.toThrow(/unknown layout "nope"/);
   expect(await snapshot(store)).toEqual(new Map());

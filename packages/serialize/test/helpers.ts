@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { directBlockKey } from '@blockvfs/core/format';
-import { type BlockStore } from '@blockvfs/core';
+import type { BlockStore } from '@blockvfs/core';
 
 /**
  * Test fixtures built with the real `sqlite3` shell, and small tools to look at a

@@ -74,44 +74,47 @@ it('reports progress: reading, then writing up to the total', async () => {
   for (const list of [reading, writing]) expect(list.every((event, i) => i === 0 || event.bytes > list[i - 1]!.bytes)).toBe(true);
 });
 
-it.each(['atomic', 'direct'] as const)('%s layout: writing progress never runs ahead of what the store confirmed; serialize reports the bytes it read', async (layout) => {
-  const padded = makeShellDatabase(join(dir, `progress-${layout}.sqlite`), 4096, 3000);
-  const memory = new MemoryStore();
-  let confirmed = 0; // bytes of block objects the store has acknowledged
-  const store: BlockStore = {
-    name: memory.name,
-    capabilities: memory.capabilities,
-    get: (key, range) => memory.get(key, range),
-    put: async (key, data, condition) => {
-      const result = await memory.put(key, data, condition);
-      if (!key.includes('/log/') && !key.endsWith('/head')) confirmed += data.length;
-      return result;
-    },
-    delete: (keys) => memory.delete(keys),
-    list: (prefix, options) => memory.list(prefix, options),
-  };
-  const writing: DeserializeProgress[] = [];
-  await deserialize({
-    layout,
-    store,
-    name: 'db',
-    source: [padded],
-    onProgress: (event) => {
-      if (event.phase !== 'writing') return;
-      writing.push(event);
-      expect(event.bytes).toBeLessThanOrEqual(confirmed);
-    },
-  });
-  expect(writing.length).toBeGreaterThan(1);
-  expect(writing.at(-1)).toEqual({ phase: 'writing', bytes: padded.length, totalBytes: padded.length });
-  expect(writing.every((event, i) => i === 0 || event.bytes >= writing[i - 1]!.bytes)).toBe(true);
+it.each(['atomic', 'direct'] as const)(
+  '%s layout: writing progress never runs ahead of what the store confirmed; serialize reports the bytes it read',
+  async (layout) => {
+    const padded = makeShellDatabase(join(dir, `progress-${layout}.sqlite`), 4096, 3000);
+    const memory = new MemoryStore();
+    let confirmed = 0; // bytes of block objects the store has acknowledged
+    const store: BlockStore = {
+      name: memory.name,
+      capabilities: memory.capabilities,
+      get: (key, range) => memory.get(key, range),
+      put: async (key, data, condition) => {
+        const result = await memory.put(key, data, condition);
+        if (!key.includes('/log/') && !key.endsWith('/head')) confirmed += data.length;
+        return result;
+      },
+      delete: (keys) => memory.delete(keys),
+      list: (prefix, options) => memory.list(prefix, options),
+    };
+    const writing: DeserializeProgress[] = [];
+    await deserialize({
+      layout,
+      store,
+      name: 'db',
+      source: [padded],
+      onProgress: (event) => {
+        if (event.phase !== 'writing') return;
+        writing.push(event);
+        expect(event.bytes).toBeLessThanOrEqual(confirmed);
+      },
+    });
+    expect(writing.length).toBeGreaterThan(1);
+    expect(writing.at(-1)).toEqual({ phase: 'writing', bytes: padded.length, totalBytes: padded.length });
+    expect(writing.every((event, i) => i === 0 || event.bytes >= writing[i - 1]!.bytes)).toBe(true);
 
-  const read: SerializeProgress[] = [];
-  const bytes = await concat(serialize({ layout, store, name: 'db', onProgress: (event) => read.push(event) }));
-  expect(sha256(bytes)).toBe(sha256(padded));
-  expect(read.at(-1)).toEqual({ bytes: padded.length, totalBytes: padded.length });
-  expect(read.every((event, i) => i === 0 || event.bytes > read[i - 1]!.bytes)).toBe(true);
-});
+    const read: SerializeProgress[] = [];
+    const bytes = await concat(serialize({ layout, store, name: 'db', onProgress: (event) => read.push(event) }));
+    expect(sha256(bytes)).toBe(sha256(padded));
+    expect(read.at(-1)).toEqual({ bytes: padded.length, totalBytes: padded.length });
+    expect(read.every((event, i) => i === 0 || event.bytes > read[i - 1]!.bytes)).toBe(true);
+  },
+);
 
 it('a store failure while writing a new database deletes what was written, and says so', async () => {
   const memory = new MemoryStore();

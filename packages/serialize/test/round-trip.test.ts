@@ -31,38 +31,38 @@ async function stored(store: BlockStore, name: string, layout: Layout): Promise<
 describe.each(LAYOUTS.flatMap((layout) => [512, 4096, 65536].map((pageSize) => ({ layout, pageSize }))))(
   '$layout layout: a database made by the sqlite3 shell, page size $pageSize',
   ({ layout, pageSize }) => {
-  const path = join(dir, `shell-${layout}-${pageSize}.sqlite`);
-  let original: Uint8Array;
-  let expected: Record<string, unknown>[][];
-  beforeAll(() => {
-    original = makeShellDatabase(path, pageSize);
-    expected = CHECK_QUERIES.map((sql) => shellRows(path, sql));
-  });
+    const path = join(dir, `shell-${layout}-${pageSize}.sqlite`);
+    let original: Uint8Array;
+    let expected: Record<string, unknown>[][];
+    beforeAll(() => {
+      original = makeShellDatabase(path, pageSize);
+      expected = CHECK_QUERIES.map((sql) => shellRows(path, sql));
+    });
 
-  it.each([1, 7, 4096, Infinity])('deserialises from chunks of %s bytes and serialises back byte for byte', async (chunkSize) => {
-    const store = new MemoryStore();
-    const source = chunkSize === Infinity ? [original] : chunks(original, chunkSize);
-    const result = await deserialize({ store, name: 'books.db', source, layout });
-    expect(result).toEqual({ bytes: original.length, pages: original.length / pageSize, pageSize, convertedFromWal: false });
-    // Default block size = page size: in the direct layout one object per page; in the atomic one, one commit.
-    expect(await stored(store, 'books.db', layout)).toEqual(
-      layout === 'direct' ? { blocks: Array(original.length / pageSize).fill(pageSize) } : { commits: ['books.db/log/000000000001'], blockSize: pageSize },
-    );
-    expect(sha256(await concat(serialize({ store, name: 'books.db', layout })))).toBe(sha256(original));
-  });
+    it.each([1, 7, 4096, Infinity])('deserialises from chunks of %s bytes and serialises back byte for byte', async (chunkSize) => {
+      const store = new MemoryStore();
+      const source = chunkSize === Infinity ? [original] : chunks(original, chunkSize);
+      const result = await deserialize({ store, name: 'books.db', source, layout });
+      expect(result).toEqual({ bytes: original.length, pages: original.length / pageSize, pageSize, convertedFromWal: false });
+      // Default block size = page size: in the direct layout one object per page; in the atomic one, one commit.
+      expect(await stored(store, 'books.db', layout)).toEqual(
+        layout === 'direct' ? { blocks: Array(original.length / pageSize).fill(pageSize) } : { commits: ['books.db/log/000000000001'], blockSize: pageSize },
+      );
+      expect(sha256(await concat(serialize({ store, name: 'books.db', layout })))).toBe(sha256(original));
+    });
 
-  it.each(STORES)('on %s: opens with openDatabase with the rows the shell gives, and serialises back', async (_, makeStore) => {
-    const store = makeStore();
-    await deserialize({ store, name: 'books.db', source: chunks(original, 4096), layout });
-    const db = await openDatabase({ store, name: 'books.db', blockSize: pageSize, readOnly: true, layout });
-    try {
-      for (const [i, sql] of CHECK_QUERIES.entries()) expect(await db.all(sql)).toEqual(expected[i]);
-      expect(await db.all('PRAGMA integrity_check')).toEqual([{ integrity_check: 'ok' }]);
-    } finally {
-      await db.close();
-    }
-    expect(sha256(await concat(serialize({ store, name: 'books.db', layout })))).toBe(sha256(original));
-  });
+    it.each(STORES)('on %s: opens with openDatabase with the rows the shell gives, and serialises back', async (_, makeStore) => {
+      const store = makeStore();
+      await deserialize({ store, name: 'books.db', source: chunks(original, 4096), layout });
+      const db = await openDatabase({ store, name: 'books.db', blockSize: pageSize, readOnly: true, layout });
+      try {
+        for (const [i, sql] of CHECK_QUERIES.entries()) expect(await db.all(sql)).toEqual(expected[i]);
+        expect(await db.all('PRAGMA integrity_check')).toEqual([{ integrity_check: 'ok' }]);
+      } finally {
+        await db.close();
+      }
+      expect(sha256(await concat(serialize({ store, name: 'books.db', layout })))).toBe(sha256(original));
+    });
   },
 );
 
@@ -105,7 +105,7 @@ describe.each(LAYOUTS)('%s layout: block size other than the page size', (layout
 describe.each(LAYOUTS)('%s layout: a WAL-mode database file', (layout) => {
   it('is stored in rollback-journal mode, opens with the rows the shell gives, and exports as a file the shell reads', async () => {
     const path = join(dir, `wal-${layout}.sqlite`);
-    shell(path, 'PRAGMA journal_mode = WAL; CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t (v) VALUES (\'one\'), (\'two\');');
+    shell(path, "PRAGMA journal_mode = WAL; CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t (v) VALUES ('one'), ('two');");
     const original = new Uint8Array(readFileSync(path));
     expect([original[18], original[19]]).toEqual([2, 2]); // the shell checkpointed at exit: the main file holds every row
     const store = new MemoryStore();

@@ -79,7 +79,7 @@ async function midRunTimeTravel(world: World, n: number): Promise<void> {
     db = await openDatabase({ store, name: world.name, clock, readOnly: true, asOf: seq });
     world.databases.add(db);
     const version = await db.version();
-    const state = await db.transaction(() => readState((db as Database)));
+    const state = await db.transaction(() => readState(db as Database));
     if (version?.commit !== seq) oracle.finding('timeTravel', `time travel to commit ${seq} mid-run opened commit ${version?.commit}`);
     oracle.checkState(state, `mid-run time travel to commit ${seq}`);
     oracle.history.push({ seq, ops: opIds(state), at: world.elapsed });
@@ -112,7 +112,8 @@ export async function finalCheck(world: World): Promise<void> {
   }
   if (state) {
     for (const info of oracle.ops.values()) {
-      if (info.outcome === 'acked' && !state.ops.has(info.op)) oracle.finding('durable', `acknowledged op ${info.op} (${info.process}, commit ${info.commit ?? '?'}) is not in the final state`);
+      if (info.outcome === 'acked' && !state.ops.has(info.op))
+        oracle.finding('durable', `acknowledged op ${info.op} (${info.process}, commit ${info.commit ?? '?'}) is not in the final state`);
     }
   }
   await timeTravel(world, latest);
@@ -180,7 +181,8 @@ async function timeTravel(world: World, latest: number): Promise<void> {
     }
     if (found.seq !== seq) oracle.finding('timeTravel', `time travel to commit ${seq} opened commit ${found.seq}`);
     const recorded = monitor.records.get(seq)?.time;
-    if (recorded !== undefined && recorded !== found.time) oracle.finding('timeTravel', `commit ${seq}'s time is ${found.time} by version(), ${recorded} in its record`);
+    if (recorded !== undefined && recorded !== found.time)
+      oracle.finding('timeTravel', `commit ${seq}'s time is ${found.time} by version(), ${recorded} in its record`);
     oracle.checkState(found.state, `commit ${seq}`);
     visited.push({ seq, time: found.time, ops: opIds(found.state) });
   }
@@ -203,9 +205,11 @@ async function timeTravel(world: World, latest: number): Promise<void> {
   for (const info of oracle.ops.values()) {
     if (info.outcome === 'acked' && info.commit !== undefined) {
       const at = bySeq.get(info.commit);
-      if (at && !at.has(info.op)) oracle.finding('durable', `op ${info.op} (${info.process}) was acknowledged at commit ${info.commit}, which does not hold it`);
+      if (at && !at.has(info.op))
+        oracle.finding('durable', `op ${info.op} (${info.process}) was acknowledged at commit ${info.commit}, which does not hold it`);
       const before = bySeq.get(info.commit - 1);
-      if (before?.has(info.op)) oracle.finding('durable', `op ${info.op} (${info.process}) was acknowledged at commit ${info.commit}, but commit ${info.commit - 1} holds it already`);
+      if (before?.has(info.op))
+        oracle.finding('durable', `op ${info.op} (${info.process}) was acknowledged at commit ${info.commit}, but commit ${info.commit - 1} holds it already`);
       for (const v of visited) {
         if (v.seq > info.commit && !bySeq.get(v.seq)?.has(info.op)) {
           oracle.finding('durable', `op ${info.op} (${info.process}, acknowledged at commit ${info.commit}) is missing from commit ${v.seq}`);
@@ -219,7 +223,13 @@ async function timeTravel(world: World, latest: number): Promise<void> {
   for (const seen of oracle.history) {
     const now = bySeq.get(seen.seq);
     if (now && (now.size !== seen.ops.length || seen.ops.some((op) => !now.has(op)))) {
-      oracle.finding('timeTravel', `time travel to commit ${seen.seq} at ${seen.at} ms showed ops [${list(seen.ops, 12)}], at the end [${list([...now].sort((a, b) => a - b), 12)}]`);
+      oracle.finding(
+        'timeTravel',
+        `time travel to commit ${seen.seq} at ${seen.at} ms showed ops [${list(seen.ops, 12)}], at the end [${list(
+          [...now].sort((a, b) => a - b),
+          12,
+        )}]`,
+      );
     }
   }
 
@@ -234,7 +244,8 @@ async function timeTravel(world: World, latest: number): Promise<void> {
       if (!older) oracle.finding('oneCommit', `a read by ${read.process} at ${read.at} ms saw ops [${list(read.ops, 12)}], the state of no commit`);
     } else {
       const inside = read.ops.every((op) => new Set(visited[visited.length - 1]?.ops).has(op));
-      if (!inside) oracle.finding('oneCommit', `a read by ${read.process} at ${read.at} ms saw ops [${list(read.ops, 12)}], some of which no later commit holds`);
+      if (!inside)
+        oracle.finding('oneCommit', `a read by ${read.process} at ${read.at} ms saw ops [${list(read.ops, 12)}], some of which no later commit holds`);
     }
   }
 
@@ -257,7 +268,8 @@ async function timeTravel(world: World, latest: number): Promise<void> {
     for (let seq = v.seq + 1; seq <= latest; seq++) if ((monitor.records.get(seq)?.time ?? Infinity) <= v.time) expected = seq;
     try {
       const found = await at(new Date(v.time));
-      if (found?.seq !== expected) oracle.finding('timeTravel', `time travel to the date of commit ${v.seq} (${v.time}) opened commit ${found?.seq}, expected ${expected}`);
+      if (found?.seq !== expected)
+        oracle.finding('timeTravel', `time travel to the date of commit ${v.seq} (${v.time}) opened commit ${found?.seq}, expected ${expected}`);
     } catch (error) {
       oracle.finding('timeTravel', `time travel to the date of commit ${v.seq} fails: ${describeError(error)}`);
     }

@@ -141,13 +141,22 @@ async function main(): Promise<number> {
   const count = Number(values.seeds ?? 100);
   const from = Number(values.from ?? 1);
   const only = values.only;
-  if (only !== undefined && only !== 'classic' && only !== 'storm' && only !== 'shrinking') throw new Error(`--only takes classic, storm or shrinking, not ${only}`);
+  if (only !== undefined && only !== 'classic' && only !== 'storm' && only !== 'shrinking')
+    throw new Error(`--only takes classic, storm or shrinking, not ${only}`);
   const seeds = Array.from({ length: count }, (_, i) => from + i).filter((seed) => only === undefined || drawSwarm(seed, overrides)[only]);
   if (seeds.length === 0) return 0;
   const jobs = Math.max(1, Math.min(Number(values.jobs ?? 2), seeds.length));
   const results = await runPool(seeds, jobs, overrides, traceLines, values.verbose ?? false);
   const failing = results.filter((r) => !r.ok).sort((a, b) => a.seed - b.seed);
-  if (values.json) writeFileSync(values.json, JSON.stringify(results.map(({ report, ...rest }) => ({ ...rest, report: rest.ok ? undefined : report })), null, 1));
+  if (values.json)
+    writeFileSync(
+      values.json,
+      JSON.stringify(
+        results.map(({ report, ...rest }) => ({ ...rest, report: rest.ok ? undefined : report })),
+        null,
+        1,
+      ),
+    );
   if (failing.length > 0) {
     const full = values.verbose ? failing.length : 3;
     console.log(`\n${failing.length} failing seed(s)${failing.length > full ? `; the first ${full} in full` : ''}:\n`);
@@ -208,7 +217,18 @@ async function runPool(seeds: number[], jobs: number, overrides: SwarmOverrides 
           const tries = (crashes.get(seed) ?? 0) + 1;
           crashes.set(seed, tries);
           if (tries < 2) queue.unshift(seed);
-          else results.push({ seed, ok: false, findings: [{ guarantee: 'progress', message: 'the worker running it died', at: 0 }], report: `seed ${seed}: the worker running it died twice\n  replay: ${replayCommand(seed, overrides)}`, wallMs: 0, rss: 0, commits: 0, requests: 0, realTime: 0 });
+          else
+            results.push({
+              seed,
+              ok: false,
+              findings: [{ guarantee: 'progress', message: 'the worker running it died', at: 0 }],
+              report: `seed ${seed}: the worker running it died twice\n  replay: ${replayCommand(seed, overrides)}`,
+              wallMs: 0,
+              rss: 0,
+              commits: 0,
+              requests: 0,
+              realTime: 0,
+            });
         }
         if (queue.length > 0) start();
         else if (live === 0) resolve();

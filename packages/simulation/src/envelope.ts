@@ -143,7 +143,8 @@ export function decodeCheckpointObject(bytes: Uint8Array): CheckpointObject {
     const unchecked = new Set<number>();
     for (const run of header.unchecked) {
       if (!Array.isArray(run) || run.length !== 2) throw new Error('bad unchecked run');
-      for (let index = count(run[0], 'unchecked first'); index < count(run[0], 'unchecked first') + count(run[1], 'unchecked count'); index++) unchecked.add(index);
+      for (let index = count(run[0], 'unchecked first'); index < count(run[0], 'unchecked first') + count(run[1], 'unchecked count'); index++)
+        unchecked.add(index);
     }
     const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
     [...map.keys()]
@@ -152,7 +153,13 @@ export function decodeCheckpointObject(bytes: Uint8Array): CheckpointObject {
         if (!unchecked.has(index)) (map.get(index) as { crc?: number }).crc = view.getUint32(i * 4, true);
       });
   }
-  return { seq: count(header.seq, 'seq'), time: count(header.time, 'time'), size: count(header.size, 'size'), blockSize: count(header.blockSize, 'blockSize'), map };
+  return {
+    seq: count(header.seq, 'seq'),
+    time: count(header.time, 'time'),
+    size: count(header.size, 'size'),
+    blockSize: count(header.blockSize, 'blockSize'),
+    map,
+  };
 }
 
 const CRC32C_TABLE = (() => {

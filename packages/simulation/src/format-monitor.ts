@@ -1,5 +1,5 @@
 import { DEFAULT_INLINE_LIMIT, blockCount, blockLength } from '@blockvfs/core/format';
-import { type PutCondition } from '@blockvfs/core/store';
+import type { PutCondition } from '@blockvfs/core/store';
 import {
   blockKeyOf,
   checkpointKeyOf,
@@ -126,7 +126,10 @@ export class FormatMonitor implements ObjectObserver {
         const record = this.records.get(parsed.seq);
         const named = record?.tag === parsed.tag && (record.blocks.includes(parsed.index) || record.inline.some(([index]) => index === parsed.index));
         if (named && parsed.seq > oldest) {
-          this.#fail('collection', `block ${parsed.index} of commit ${parsed.seq} was deleted while the head keeps commits from ${oldest} on (commit ${parsed.seq} needs it)`);
+          this.#fail(
+            'collection',
+            `block ${parsed.index} of commit ${parsed.seq} was deleted while the head keeps commits from ${oldest} on (commit ${parsed.seq} needs it)`,
+          );
         } else if (named) {
           const entry = this.#states.get(oldest)?.map.get(parsed.index);
           if (entry?.seq === parsed.seq && entry.tag === parsed.tag) {
@@ -162,14 +165,18 @@ export class FormatMonitor implements ObjectObserver {
       const same = collectedAt !== undefined && this.records.get(seq)?.tag === record.tag && seq <= (this.head()?.oldest ?? 0);
       if (late || same) return;
       const again = collectedAt !== undefined ? ' after the collector deleted it' : '';
-      this.#fail(collectedAt !== undefined ? 'grace' : 'conditions', `record ${seq} was created a second time${again} (tag ${this.records.get(seq)?.tag}, now ${record.tag})`);
+      this.#fail(
+        collectedAt !== undefined ? 'grace' : 'conditions',
+        `record ${seq} was created a second time${again} (tag ${this.records.get(seq)?.tag}, now ${record.tag})`,
+      );
       return; // the shadow keeps the first: later checks would only repeat this finding
     }
     const previous = this.records.get(seq - 1);
     if (seq > 1 && !previous) this.#fail('contiguous', `record ${seq} was created before record ${seq - 1} ever existed`);
     if (previous && record.time < previous.time) this.#fail('recordTime', `record ${seq} has time ${record.time}, before record ${seq - 1}'s ${previous.time}`);
     const base = this.#states.get(seq - 1);
-    if (base && base.seq > 0 && record.blockSize !== base.blockSize) this.#fail('envelope', `record ${seq} has block size ${record.blockSize}, the file ${base.blockSize}`);
+    if (base && base.seq > 0 && record.blockSize !== base.blockSize)
+      this.#fail('envelope', `record ${seq} has block size ${record.blockSize}, the file ${base.blockSize}`);
 
     // The blocks it names exist now, whole and trimmed to the size.
     const count = blockCount(record.size, record.blockSize);
@@ -186,7 +193,8 @@ export class FormatMonitor implements ObjectObserver {
       }
       if (object) bytes += object.length;
       const crc = record.crcs.get(index);
-      if (object && crc !== undefined && crc32c(object) !== crc) this.#fail('recordBlocks', `record ${seq}: block ${index}'s object does not match the record's checksum`);
+      if (object && crc !== undefined && crc32c(object) !== crc)
+        this.#fail('recordBlocks', `record ${seq}: block ${index}'s object does not match the record's checksum`);
     }
     let inlineBytes = 0;
     for (const [index, payload] of record.inline) {
@@ -194,13 +202,18 @@ export class FormatMonitor implements ObjectObserver {
       seen.add(index);
       if (index >= count) this.#fail('recordBlocks', `record ${seq} carries block ${index} inline, past the end of a ${record.size}-byte file`);
       else if (payload.length !== blockLength(index, record.size, record.blockSize)) {
-        this.#fail('recordBlocks', `record ${seq}: inline block ${index} has ${payload.length} bytes, expected ${blockLength(index, record.size, record.blockSize)}`);
+        this.#fail(
+          'recordBlocks',
+          `record ${seq}: inline block ${index} has ${payload.length} bytes, expected ${blockLength(index, record.size, record.blockSize)}`,
+        );
       }
       inlineBytes += payload.length;
     }
     if (record.inline.length > 0 && record.blocks.length > 0) this.#fail('recordBlocks', `record ${seq} mixes inline blocks and block objects`);
-    if (inlineBytes > DEFAULT_INLINE_LIMIT) this.#fail('recordBlocks', `record ${seq} carries ${inlineBytes} bytes inline, over the ${DEFAULT_INLINE_LIMIT}-byte limit`);
-    if (record.blocks.length > 0 && bytes <= DEFAULT_INLINE_LIMIT) this.#fail('recordBlocks', `record ${seq} uploaded ${bytes} bytes as block objects, which fit inline`);
+    if (inlineBytes > DEFAULT_INLINE_LIMIT)
+      this.#fail('recordBlocks', `record ${seq} carries ${inlineBytes} bytes inline, over the ${DEFAULT_INLINE_LIMIT}-byte limit`);
+    if (record.blocks.length > 0 && bytes <= DEFAULT_INLINE_LIMIT)
+      this.#fail('recordBlocks', `record ${seq} uploaded ${bytes} bytes as block objects, which fit inline`);
 
     this.records.set(seq, { ...record, createdAt: this.#o.now() });
     if (base) {
@@ -228,7 +241,8 @@ export class FormatMonitor implements ObjectObserver {
     if (checkpoint.time !== state.time) differences.push(`time ${checkpoint.time} ≠ ${state.time}`);
     for (const [index, entry] of state.map) {
       const got = checkpoint.map.get(index);
-      if (got?.seq !== entry.seq || got.tag !== entry.tag) differences.push(`block ${index}: ${got ? `${got.seq}.${got.tag}` : 'missing'} ≠ ${entry.seq}.${entry.tag}`);
+      if (got?.seq !== entry.seq || got.tag !== entry.tag)
+        differences.push(`block ${index}: ${got ? `${got.seq}.${got.tag}` : 'missing'} ≠ ${entry.seq}.${entry.tag}`);
     }
     for (const index of checkpoint.map.keys()) if (!state.map.has(index)) differences.push(`block ${index} should not be there`);
     if (differences.length > 0) this.#fail('checkpoint', `checkpoint ${seq} differs from the state after commit ${seq}: ${differences.slice(0, 5).join('; ')}`);
@@ -263,11 +277,15 @@ export class FormatMonitor implements ObjectObserver {
     }
     const { checkpoints } = head;
     for (let i = 1; i < checkpoints.length; i++) {
-      if ((checkpoints[i] as number) <= (checkpoints[i - 1] as number)) this.#fail('head', `the head's checkpoints are not ascending: ${checkpoints.join(',')}`);
+      if ((checkpoints[i] as number) <= (checkpoints[i - 1] as number))
+        this.#fail('head', `the head's checkpoints are not ascending: ${checkpoints.join(',')}`);
     }
-    if (checkpoints.length > 0 && head.checkpoint !== Math.max(...checkpoints)) this.#fail('head', `the head names checkpoint ${head.checkpoint}, not its newest listed (${checkpoints.join(',')})`);
-    if (head.oldest > 0 && !checkpoints.includes(head.oldest)) this.#fail('head', `the head keeps commits from ${head.oldest} on but does not list checkpoint ${head.oldest}`);
-    if (checkpoints.some((seq) => seq < head.oldest)) this.#fail('head', `the head lists checkpoints before its oldest ${head.oldest}: ${checkpoints.join(',')}`);
+    if (checkpoints.length > 0 && head.checkpoint !== Math.max(...checkpoints))
+      this.#fail('head', `the head names checkpoint ${head.checkpoint}, not its newest listed (${checkpoints.join(',')})`);
+    if (head.oldest > 0 && !checkpoints.includes(head.oldest))
+      this.#fail('head', `the head keeps commits from ${head.oldest} on but does not list checkpoint ${head.oldest}`);
+    if (checkpoints.some((seq) => seq < head.oldest))
+      this.#fail('head', `the head lists checkpoints before its oldest ${head.oldest}: ${checkpoints.join(',')}`);
     for (const seq of checkpoints) {
       if (!this.#o.objects.has(checkpointKeyOf(this.#o.name, seq))) this.#fail('head', `the head lists checkpoint ${seq}, which does not exist`);
     }

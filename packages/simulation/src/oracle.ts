@@ -142,7 +142,8 @@ export class Oracle {
     this.checkState(state, `${options.what} by ${process}`);
     const view = this.#view(process);
     const missingSeen = view.seen.filter((op) => !state.ops.has(op));
-    if (missingSeen.length > 0) this.finding('monotonic', `${options.what} by ${process} went back: ops ${list(missingSeen)}, seen by its earlier read, are gone`);
+    if (missingSeen.length > 0)
+      this.finding('monotonic', `${options.what} by ${process} went back: ops ${list(missingSeen)}, seen by its earlier read, are gone`);
     const missingOwn = [...view.own].filter((op) => !state.ops.has(op));
     if (missingOwn.length > 0) this.finding('monotonic', `${options.what} by ${process} lacks its own acknowledged ops ${list(missingOwn)}`);
     view.seen = ids;
@@ -158,7 +159,9 @@ export class Oracle {
       if (before) missing.push(info.op);
     }
     if (missing.length > 0) {
-      const detail = missing.map((op) => `${op} (${this.ops.get(op)?.process}, commit ${this.ops.get(op)?.commit ?? '?'}, acknowledged at ${this.ops.get(op)?.ackedAt} ms)`);
+      const detail = missing.map(
+        (op) => `${op} (${this.ops.get(op)?.process}, commit ${this.ops.get(op)?.commit ?? '?'}, acknowledged at ${this.ops.get(op)?.ackedAt} ms)`,
+      );
       const when = staleness === 0 ? 'before it began' : `more than its freshness of ${staleness} ms before it began (at ${issued.at} ms)`;
       this.finding(what.startsWith('read') ? 'fresh' : 'durable', `${what} lacks ops acknowledged ${when}: ${list(detail)}`);
     }

@@ -151,7 +151,9 @@ class Life {
         // atomic layout each connection has a view of its own, as two processes would, so the oracle judges
         // the second connection's reads as its own (its own monotonic history and freshness promise).
         const second = this.#second;
-        const write = this.#world.scheduler.sleep(this.#random.int(0, 50)).then(() => (op.write === 'insert' ? this.#insert(db, false) : this.#increment(db, 1, 0)));
+        const write = this.#world.scheduler
+          .sleep(this.#random.int(0, 50))
+          .then(() => (op.write === 'insert' ? this.#insert(db, false) : this.#increment(db, 1, 0)));
         await Promise.all([this.#read(second, op.thinkMs, true, `${this.#label}+`), write]);
         return;
       }
@@ -281,7 +283,10 @@ class Life {
       // landed late): the most it may keep from is the largest of those.
       const allowed = Math.max(...oracle.collections.map((gc) => monitor.commitInForceAt(gc.horizon)));
       if (report.oldestKept > allowed) {
-        oracle.finding('collection', `a collection at ${now} (horizon ${horizon}) kept commits only from ${report.oldestKept}, but the commit in force at its horizon is ${allowed}`);
+        oracle.finding(
+          'collection',
+          `a collection at ${now} (horizon ${horizon}) kept commits only from ${report.oldestKept}, but the commit in force at its horizon is ${allowed}`,
+        );
       }
     } catch (error) {
       // Two collections at once: one may find records or a checkpoint the other just deleted. It must fail, not

@@ -102,7 +102,10 @@ export function invariantProblems(state: DbState): Array<{ guarantee: 'allOrNoth
     }
     const expected = bodyOf(id, row.kind);
     if (item.length !== expected.length || (item.body !== undefined && !equal(item.body, expected))) {
-      problems.push({ guarantee: 'allOrNothing', message: `item ${id}'s body is damaged (${item.length} bytes, expected ${expected.length}${item.body && item.length === expected.length ? ', different bytes' : ''})` });
+      problems.push({
+        guarantee: 'allOrNothing',
+        message: `item ${id}'s body is damaged (${item.length} bytes, expected ${expected.length}${item.body && item.length === expected.length ? ', different bytes' : ''})`,
+      });
     }
     if (deletedBy.has(id)) problems.push({ guarantee: 'allOrNothing', message: `item ${id} is there although op ${deletedBy.get(id)} deleted it` });
   }
@@ -111,12 +114,14 @@ export function invariantProblems(state: DbState): Array<{ guarantee: 'allOrNoth
     switch (row.kind) {
       case 'insert-small':
       case 'insert-large':
-        if (!state.items.has(row.op) && !deletedBy.has(row.op)) problems.push({ guarantee: 'allOrNothing', message: `op ${row.op} (${row.kind}) is recorded but its item is missing (and no delete removed it)` });
+        if (!state.items.has(row.op) && !deletedBy.has(row.op))
+          problems.push({ guarantee: 'allOrNothing', message: `op ${row.op} (${row.kind}) is recorded but its item is missing (and no delete removed it)` });
         break;
       case 'delete':
         if (row.target !== null) {
           const target = state.ops.get(row.target);
-          if (!target || !target.kind.startsWith('insert')) problems.push({ guarantee: 'allOrNothing', message: `op ${row.op} deleted item ${row.target}, whose insert is not recorded` });
+          if (!target?.kind.startsWith('insert'))
+            problems.push({ guarantee: 'allOrNothing', message: `op ${row.op} deleted item ${row.target}, whose insert is not recorded` });
         }
         break;
       case 'increment': {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { BlockVfsError } from '@blockvfs/core';
-import { type ListEntry, type PutCondition } from '@blockvfs/core/store';
+import type { ListEntry, PutCondition } from '@blockvfs/core/store';
 
 /**
  * The simulated bucket: every object of a run, shared by all the simulated processes'

@@ -1,5 +1,14 @@
 import { BlockVfsError, type BlockStore } from '@blockvfs/core';
-import { keyProblem, rangeProblem, type ByteRange, type ListEntry, type ListOptions, type PutCondition, type PutResult, type StoreCapabilities } from '@blockvfs/core/store';
+import {
+  keyProblem,
+  rangeProblem,
+  type ByteRange,
+  type ListEntry,
+  type ListOptions,
+  type PutCondition,
+  type PutResult,
+  type StoreCapabilities,
+} from '@blockvfs/core/store';
 import type { Random } from './random.js';
 import type { EventHandle, Scheduler } from './scheduler.js';
 import type { SimObjects } from './sim-objects.js';
@@ -245,10 +254,20 @@ export class SimStore implements BlockStore {
 
       switch (fate) {
         case 'ok':
-          scheduleEffect(leg(), effect, (result) => answerAt(leg(), () => result, () => ('value' in result ? 'ok' : errorText(result.error))));
+          scheduleEffect(leg(), effect, (result) =>
+            answerAt(
+              leg(),
+              () => result,
+              () => ('value' in result ? 'ok' : errorText(result.error)),
+            ),
+          );
           break;
         case 'fail-before':
-          answerAt(leg(), () => ({ error: this.#error('transient', `${label}: injected failure before the request took effect`) }), () => 'failed before');
+          answerAt(
+            leg(),
+            () => ({ error: this.#error('transient', `${label}: injected failure before the request took effect`) }),
+            () => 'failed before',
+          );
           break;
         case 'fail-after':
           scheduleEffect(leg(), partial ?? effect, () => answerAt(leg(), lost, () => 'answer lost'));
@@ -261,7 +280,11 @@ export class SimStore implements BlockStore {
           if (when < 0.6) {
             // Takes effect during the hang; the answer, at its end, is the result or a timeout.
             scheduleEffect(random.int(profile.latency.min, hang), effect, (result) =>
-              answerAt(start + hang - scheduler.now, () => (slowSuccess ? result : lost()), () => (slowSuccess ? 'late answer' : 'timed out')),
+              answerAt(
+                start + hang - scheduler.now,
+                () => (slowSuccess ? result : lost()),
+                () => (slowSuccess ? 'late answer' : 'timed out'),
+              ),
             );
           } else {
             // Times out first; the request lands after that, or never.

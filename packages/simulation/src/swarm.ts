@@ -133,17 +133,23 @@ export function drawSwarm(seed: number, overrides: SwarmOverrides = {}): Swarm {
   for (let id = 1; id <= count; id++) {
     const r = random.fork(`process ${id}`);
     const role = id === 1 || classic || r.chance(0.6) ? 'writer' : 'reader';
-    const faults = classic ? { failBefore: 0.1, failAfter: r.chance(0.3) ? 0.03 : 0, hang: 0, ops: STORE_OPS } : r.chance(0.7) ? sharedFaults : drawFaults(r, faultsOn);
+    const faults = classic
+      ? { failBefore: 0.1, failAfter: r.chance(0.3) ? 0.03 : 0, hang: 0, ops: STORE_OPS }
+      : r.chance(0.7)
+        ? sharedFaults
+        : drawFaults(r, faultsOn);
     const plan: ProcessPlan = {
       id,
       role,
       lease: classic || role === 'reader' || !r.chance(0.3) ? false : r.pick([5_000, 30_000]),
-      freshnessMs: classic ? 0 : r.weighted([
-        [0, 6],
-        [2_000, 1],
-        [5_000, 1],
-        [90_000, 1],
-      ] as const),
+      freshnessMs: classic
+        ? 0
+        : r.weighted([
+            [0, 6],
+            [2_000, 1],
+            [5_000, 1],
+            [90_000, 1],
+          ] as const),
       retries: classic ? 1 : r.pick([0, 1, 1, 2]),
       smallCache: r.chance(0.25),
       noBlockCache: r.chance(0.15),
@@ -152,11 +158,13 @@ export function drawSwarm(seed: number, overrides: SwarmOverrides = {}): Swarm {
       store: { ...base, faults },
       lives: [],
     };
-    const lives = classic ? 1 : r.weighted([
-      [1, 5],
-      [2, 3],
-      [3, 1],
-    ] as const);
+    const lives = classic
+      ? 1
+      : r.weighted([
+          [1, 5],
+          [2, 3],
+          [3, 1],
+        ] as const);
     for (let life = 0; life < lives; life++) {
       // A life that is not the last ends in a kill most of the time (then the process restarts); the classic case has none.
       const kill = classic ? false : life < lives - 1 ? r.chance(0.8) : r.chance(0.15);
@@ -171,11 +179,27 @@ export function drawSwarm(seed: number, overrides: SwarmOverrides = {}): Swarm {
   ] as const);
   const totalOps = processes.reduce((sum, p) => sum + p.lives.reduce((n, life) => n + life.ops.length, 0), 0);
   const checksAfterOps = Array.from({ length: checks }, () => random.int(1, Math.max(1, totalOps))).sort((a, b) => a - b);
-  const swarm: Swarm = { seed, classic, storm: false, shrinking: false, checkpoints: 'sometimes', collections: 'sometimes', pageSize, blockSize, etags, gc, processes, checksAfterOps, timeTravelLimit: 40 };
+  const swarm: Swarm = {
+    seed,
+    classic,
+    storm: false,
+    shrinking: false,
+    checkpoints: 'sometimes',
+    collections: 'sometimes',
+    pageSize,
+    blockSize,
+    etags,
+    gc,
+    processes,
+    checksAfterOps,
+    timeTravelLimit: 40,
+  };
   // Drawn from streams of their own, after the rest, so that adding them left the other choices of every seed as they were.
   const mix = new Random(seed).fork('checkpoint and collection frequency');
-  frequency(swarm, 'checkpoint', (swarm.checkpoints = mix.weighted(FREQUENCIES)), mix);
-  frequency(swarm, 'gc', (swarm.collections = mix.weighted(FREQUENCIES)), mix);
+  swarm.checkpoints = mix.weighted(FREQUENCIES);
+  frequency(swarm, 'checkpoint', swarm.checkpoints, mix);
+  swarm.collections = mix.weighted(FREQUENCIES);
+  frequency(swarm, 'gc', swarm.collections, mix);
   const stormy = new Random(seed).fork('storm');
   if (!classic && stormy.chance(0.12)) storm(swarm, stormy);
   const shrinks = new Random(seed).fork('shrinking');
@@ -291,17 +315,46 @@ function drawOps(random: Random, role: 'writer' | 'reader', count: number, twoCo
         break;
       case 'increment':
         // Some read-modify-writes think for longer than the view's trust window (60 s) before writing.
-        ops.push({ kind, counter: random.int(1, 2), thinkMs: random.weighted([[0, 6], [random.int(1, 5_000), 2], [random.int(61_000, 100_000), 2]] as const) });
+        ops.push({
+          kind,
+          counter: random.int(1, 2),
+          thinkMs: random.weighted([
+            [0, 6],
+            [random.int(1, 5_000), 2],
+            [random.int(61_000, 100_000), 2],
+          ] as const),
+        });
         break;
       case 'read':
-        ops.push({ kind, thinkMs: random.weighted([[0, 6], [random.int(1, 5_000), 2], [random.int(61_000, 90_000), 1]] as const) });
+        ops.push({
+          kind,
+          thinkMs: random.weighted([
+            [0, 6],
+            [random.int(1, 5_000), 2],
+            [random.int(61_000, 90_000), 1],
+          ] as const),
+        });
         break;
       case 'overlap':
-        ops.push({ kind, thinkMs: random.weighted([[random.int(1, 3_000), 3], [random.int(61_000, 90_000), 1]] as const), write: random.pick(['insert', 'increment'] as const) });
+        ops.push({
+          kind,
+          thinkMs: random.weighted([
+            [random.int(1, 3_000), 3],
+            [random.int(61_000, 90_000), 1],
+          ] as const),
+          write: random.pick(['insert', 'increment'] as const),
+        });
         break;
       case 'idle':
         // Short, past the view's trust window, or past the collector's grace period.
-        ops.push({ kind, ms: random.weighted([[random.int(1, 2_000), 4], [random.int(61_000, 100_000), 2], [random.int(3 * MINUTE, 12 * MINUTE), 1]] as const) });
+        ops.push({
+          kind,
+          ms: random.weighted([
+            [random.int(1, 2_000), 4],
+            [random.int(61_000, 100_000), 2],
+            [random.int(3 * MINUTE, 12 * MINUTE), 1],
+          ] as const),
+        });
         break;
       default:
         ops.push({ kind } as Op);
@@ -326,7 +379,8 @@ function applyOverrides(swarm: Swarm, overrides: SwarmOverrides): Swarm {
       let ops = life.ops
         .filter((op) => !overrides.dropOps?.includes(op.kind))
         .map((op): Op => {
-          if ((op.kind === 'read' || op.kind === 'increment' || op.kind === 'overlap') && overrides.maxThinkMs !== undefined) return { ...op, thinkMs: Math.min(op.thinkMs, overrides.maxThinkMs) };
+          if ((op.kind === 'read' || op.kind === 'increment' || op.kind === 'overlap') && overrides.maxThinkMs !== undefined)
+            return { ...op, thinkMs: Math.min(op.thinkMs, overrides.maxThinkMs) };
           if (op.kind === 'idle' && overrides.maxIdleMs !== undefined) return { ...op, ms: Math.min(op.ms, overrides.maxIdleMs) };
           return op;
         });

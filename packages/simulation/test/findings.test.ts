@@ -1,5 +1,5 @@
 import { BlockVfsError, collectGarbage, withRetry, type BlockStore, type Clock } from '@blockvfs/core';
-import { type ListEntry, type PutCondition } from '@blockvfs/core/store';
+import type { ListEntry, PutCondition } from '@blockvfs/core/store';
 import { openDatabase, SqliteError, type Database } from '@blockvfs/vfs-wasqlite';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SimObjects } from '../src/index.js';
@@ -65,13 +65,15 @@ afterEach(async () => {
 });
 
 describe('findings of the simulation on 9928113', () => {
-  it('a VACUUM that shrinks the file leaves nothing unsaved: the next reads still see other processes\' commits', async () => {
+  it("a VACUUM that shrinks the file leaves nothing unsaved: the next reads still see other processes' commits", async () => {
     // SQLite truncates the file after the commit's sync (pager_end_transaction); the PagedFile is then
     // dirty, so every later read transaction skips its refresh. Seeds: the README (fresh).
     const objects = new SimObjects();
     const clock = new ManualClock();
     const a = await db(new Process('A', objects), 'vacuum.db', clock);
-    await a.exec('CREATE TABLE t (x); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50) INSERT INTO t SELECT randomblob(3000) FROM n');
+    await a.exec(
+      'CREATE TABLE t (x); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50) INSERT INTO t SELECT randomblob(3000) FROM n',
+    );
     await a.exec('DELETE FROM t');
     const b = await db(new Process('B', objects), 'vacuum.db', clock);
     await a.exec('VACUUM');
@@ -108,7 +110,7 @@ describe('findings of the simulation on 9928113', () => {
     expect(await values(w1, 'u')).toEqual(['u0']);
   });
 
-  it('a checkpoint of a stale view does not list, under the head\'s oldest, a checkpoint the collector removed', async () => {
+  it("a checkpoint of a stale view does not list, under the head's oldest, a checkpoint the collector removed", async () => {
     // db.checkpoint() checkpoints the process's view without looking at the store; after an idle longer
     // than the grace period, that view is older than the head's oldest. Seeds: the README (head).
     const objects = new SimObjects();

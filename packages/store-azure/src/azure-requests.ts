@@ -90,7 +90,8 @@ export class AzureRequests implements BlockStore {
     const what = describePut(key, condition);
     // Put Blob writes the whole blob in one request (up to 5000 MiB), so readers see the
     // old bytes or the new ones; uploadData would split large data into blocks.
-    if (condition) return conditionalPut({ blob, data, condition, key, what, errors: this.#errors, requestTimeoutMs: this.#requestTimeoutMs, unresolved: this.#unresolved });
+    if (condition)
+      return conditionalPut({ blob, data, condition, key, what, errors: this.#errors, requestTimeoutMs: this.#requestTimeoutMs, unresolved: this.#unresolved });
     try {
       const response = await withRequestTimeout(this.#requestTimeoutMs, (abortSignal) => blob.upload(data, data.length, { abortSignal }));
       return { etag: requireEtag(normaliseEtag(response.etag), what, this.#errors) };

@@ -41,7 +41,11 @@ async function deleteOne(container: AzureContainer, name: string, { describe, er
   }
 }
 
-async function deleteBatch(container: AzureContainer, names: readonly string[], { keyOf, describe, errors, requestTimeoutMs }: DeleteBlobsContext): Promise<void> {
+async function deleteBatch(
+  container: AzureContainer,
+  names: readonly string[],
+  { keyOf, describe, errors, requestTimeoutMs }: DeleteBlobsContext,
+): Promise<void> {
   const what = describe(names);
   let response;
   try {

@@ -44,7 +44,9 @@ export async function* listBlobs(container: AzureContainer, request: ListBlobsRe
   const skipTo = startAfter !== undefined && startAfter >= prefix ? startAfter : undefined;
   const listing = new AbortController();
   const abortSignal = requestTimeoutMs === false ? undefined : listing.signal;
-  const pages = container.listBlobsFlat({ prefix, abortSignal, ...(skipTo === undefined ? {} : { startFrom: skipTo }) }).byPage({ maxPageSize: LIST_PAGE_SIZE });
+  const pages = container
+    .listBlobsFlat({ prefix, abortSignal, ...(skipTo === undefined ? {} : { startFrom: skipTo }) })
+    .byPage({ maxPageSize: LIST_PAGE_SIZE });
   const iterator = pages[Symbol.asyncIterator]();
   let previous: string | undefined;
   try {

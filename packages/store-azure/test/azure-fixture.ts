@@ -33,7 +33,10 @@ let containers = 0;
 export async function createTestContainer(label: string, options?: StoragePipelineOptions): Promise<ContainerClient> {
   const { runId } = azureConnection();
   containers += 1;
-  const name = `bvfs-${runId}-${label}-${containers}-${randomBytes(2).toString('hex')}`.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 63);
+  const name = `bvfs-${runId}-${label}-${containers}-${randomBytes(2).toString('hex')}`
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .slice(0, 63);
   const container = serviceClient(options).getContainerClient(name);
   await container.create();
   return container;

@@ -1,5 +1,12 @@
-import { BlockVfsError, isBlockVfsError, withMetrics, type RetryOptions } from '@blockvfs/core';
-import { AnonymousCredential, ContainerClient, ContainerSASPermissions, newPipeline, StorageSharedKeyCredential, type StoragePipelineOptions } from '@azure/storage-blob';
+import { BlockVfsError, isBlockVfsError, type RetryOptions } from '@blockvfs/core';
+import {
+  AnonymousCredential,
+  ContainerClient,
+  ContainerSASPermissions,
+  newPipeline,
+  type StorageSharedKeyCredential,
+  type StoragePipelineOptions,
+} from '@azure/storage-blob';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { AzureBlobStore, MAX_BATCH_DELETE } from '@blockvfs/store-azure';
 import { azureConnection, createTestContainer, deleteTestContainer, NO_SDK_RETRIES, serviceClient } from './azure-fixture.js';
@@ -114,7 +121,13 @@ describe('requests on the wire', () => {
     const { client, requests } = countingClient(container, credential);
     const store = new AzureBlobStore({ container: client, prefix: freshPrefix() });
     const keys = Array.from({ length: 2 * MAX_BATCH_DELETE + 10 }, (_, i) => `d/${i}`);
-    for (let i = 0; i < keys.length; i += 64) await Promise.all(keys.slice(i, i + 64).filter((_, j) => j % 2 === 0).map((key) => store.put(key, text(key))));
+    for (let i = 0; i < keys.length; i += 64)
+      await Promise.all(
+        keys
+          .slice(i, i + 64)
+          .filter((_, j) => j % 2 === 0)
+          .map((key) => store.put(key, text(key))),
+      );
     requests.length = 0;
     await store.delete(keys);
     expect(requests).toEqual(['POST batch', 'POST batch', 'POST batch']);
@@ -140,14 +153,21 @@ describe('requests on the wire', () => {
 
 describe('options', () => {
   test('no cache option: a cache of every object served the atomic layout’s head stale', () => {
-    expect(() => new AzureBlobStore({ container, cache: { maxBytes: 1 << 20 } } as ConstructorParameters<typeof AzureBlobStore>[0])).toThrow(/no "cache" option/);
+    expect(() => new AzureBlobStore({ container, cache: { maxBytes: 1 << 20 } } as ConstructorParameters<typeof AzureBlobStore>[0])).toThrow(
+      /no "cache" option/,
+    );
   });
 });
 
 describe('error kinds', () => {
   test('a missing container is permanent, named in the message, with the SDK error as cause', async () => {
     const store = new AzureBlobStore({ container: serviceClient(NO_SDK_RETRIES).getContainerClient(`missing-${azureConnection().runId}`) });
-    const attempts = [() => store.put('k', text('x')), () => store.put('k', text('x'), { ifNoneMatch: '*' }), () => store.delete(['a', 'b']), () => listKeys(store)];
+    const attempts = [
+      () => store.put('k', text('x')),
+      () => store.put('k', text('x'), { ifNoneMatch: '*' }),
+      () => store.delete(['a', 'b']),
+      () => listKeys(store),
+    ];
     for (const attempt of attempts) {
       const error = await rejection(attempt());
       expect(error.kind).toBe('permanent');
@@ -163,7 +183,10 @@ describe('error kinds', () => {
     const store0 = new AzureBlobStore({ container, prefix: freshPrefix() });
     await store0.put('r', text('readable'));
     const sasUrl = await container.generateSasUrl({ permissions: ContainerSASPermissions.parse('rl'), expiresOn: new Date(Date.now() + 3600_000) });
-    const readOnly = new AzureBlobStore({ container: new ContainerClient(sasUrl, newPipeline(new AnonymousCredential(), NO_SDK_RETRIES)), prefix: store0.prefix });
+    const readOnly = new AzureBlobStore({
+      container: new ContainerClient(sasUrl, newPipeline(new AnonymousCredential(), NO_SDK_RETRIES)),
+      prefix: store0.prefix,
+    });
     expect(new TextDecoder().decode(await readOnly.get('r'))).toBe('readable');
     const error = await rejection(readOnly.put('w', text('x')));
     expect(error.kind).toBe('permanent');

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { AnonymousCredential, ContainerClient, newPipeline, StorageSharedKeyCredential, type StoragePipelineOptions } from '@azure/storage-blob';
+import { AnonymousCredential, ContainerClient, newPipeline, type StorageSharedKeyCredential, type StoragePipelineOptions } from '@azure/storage-blob';
 import { isBlockVfsError } from '@blockvfs/core';
 import { defineRequestTimeoutTests } from '@blockvfs/store-conformance';
 import { openDatabase, SqliteError } from '@blockvfs/vfs-wasqlite';
@@ -27,7 +27,10 @@ function localContainer(endpoint: string, options: StoragePipelineOptions = {}):
 function partialAzureAnswer(request: StalledRequest): PartialAnswer {
   if (new URL(request.url, 'http://x').searchParams.get('comp') === 'list') {
     const blobs = ['a', 'b']
-      .map((key) => `<Blob><Name>p/${key}</Name><Properties><Etag>0x8D0000000000001</Etag><Content-Length>1</Content-Length><BlobType>BlockBlob</BlobType></Properties></Blob>`)
+      .map(
+        (key) =>
+          `<Blob><Name>p/${key}</Name><Properties><Etag>0x8D0000000000001</Etag><Content-Length>1</Content-Length><BlobType>BlockBlob</BlobType></Properties></Blob>`,
+      )
       .join('');
     return {
       status: 200,
@@ -37,7 +40,12 @@ function partialAzureAnswer(request: StalledRequest): PartialAnswer {
   }
   return {
     status: 200,
-    headers: { 'content-type': 'application/octet-stream', etag: '"0x8D0000000000001"', 'x-ms-blob-type': 'BlockBlob', 'last-modified': new Date(0).toUTCString() },
+    headers: {
+      'content-type': 'application/octet-stream',
+      etag: '"0x8D0000000000001"',
+      'x-ms-blob-type': 'BlockBlob',
+      'last-modified': new Date(0).toUTCString(),
+    },
     body: Buffer.alloc(8192, 7),
   };
 }

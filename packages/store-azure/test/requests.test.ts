@@ -18,9 +18,13 @@ afterAll(async () => {
   if (container) await deleteTestContainer(container);
 });
 
-test.each(LAYOUTS)('%s layout: open, one single-row commit, 1,000 cold point queries, a full scan', async (layout) => {
-  const report = await countRequests(new AzureBlobStore({ container, prefix: `${layout}/` }), { layout });
-  console.log(`request counts on Azure Blob (Azurite), ${layout} layout, ${report.blocks} blocks of 4096 bytes:`);
-  console.table(countTable(report));
-  checkRequestBounds(report);
-}, 300_000);
+test.each(LAYOUTS)(
+  '%s layout: open, one single-row commit, 1,000 cold point queries, a full scan',
+  async (layout) => {
+    const report = await countRequests(new AzureBlobStore({ container, prefix: `${layout}/` }), { layout });
+    console.log(`request counts on Azure Blob (Azurite), ${layout} layout, ${report.blocks} blocks of 4096 bytes:`);
+    console.table(countTable(report));
+    checkRequestBounds(report);
+  },
+  300_000,
+);

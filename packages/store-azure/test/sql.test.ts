@@ -1,4 +1,4 @@
-import { BlockVfsError, isBlockVfsError } from '@blockvfs/core';
+import { type BlockVfsError, isBlockVfsError } from '@blockvfs/core';
 import { withFaults } from '@blockvfs/core/testing';
 import type { ContainerClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -6,7 +6,6 @@ import { CLOUD_MATRIX_CASES, runSqlMatrixCase } from '@blockvfs/test-workloads';
 import { openDatabase, SqliteError } from '@blockvfs/vfs-wasqlite';
 import { AzureBlobStore } from '@blockvfs/store-azure';
 import { createTestContainer, deleteTestContainer, NO_SDK_RETRIES } from './azure-fixture.js';
-
 
 let container: ContainerClient;
 let prefixes = 0;

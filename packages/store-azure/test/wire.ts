@@ -1,5 +1,5 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { ContainerClient, newPipeline, StorageSharedKeyCredential, type StoragePipelineOptions } from '@azure/storage-blob';
+import { ContainerClient, newPipeline, type StorageSharedKeyCredential, type StoragePipelineOptions } from '@azure/storage-blob';
 
 /**
  * A ContainerClient for the same container whose every HTTP request (retries and

@@ -93,36 +93,45 @@ export function defineRequestTimeoutTests(options: RequestTimeoutSuiteOptions): 
    * loads and prepares code (hundreds of ms on a busy machine), which would otherwise
    * eat into the first measured attempt's timeout before its request is even sent.
    */
-  const withServer =
-    (body: (server: StallingServerLike) => Promise<void>) =>
-    async (): Promise<void> => {
-      const server = await options.startServer();
-      try {
-        if (!warm) {
-          await createStore(server.endpoint, { requestTimeoutMs: TIMEOUT, retry: false }, false)
-            .get('warm-up')
-            .catch(() => undefined);
-          warm = true;
-          await server.connectionsLeftOpen();
-          server.stalled.length = 0;
-        }
-        await body(server);
-      } finally {
-        await server.close();
+  const withServer = (body: (server: StallingServerLike) => Promise<void>) => async (): Promise<void> => {
+    const server = await options.startServer();
+    try {
+      if (!warm) {
+        await createStore(server.endpoint, { requestTimeoutMs: TIMEOUT, retry: false }, false)
+          .get('warm-up')
+          .catch(() => undefined);
+        warm = true;
+        await server.connectionsLeftOpen();
+        server.stalled.length = 0;
       }
-    };
+      await body(server);
+    } finally {
+      await server.close();
+    }
+  };
   const store = (server: StallingServerLike, overrides: TimedStoreOptions = {}, sdkRetries = true) =>
     createStore(server.endpoint, { requestTimeoutMs: TIMEOUT, retry: RETRY, ...overrides }, sdkRetries);
 
   /** The call's error: transient, `<source> (<store>): <what> timed out after 300 ms`, a RequestTimeoutError as cause, in bounded time, its sockets closed. */
-  const expectTimedOut = async (server: StallingServerLike, s: BlockStore, call: Promise<unknown>, what: string | RegExp, attempts = ATTEMPTS, requestsPerAttempt = 1) => {
+  const expectTimedOut = async (
+    server: StallingServerLike,
+    s: BlockStore,
+    call: Promise<unknown>,
+    what: string | RegExp,
+    attempts = ATTEMPTS,
+    requestsPerAttempt = 1,
+  ) => {
     server.stalled.length = 0;
     const { error, ms } = await timedRejection(call);
     assert.equal(error.kind, 'transient', error.message);
     const prefix = `${source} (${s.name}): `;
     const suffix = ` timed out after ${TIMEOUT} ms`;
     if (typeof what === 'string') assert.equal(error.message, `${prefix}${what}${suffix}`);
-    else assert.ok(error.message.startsWith(prefix) && error.message.endsWith(suffix) && what.test(error.message.slice(prefix.length, -suffix.length)), error.message);
+    else
+      assert.ok(
+        error.message.startsWith(prefix) && error.message.endsWith(suffix) && what.test(error.message.slice(prefix.length, -suffix.length)),
+        error.message,
+      );
     assert.ok(isRequestTimeout(error.cause), `the cause is a RequestTimeoutError: ${String(error.cause)}`);
     assert.ok(ms >= attempts * TIMEOUT * 0.95, `took ${ms} ms, less than ${attempts} timeouts`); // timers may fire a few ms early by the wall clock
     assert.ok(ms < attempts * TIMEOUT + SLACK_MS, `took ${ms} ms, more than ${attempts} timeouts and ${SLACK_MS} ms`);
@@ -135,7 +144,11 @@ export function defineRequestTimeoutTests(options: RequestTimeoutSuiteOptions): 
       'is validated: a whole number of milliseconds, or false',
       withServer(async (server) => {
         for (const bad of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31, '300', true]) {
-          assert.throws(() => store(server, { requestTimeoutMs: bad as never }), (error: unknown) => isBlockVfsError(error, 'invalid'), String(bad));
+          assert.throws(
+            () => store(server, { requestTimeoutMs: bad as never }),
+            (error: unknown) => isBlockVfsError(error, 'invalid'),
+            String(bad),
+          );
         }
         assert.throws(() => store(server, { requestTimeoutMs: 0 }), /false turns the timeout off/);
         store(server, { requestTimeoutMs: false });

@@ -32,7 +32,10 @@ describe('the conformance suite itself', () => {
   it.each(bugs)('catches a store with %s in "%s"', async (bug, caseTitle) => {
     const outcomes = await runSuite(() => new ToyStore({ [bug]: true }), { scale });
     const failed = titles(outcomes, 'fail');
-    expect(failed.some((title) => title.startsWith(caseTitle)), `failed cases: ${JSON.stringify(failed)}`).toBe(true);
+    expect(
+      failed.some((title) => title.startsWith(caseTitle)),
+      `failed cases: ${JSON.stringify(failed)}`,
+    ).toBe(true);
   });
 
   it('skips the conditional cases, visibly, on a store without conditional put', async () => {

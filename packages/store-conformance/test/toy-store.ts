@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { BlockVfsError, type BlockStore } from '@blockvfs/core';
-import { type ByteRange, type ListEntry, type ListOptions, type PutCondition, type PutResult } from '@blockvfs/core/store';
+import type { ByteRange, ListEntry, ListOptions, PutCondition, PutResult } from '@blockvfs/core/store';
 
 /**
  * Bugs a store author could plausibly ship, each switched on by one flag: the
@@ -53,7 +53,8 @@ export class ToyStore implements BlockStore {
     if (this.#bugs.emptyIsMissing && object.data.length === 0) return undefined;
     const copy = (bytes: Uint8Array) => (this.#bugs.sharedBuffers ? bytes : bytes.slice());
     if (!range) return copy(object.data);
-    const valid = Number.isSafeInteger(range.offset) && range.offset >= 0 && (range.length === undefined || (Number.isSafeInteger(range.length) && range.length >= 0));
+    const valid =
+      Number.isSafeInteger(range.offset) && range.offset >= 0 && (range.length === undefined || (Number.isSafeInteger(range.length) && range.length >= 0));
     if (!valid) throw new BlockVfsError('invalid', 'bad range', { source: SOURCE, store: this.name });
     if (this.#bugs.rangePastEndUndefined && range.offset >= object.data.length) return undefined;
     const end = range.length === undefined ? undefined : range.offset + range.length;

@@ -2,7 +2,18 @@ import { randomBytes } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { link, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { rangeProblem, BlockVfsError, forEachLimit, type BlockStore, type ByteRange, type ListEntry, type ListOptions, type PutCondition, type PutResult, type StoreCapabilities } from '@blockvfs/core/store';
+import {
+  rangeProblem,
+  BlockVfsError,
+  forEachLimit,
+  type BlockStore,
+  type ByteRange,
+  type ListEntry,
+  type ListOptions,
+  type PutCondition,
+  type PutResult,
+  type StoreCapabilities,
+} from '@blockvfs/core/store';
 import { syncDir } from './durable.js';
 import { FolderError, SOURCE, errorCode, fsError, invalid } from './errors.js';
 import { withLock, LockTimeoutError, type LockOptions } from './key-lock.js';
@@ -151,7 +162,10 @@ export class FsStore implements BlockStore {
       throw new BlockVfsError('precondition-failed', `"${key}" was not replaced: it does not exist`, { source: SOURCE, store: this.name });
     }
     if (current !== expected) {
-      throw new BlockVfsError('precondition-failed', `"${key}" was not replaced: its etag is ${current}, not ${expected}`, { source: SOURCE, store: this.name });
+      throw new BlockVfsError('precondition-failed', `"${key}" was not replaced: its etag is ${current}, not ${expected}`, {
+        source: SOURCE,
+        store: this.name,
+      });
     }
   }
 
@@ -222,7 +236,8 @@ export class FsStore implements BlockStore {
   }
 
   #error(what: string, error: unknown): BlockVfsError {
-    if (error instanceof LockTimeoutError) return new BlockVfsError('transient', `${what}: ${error.message}`, { source: SOURCE, store: this.name, cause: error });
+    if (error instanceof LockTimeoutError)
+      return new BlockVfsError('transient', `${what}: ${error.message}`, { source: SOURCE, store: this.name, cause: error });
     if (error instanceof FolderError) return new BlockVfsError('permanent', `${what}: ${error.message}`, { source: SOURCE, store: this.name, cause: error });
     return fsError(this.name, what, error);
   }

@@ -44,7 +44,9 @@ export async function* walk(root: string, prefix: string, startAfter: string | u
 }
 
 async function* walkDir(dir: string, keyPrefix: string, prefix: string, startAfter: string | undefined): AsyncGenerator<WalkEntry> {
-  const items = (await readItems(dir, keyPrefix)).filter((item) => (item.isDir ? dirMayMatch(item.sortKey, prefix, startAfter) : keyMatches(item.sortKey, prefix, startAfter)));
+  const items = (await readItems(dir, keyPrefix)).filter((item) =>
+    item.isDir ? dirMayMatch(item.sortKey, prefix, startAfter) : keyMatches(item.sortKey, prefix, startAfter),
+  );
   const pending = new Map<Item, Promise<WalkEntry | undefined>>();
   for (let i = 0; i < items.length; i++) {
     for (let j = i; j < Math.min(items.length, i + READ_AHEAD); j++) {

@@ -55,7 +55,10 @@ async function hasMarker(root: string): Promise<boolean> {
     throw await openError(path, error);
   }
   if (text !== FORMAT_TEXT) {
-    throw new FolderError(`${path} says ${JSON.stringify(text.slice(0, 60))}, not ${JSON.stringify(FORMAT_TEXT)}: the folder is in a format this version does not know`, path);
+    throw new FolderError(
+      `${path} says ${JSON.stringify(text.slice(0, 60))}, not ${JSON.stringify(FORMAT_TEXT)}: the folder is in a format this version does not know`,
+      path,
+    );
   }
   return true;
 }
@@ -70,7 +73,9 @@ async function firstObjectName(root: string): Promise<string | undefined> {
     throw error;
   }
   // Foreign names (lost+found, .DS_Store, README.txt) and temp or lock files do not count.
-  return names.find((name) => decodeSegment(name) !== undefined || (name.endsWith(DIR_SUFFIX) && decodeSegment(name.slice(0, -DIR_SUFFIX.length)) !== undefined));
+  return names.find(
+    (name) => decodeSegment(name) !== undefined || (name.endsWith(DIR_SUFFIX) && decodeSegment(name.slice(0, -DIR_SUFFIX.length)) !== undefined),
+  );
 }
 
 /** Writes the marker whole (a temp file, then link) and durably, before any object. */

@@ -54,7 +54,20 @@ describe('FsStore on disk', () => {
 
   it('refuses keys that could leave the root or are not file names, with kind "invalid"', async () => {
     const store = new FsStore({ root });
-    const bad = ['..', '../x', 'a/../../x', '.', 'a/./b', '/abs', 'a//b', 'a/', 'nul\0byte', 'lone\ud800', `long/${'x'.repeat(201)}`, `upper/${'X'.repeat(67)}`];
+    const bad = [
+      '..',
+      '../x',
+      'a/../../x',
+      '.',
+      'a/./b',
+      '/abs',
+      'a//b',
+      'a/',
+      'nul\0byte',
+      'lone\ud800',
+      `long/${'x'.repeat(201)}`,
+      `upper/${'X'.repeat(67)}`,
+    ];
     for (const key of bad) {
       expect(await kindOf(store.put(key, bytes('x'))), JSON.stringify(key)).toBe('invalid');
       expect(await kindOf(store.get(key)), JSON.stringify(key)).toBe('invalid');

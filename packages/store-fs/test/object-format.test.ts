@@ -63,7 +63,10 @@ describe('object files (format 2)', () => {
       // Within the current second (the random instant is in the second of the put).
       expect(Math.abs(Number(mtimeNs / 1_000_000n) - Date.now())).toBeLessThan(2000);
     }
-    expect(subMillisecond.some((ns) => ns !== 0n), String(subMillisecond)).toBe(true);
+    expect(
+      subMillisecond.some((ns) => ns !== 0n),
+      String(subMillisecond),
+    ).toBe(true);
   });
 
   it('gives a new etag to every rewrite of the same bytes, inode reuse or not', async () => {
@@ -146,7 +149,9 @@ describe('the format marker', () => {
     for (const [what, request] of Object.entries(requests)) {
       const error = await failure(request());
       expect(isBlockVfsError(error, 'permanent'), `${what}: ${String(error)}`).toBe(true);
-      expect((error as Error).message, what).toMatch(/but no blockvfs~format file: the folder was written by @blockvfs\/store-fs format 1 .*"Format 1 folders" in the README/);
+      expect((error as Error).message, what).toMatch(
+        /but no blockvfs~format file: the folder was written by @blockvfs\/store-fs format 1 .*"Format 1 folders" in the README/,
+      );
     }
     expect((await readdir(root, { recursive: true })).sort()).toEqual(['%44b~', '%44b~/%C3%A9', 'k', 'notes.db~', 'notes.db~/0000000000']);
   });
@@ -160,7 +165,7 @@ describe('the format marker', () => {
     expect((await readdir(root)).sort()).toEqual(['README.TXT', 'blockvfs~format', 'k', 'lost+found']);
   });
 
-  it('reads a folder migrated from format 1 with the README\'s recipe: headers stripped, then the marker', async () => {
+  it("reads a folder migrated from format 1 with the README's recipe: headers stripped, then the marker", async () => {
     await formatOneRoot();
     await writeFile(join(root, 'k~tmp~123~abcdef'), 'a temp file left by a crash: not an object, left alone');
     // Copied from the README ("Format 1 folders").

@@ -159,7 +159,7 @@ describe('FsStore and symbolic links inside its root', () => {
     await untouched(link, target);
   });
 
-  it('lists past links with foreign names, and refuses one with an object\'s name when the listing reaches it', async () => {
+  it("lists past links with foreign names, and refuses one with an object's name when the listing reaches it", async () => {
     const store = new FsStore({ root });
     await store.put('a', bytes('1'));
     await store.put('z', bytes('2'));
@@ -187,7 +187,7 @@ describe('FsStore and symbolic links inside its root', () => {
     await untouched(link, target);
   });
 
-  it('takes a root that is itself a link (the user\'s choice), resolved when the store is made', async () => {
+  it("takes a root that is itself a link (the user's choice), resolved when the store is made", async () => {
     const real = join(parent, 'real');
     await mkdir(real);
     const linkedRoot = join(parent, 'linked-root');
@@ -207,7 +207,7 @@ describe('FsStore and symbolic links inside its root', () => {
     expect(await snapshot()).toEqual(before);
   });
 
-  it('keeps working when a folder above the root becomes a link after the store was made (the user\'s business)', async () => {
+  it("keeps working when a folder above the root becomes a link after the store was made (the user's business)", async () => {
     const above = join(parent, 'above');
     const store = new FsStore({ root: join(above, 'store') });
     await store.put('d/e/k', bytes('v'));

@@ -29,7 +29,11 @@ await db.close();
 
 // The database is plain objects in the bucket, under <name>/.
 const [files] = await storage.bucket(bucketName).getFiles({ prefix: 'databases/' });
-console.log(`${files.length} objects in gs://${bucketName}/databases/:`, files.slice(0, 3).map((file) => file.name), '…');
+console.log(
+  `${files.length} objects in gs://${bucketName}/databases/:`,
+  files.slice(0, 3).map((file) => file.name),
+  '…',
+);
 
 // Reopened from the bucket alone, the rows are there.
 const again = await openDatabase({ store, name: 'notes.db' });

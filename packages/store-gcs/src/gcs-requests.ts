@@ -96,7 +96,9 @@ export class GcsRequests implements BlockStore {
     try {
       // `end` is inclusive. Without a range the SDK checks the bytes against the object's CRC32C.
       const file = this.#bucket.file(this.#prefix + key);
-      const [buffer] = await this.#timed(() => file.download(ranged ? { start: range.offset, ...(length === undefined ? {} : { end: range.offset + length - 1 }) } : {}));
+      const [buffer] = await this.#timed(() =>
+        file.download(ranged ? { start: range.offset, ...(length === undefined ? {} : { end: range.offset + length - 1 }) } : {}),
+      );
       data = buffer;
     } catch (error) {
       if (this.#errors.isMissingKey(error)) return undefined;
@@ -227,7 +229,12 @@ export class GcsRequests implements BlockStore {
       this.#unresolved.set(key, md5Base64(data));
       throw this.#errors.outcomeUnknown(what, error, readError);
     }
-    if (current && current.size === data.length && current.md5Hash === md5Base64(data) && (current.crc32c === undefined || current.crc32c === crc32cBase64(data))) {
+    if (
+      current &&
+      current.size === data.length &&
+      current.md5Hash === md5Base64(data) &&
+      (current.crc32c === undefined || current.crc32c === crc32cBase64(data))
+    ) {
       this.#unresolved.delete(key);
       return { etag: current.generation };
     }

@@ -51,7 +51,8 @@ export class GcsStore extends LayeredStore {
     }
     if (typeof bucket.name !== 'string' || bucket.name.length === 0) throw invalid('"bucket" has no name');
     if (typeof prefix !== 'string') throw invalid('"prefix" must be a string');
-    if (!Number.isSafeInteger(deleteConcurrency) || deleteConcurrency < 1) throw invalid(`"deleteConcurrency" must be a positive integer, got ${deleteConcurrency}`);
+    if (!Number.isSafeInteger(deleteConcurrency) || deleteConcurrency < 1)
+      throw invalid(`"deleteConcurrency" must be a positive integer, got ${deleteConcurrency}`);
     const requestTimeoutMs = resolveRequestTimeout(options, SOURCE);
     const name = `gs://${bucket.name}/${prefix}`;
     super(new GcsRequests({ bucket, prefix, name, deleteConcurrency, requestTimeoutMs }), options);

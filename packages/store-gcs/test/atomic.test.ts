@@ -12,7 +12,10 @@ describe(`atomic layout on GcsStore (${target.target})`, () => {
   const suite = gcsSuite();
   const fresh = (label: string) => {
     const { store, prefix, reopen } = suite.fresh(label);
-    const child = { module: fileURLToPath(new URL('./child-store.ts', import.meta.url)), options: { apiEndpoint: target.apiEndpoint, projectId: target.projectId, bucket: target.bucket, prefix } };
+    const child = {
+      module: fileURLToPath(new URL('./child-store.ts', import.meta.url)),
+      options: { apiEndpoint: target.apiEndpoint, projectId: target.projectId, bucket: target.bucket, prefix },
+    };
     return { store, reopen, child };
   };
 

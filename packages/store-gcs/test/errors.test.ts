@@ -1,4 +1,4 @@
-import { BlockVfsError, isBlockVfsError, type ErrorKind } from '@blockvfs/core';
+import { type BlockVfsError, isBlockVfsError, type ErrorKind } from '@blockvfs/core';
 import { SqliteError, openDatabase } from '@blockvfs/vfs-wasqlite';
 import { startGcsTestServer } from '@blockvfs/test-servers';
 import { Storage } from '@google-cloud/storage';

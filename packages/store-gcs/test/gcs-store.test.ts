@@ -1,4 +1,4 @@
-import { BlockVfsError, withMetrics } from '@blockvfs/core';
+import { BlockVfsError } from '@blockvfs/core';
 import { describe, expect, it } from 'vitest';
 import { GcsStore } from '../src/index.js';
 import { describeRequest, requestsDuring, useLocalServer } from './local-server.js';

@@ -76,7 +76,9 @@ describe('GcsStore requestTimeoutMs, end to end through SQL', () => {
     const ms = performance.now() - start;
     expect(error).toBeInstanceOf(SqliteError);
     expect((error as SqliteError).code).toBe(10); // SQLITE_IOERR
-    expect((error as Error).message).toMatch(new RegExp(`@blockvfs/store-gcs \\(gs://${BUCKET}/e2e/\\): get "stall\\.db/blocks/[^"]+"( \\(bytes [^)]+\\))? timed out after ${E2E_TIMEOUT} ms`));
+    expect((error as Error).message).toMatch(
+      new RegExp(`@blockvfs/store-gcs \\(gs://${BUCKET}/e2e/\\): get "stall\\.db/blocks/[^"]+"( \\(bytes [^)]+\\))? timed out after ${E2E_TIMEOUT} ms`),
+    );
     expect(isBlockVfsError((error as Error).cause, 'transient')).toBe(true);
     expect(ms).toBeLessThan(ATTEMPTS * E2E_TIMEOUT + 2 * SLACK_MS);
     expect(server.stalled.length).toBeGreaterThanOrEqual(ATTEMPTS);

@@ -1,5 +1,16 @@
 import { createHash } from 'node:crypto';
-import { BlockVfsError, keyProblem, rangeProblem, type BlockStore, type ByteRange, type ListEntry, type ListOptions, type PutCondition, type PutResult, type StoreCapabilities } from '@blockvfs/core/store';
+import {
+  BlockVfsError,
+  keyProblem,
+  rangeProblem,
+  type BlockStore,
+  type ByteRange,
+  type ListEntry,
+  type ListOptions,
+  type PutCondition,
+  type PutResult,
+  type StoreCapabilities,
+} from '@blockvfs/core/store';
 
 const SOURCE = '@blockvfs/store-memory';
 
@@ -58,9 +69,7 @@ export class MemoryStore implements BlockStore {
   }
 
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ListEntry> {
-    const keys = [...this.#objects.keys()]
-      .filter((key) => key.startsWith(prefix) && (options.startAfter === undefined || key > options.startAfter))
-      .sort();
+    const keys = [...this.#objects.keys()].filter((key) => key.startsWith(prefix) && (options.startAfter === undefined || key > options.startAfter)).sort();
     for (const key of keys) {
       const object = this.#objects.get(key);
       if (object) yield { key, size: object.data.length, etag: object.etag }; // skip keys deleted while listing

@@ -112,8 +112,7 @@ export class S3Requests implements BlockStore {
       // After a 5xx, a broken connection or a timeout the put may or may not have happened. A lost
       // condition may be our own earlier attempt (the SDK's retry, or one of ours after an
       // unknown outcome) having landed. Both are settled by reading the object back.
-      const mayBeOurs =
-        kind === 'transient' || (kind === 'precondition-failed' && (sdkAttempts(error) > 1 || this.#unresolved.get(key) === md5Hex(data)));
+      const mayBeOurs = kind === 'transient' || (kind === 'precondition-failed' && (sdkAttempts(error) > 1 || this.#unresolved.get(key) === md5Hex(data)));
       if (!mayBeOurs) {
         this.#unresolved.delete(key);
         throw this.#errors.failed(describePut(key, condition), error, kind);

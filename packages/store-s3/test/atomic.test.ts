@@ -1,5 +1,12 @@
 import { fileURLToPath } from 'node:url';
-import { concurrentIncrements, crashAtEveryRequest, gcBesideReaders, killWritersAtRandom, snapshotIsolation, type ChildStoreSpec } from '@blockvfs/test-workloads';
+import {
+  concurrentIncrements,
+  crashAtEveryRequest,
+  gcBesideReaders,
+  killWritersAtRandom,
+  snapshotIsolation,
+  type ChildStoreSpec,
+} from '@blockvfs/test-workloads';
 import { expect, it } from 'vitest';
 import type { S3TestTarget } from '../../test-servers/src/vitest-setup-s3.js';
 import { describeS3, emptyStore, s3Suite } from './s3-target.js';

@@ -37,7 +37,9 @@ describeS3('sqlite-s3vfs layout on S3', (target) => {
     const objects = new Map<string, Uint8Array>();
     let startAfter: string | undefined;
     for (;;) {
-      const page = await suite.client.send(new ListObjectsV2Command({ Bucket: target.bucket, Prefix: prefix, ...(startAfter ? { StartAfter: startAfter } : {}) }));
+      const page = await suite.client.send(
+        new ListObjectsV2Command({ Bucket: target.bucket, Prefix: prefix, ...(startAfter ? { StartAfter: startAfter } : {}) }),
+      );
       for (const { Key } of page.Contents ?? []) {
         if (!Key) continue;
         const object = await suite.client.send(new GetObjectCommand({ Bucket: target.bucket, Key }));
@@ -73,7 +75,7 @@ describeS3('sqlite-s3vfs layout on S3', (target) => {
     expect(keys.length).toBeGreaterThan(10);
     expect(keys).toEqual(keys.map((_, i) => blockKey(name, i)));
     const blocks = [...objects.values()];
-    blocks.slice(0, -1).forEach((block, i) => expect(block.length, `block ${i}`).toBe(BLOCK));
+    for (const [i, block] of blocks.slice(0, -1).entries()) expect(block.length, `block ${i}`).toBe(BLOCK);
     expect(blocks.at(-1)?.length).toBeGreaterThan(0);
     expect(blocks.at(-1)?.length).toBeLessThanOrEqual(BLOCK);
     const file = Buffer.concat(blocks);
@@ -108,7 +110,9 @@ describeS3('sqlite-s3vfs layout on S3', (target) => {
     const s = store('interop-read');
     const name = 'fixture.db';
     for (let i = 0; i * BLOCK < file.length; i++) {
-      await suite.client.send(new PutObjectCommand({ Bucket: target.bucket, Key: s.prefix + blockKey(name, i), Body: file.subarray(i * BLOCK, (i + 1) * BLOCK) }));
+      await suite.client.send(
+        new PutObjectCommand({ Bucket: target.bucket, Key: s.prefix + blockKey(name, i), Body: file.subarray(i * BLOCK, (i + 1) * BLOCK) }),
+      );
     }
 
     const queries = [

@@ -18,7 +18,13 @@ const SLACK_MS = 700;
 
 /** A client for a server on 127.0.0.1: as users make it (the SDK's own retries on: maxAttempts 3), or with them off. */
 function localClient(endpoint: string, sdkRetries = true): S3Client {
-  return new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, ...(sdkRetries ? {} : { maxAttempts: 1 }) });
+  return new S3Client({
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    ...(sdkRetries ? {} : { maxAttempts: 1 }),
+  });
 }
 
 /** A GetObject answer of 8 KiB and a ListObjectsV2 page of two keys, each to be cut off half-way. */
@@ -90,7 +96,11 @@ describeS3(
       const ms = performance.now() - start;
       expect(error).toBeInstanceOf(SqliteError);
       expect((error as SqliteError).code).toBe(10); // SQLITE_IOERR
-      expect((error as Error).message).toMatch(new RegExp(`@blockvfs/store-s3 \\(${escape(store.name)}\\): get "stall\\.db/blocks/[^"]+"( \\(bytes [^)]+\\))? timed out after ${E2E_TIMEOUT} ms`));
+      expect((error as Error).message).toMatch(
+        new RegExp(
+          `@blockvfs/store-s3 \\(${escapeRegExp(store.name)}\\): get "stall\\.db/blocks/[^"]+"( \\(bytes [^)]+\\))? timed out after ${E2E_TIMEOUT} ms`,
+        ),
+      );
       expect(isBlockVfsError((error as Error).cause, 'transient')).toBe(true);
       expect(ms).toBeLessThan(ATTEMPTS * E2E_TIMEOUT + 2 * SLACK_MS);
       expect(server.stalled.length).toBeGreaterThanOrEqual(ATTEMPTS);
@@ -102,6 +112,6 @@ describeS3(
   { loopbackProxy: true },
 );
 
-function escape(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }

@@ -55,8 +55,10 @@ export async function startAzurite(options: StartAzuriteOptions = {}): Promise<A
       process.execPath,
       [
         main,
-        '--blobHost', HOST,
-        '--blobPort', String(port),
+        '--blobHost',
+        HOST,
+        '--blobPort',
+        String(port),
         '--inMemoryPersistence',
         '--disableTelemetry',
         // @azure/storage-blob 12.34.0 sends x-ms-version 2026-10-06, newer than the

@@ -1,6 +1,6 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { Socket } from 'node:net';
-import { ApiError, Storage, type Bucket } from '@google-cloud/storage';
+import { type ApiError, Storage, type Bucket } from '@google-cloud/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGcsTestServer, type GcsTestServer } from '../src/index.js';
 
@@ -191,7 +191,9 @@ describe('GCS test server, driven by @google-cloud/storage', () => {
       expect(BigInt(v2.generation as string)).toBeGreaterThan(BigInt(v1.generation as string));
       const stale = await failure(file.save(bytes('v3'), { resumable: false, preconditionOpts: { ifGenerationMatch: v1.generation as string } }));
       expect(stale.code).toBe(412);
-      const absent = await failure(bucket.file('cond/never').save(bytes('x'), { resumable: false, preconditionOpts: { ifGenerationMatch: v2.generation as string } }));
+      const absent = await failure(
+        bucket.file('cond/never').save(bytes('x'), { resumable: false, preconditionOpts: { ifGenerationMatch: v2.generation as string } }),
+      );
       expect(absent.code).toBe(412);
       expect((await bucket.file('cond/never').exists())[0]).toBe(false);
       expect((await file.download())[0].toString()).toBe('v2');
@@ -226,7 +228,9 @@ describe('GCS test server, driven by @google-cloud/storage', () => {
     it('of 32 racing creates with ifGenerationMatch: 0, exactly one wins', async () => {
       const file = bucket.file('cond/race');
       const results = await Promise.allSettled(
-        Array.from({ length: 32 }, (_, i) => bucket.file(file.name).save(bytes(`racer ${i}`), { resumable: false, preconditionOpts: { ifGenerationMatch: 0 } })),
+        Array.from({ length: 32 }, (_, i) =>
+          bucket.file(file.name).save(bytes(`racer ${i}`), { resumable: false, preconditionOpts: { ifGenerationMatch: 0 } }),
+        ),
       );
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
       for (const r of results) if (r.status === 'rejected') expect((r.reason as ApiError).code).toBe(412);
@@ -278,7 +282,8 @@ describe('GCS test server, driven by @google-cloud/storage', () => {
 
     it('pages through thousands of objects, 1000 at most per page', async () => {
       const many = Array.from({ length: 2345 }, (_, i) => `many/${i}`);
-      for (let i = 0; i < many.length; i += 100) await Promise.all(many.slice(i, i + 100).map((name) => bucket.file(name).save(bytes(name), { resumable: false })));
+      for (let i = 0; i < many.length; i += 100)
+        await Promise.all(many.slice(i, i + 100).map((name) => bucket.file(name).save(bytes(name), { resumable: false })));
       const got = await listAll({ prefix: 'many/' });
       expect(got.pages).toBe(3);
       expect(got.names).toEqual([...many].sort());
@@ -296,7 +301,9 @@ describe('GCS test server, driven by @google-cloud/storage', () => {
 
   it('injects faults: an error status, a dropped connection, or a failure after the write happened', async () => {
     const file = bucket.file('faults/f');
-    const noRetry = new Storage({ apiEndpoint: server.apiEndpoint, projectId: server.projectId, retryOptions: { autoRetry: false } }).bucket('sdk-test').file('faults/f');
+    const noRetry = new Storage({ apiEndpoint: server.apiEndpoint, projectId: server.projectId, retryOptions: { autoRetry: false } })
+      .bucket('sdk-test')
+      .file('faults/f');
     server.injectFault({ status: 503, match: (r) => r.method === 'GET' });
     expect((await failure(noRetry.getMetadata())).code).toBe(503);
     server.injectFault({ status: 'drop' });

@@ -51,6 +51,8 @@ export function sourceEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessE
 export function assertRunningSources(): void {
   const resolved = ['@blockvfs/core', '@blockvfs/vfs-wasqlite'].map((name) => import.meta.resolve(name));
   if (!import.meta.url.endsWith('.ts') || !resolved.every((url) => url.endsWith('/src/index.ts'))) {
-    throw new Error(`this child must run the TypeScript sources (node ${sourceExecArgv().join(' ')}), but runs ${import.meta.url}, resolving ${resolved.join(', ')}`);
+    throw new Error(
+      `this child must run the TypeScript sources (node ${sourceExecArgv().join(' ')}), but runs ${import.meta.url}, resolving ${resolved.join(', ')}`,
+    );
   }
 }

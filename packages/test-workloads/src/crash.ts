@@ -149,7 +149,10 @@ export async function crashAtEveryRequest(target: CrashTarget, options: CrashOpt
           report.surfaced[mode] += 1;
           const error = outcome.error as Error;
           assert.match(error.message, /injected fault/, `${where}: the error names the store failure`);
-          assert.ok(isBlockVfsError(error.cause, 'transient') || isBlockVfsError(error, 'transient'), `${where}: the store's error is kept (${String(error.cause)})`);
+          assert.ok(
+            isBlockVfsError(error.cause, 'transient') || isBlockVfsError(error, 'transient'),
+            `${where}: the store's error is kept (${String(error.cause)})`,
+          );
         } else {
           assert.equal(outcome.acknowledged, STEPS.length, `${where}: no error, so every step was acknowledged`);
         }

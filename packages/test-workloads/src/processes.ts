@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { mulberry32 } from '@blockvfs/core/testing';
-import { type BlockStore } from '@blockvfs/core';
+import type { BlockStore } from '@blockvfs/core';
 import { openDatabase } from '@blockvfs/vfs-wasqlite';
 import { sourceEnv, sourceExecArgv } from './child-node.js';
 
@@ -238,7 +238,9 @@ export async function concurrentIncrements(options: IncrementOptions): Promise<I
   const increments = options.increments ?? 20;
   const pause = options.pause ?? PAUSE;
   const setup = await openDatabase({ store: options.store, name });
-  await setup.exec('CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL); INSERT INTO counter VALUES (1, 0); CREATE TABLE increments (worker INTEGER, i INTEGER, PRIMARY KEY (worker, i))');
+  await setup.exec(
+    'CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL); INSERT INTO counter VALUES (1, 0); CREATE TABLE increments (worker INTEGER, i INTEGER, PRIMARY KEY (worker, i))',
+  );
   await setup.close();
 
   const writers = Array.from({ length: count }, (_, worker) =>

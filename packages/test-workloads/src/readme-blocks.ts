@@ -102,7 +102,9 @@ function parseMarker(comment: string | undefined, readmeDir: string, where: stri
   if (comment === undefined) return { kind: 'run', setup: '' };
   const match = /^(setup|twin|not run):\s*([\s\S]*)$/.exec(comment);
   if (!match || match[2]!.trim() === '') {
-    throw new Error(`${where}: the comment before this code block is no marker (<!-- setup: code -->, <!-- twin: path -->, <!-- not run: reason -->): <!-- ${comment} -->`);
+    throw new Error(
+      `${where}: the comment before this code block is no marker (<!-- setup: code -->, <!-- twin: path -->, <!-- not run: reason -->): <!-- ${comment} -->`,
+    );
   }
   const value = match[2]!.trim();
   if (match[1] === 'setup') return { kind: 'run', setup: value };
@@ -309,7 +311,9 @@ export function typeCheckBlocks(blocks: readonly ReadmeBlock[], root = REPOSITOR
   );
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
   return new Promise((resolvePromise) => {
-    execFile(process.execPath, [tsc, '-p', tsconfig], { cwd: dirname(tsconfig), maxBuffer: 16 << 20 }, (_error, stdout, stderr) => resolvePromise(`${stdout}${stderr}`.trim()));
+    execFile(process.execPath, [tsc, '-p', tsconfig], { cwd: dirname(tsconfig), maxBuffer: 16 << 20 }, (_error, stdout, stderr) =>
+      resolvePromise(`${stdout}${stderr}`.trim()),
+    );
   });
 }
 

@@ -40,8 +40,7 @@ export async function countRequests(store: BlockStore, options: RequestCountOpti
   const pageSize = options.pageSize ?? 4096;
   const name = options.name ?? 'counts.db';
   const metered = withMetrics(store);
-  const open = (on: BlockStore = metered): Promise<Database> =>
-    openDatabase({ store: on, name, pageSize, blockSize: pageSize, layout, ...options.database });
+  const open = (on: BlockStore = metered): Promise<Database> => openDatabase({ store: on, name, pageSize, blockSize: pageSize, layout, ...options.database });
 
   const setup = await open(store);
   await setup.exec('PRAGMA journal_mode = DELETE; CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)');

@@ -56,7 +56,7 @@ export function payload(id: number, length: number): Uint8Array {
 export async function runSqlMatrixCase(store: BlockStore, { layout, pageSize, blockSize, mode }: SqlMatrixCase, name = 'matrix.db'): Promise<void> {
   const expected = new Map<number, Row>();
   const db = await openDatabase({ store, name, pageSize, blockSize, layout });
-  assert.deepEqual(await db.get('PRAGMA journal_mode = ' + mode), { journal_mode: mode.toLowerCase() });
+  assert.deepEqual(await db.get(`PRAGMA journal_mode = ${mode}`), { journal_mode: mode.toLowerCase() });
   await db.exec(`PRAGMA cache_size = ${CACHE_PAGES}; CREATE TABLE t (id INTEGER PRIMARY KEY, grp INTEGER NOT NULL, data BLOB NOT NULL)`);
   const noJournal = async (): Promise<void> => {
     if (mode === 'PERSIST' && layout === 'direct') return;

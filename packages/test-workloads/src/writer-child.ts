@@ -85,7 +85,12 @@ assertRunningSources();
 const spec = JSON.parse(process.argv[2] ?? '{}') as WriterSpec;
 const store = await storeOf(spec.store);
 if (spec.task === 'insert-loop') await go();
-const db = await openDatabase({ store, name: spec.name, ...(spec.lease ? { lease: true } : {}), ...(spec.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: spec.busyTimeoutMs }) });
+const db = await openDatabase({
+  store,
+  name: spec.name,
+  ...(spec.lease ? { lease: true } : {}),
+  ...(spec.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: spec.busyTimeoutMs }),
+});
 say('ready');
 if (spec.task === 'insert-loop') await insertLoop(db, spec.count);
 else await increments(db, spec);

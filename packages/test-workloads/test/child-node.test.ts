@@ -27,7 +27,8 @@ describe('child processes run the sources', () => {
       // Node takes the first condition it knows in key order: the source one must come before any it always knows.
       const index = keys.indexOf(SOURCE_CONDITION);
       expect(index, `${dir}: ${keys.join(', ')}`).toBeGreaterThanOrEqual(0);
-      for (const other of ['import', 'require', 'node', 'default']) if (keys.includes(other)) expect(index, `${dir}: ${keys.join(', ')}`).toBeLessThan(keys.indexOf(other));
+      for (const other of ['import', 'require', 'node', 'default'])
+        if (keys.includes(other)) expect(index, `${dir}: ${keys.join(', ')}`).toBeLessThan(keys.indexOf(other));
       expect(existsSync(new URL(entry[SOURCE_CONDITION] as string, new URL(`${dir}/`, packages))), `${dir}: ${entry[SOURCE_CONDITION]}`).toBe(true);
     }
   });
@@ -39,6 +40,8 @@ describe('child processes run the sources', () => {
 
   test('a child started without the source condition refuses to run', async () => {
     const tsxOnly = sourceExecArgv().filter((arg) => !arg.startsWith('--conditions'));
-    await expect(child(tsxOnly, `const m = await import(${JSON.stringify(guard)}); m.assertRunningSources();`)).rejects.toThrow(/must run the TypeScript sources|Cannot find/);
+    await expect(child(tsxOnly, `const m = await import(${JSON.stringify(guard)}); m.assertRunningSources();`)).rejects.toThrow(
+      /must run the TypeScript sources|Cannot find/,
+    );
   });
 });

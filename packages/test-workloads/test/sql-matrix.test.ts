@@ -19,7 +19,9 @@ function blockSizes(pageSize: number): Array<[string, number]> {
   ];
 }
 
-const cases = PAGE_SIZES.flatMap((pageSize) => blockSizes(pageSize).flatMap(([label, blockSize]) => JOURNAL_MODES.map((mode) => ({ pageSize, blockSize, label, mode }))));
+const cases = PAGE_SIZES.flatMap((pageSize) =>
+  blockSizes(pageSize).flatMap(([label, blockSize]) => JOURNAL_MODES.map((mode) => ({ pageSize, blockSize, label, mode }))),
+);
 
 describe.each(LAYOUTS.flatMap((layout) => LOCAL_STORES.map((store) => ({ layout, store, label: `${layout} layout, ${store.label} store` }))))(
   'SQL matrix: $label',

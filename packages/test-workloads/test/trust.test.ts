@@ -201,7 +201,11 @@ describe('history that cannot be silently shortened', () => {
     const damages: Array<[string, Uint8Array, RegExp]> = [
       ['cut short', original.subarray(0, 100), /it has 100 bytes, but block \d+ has 4096/],
       ['cut to nothing', new Uint8Array(0), /it has 0 bytes, but block \d+ has 4096/],
-      ['a flipped byte', Uint8Array.from(original, (byte, i) => (i === 1000 ? byte ^ 1 : byte)), /its CRC-32C is [0-9a-f]{8}, but commit \d+ recorded [0-9a-f]{8}/],
+      [
+        'a flipped byte',
+        Uint8Array.from(original, (byte, i) => (i === 1000 ? byte ^ 1 : byte)),
+        /its CRC-32C is [0-9a-f]{8}, but commit \d+ recorded [0-9a-f]{8}/,
+      ],
     ];
     for (const [what, bytes, problem] of damages) {
       await store.put(key, bytes);
@@ -300,7 +304,9 @@ describe('direct layout', () => {
   test('a database name that is another database’s journal is refused', async () => {
     const store = new MemoryStore();
     for (const name of ['x-journal', 'x-wal']) {
-      await expect(openDatabase({ store, name, layout: 'direct' })).rejects.toThrow(/ends with "-(journal|wal)".*where the (journal|wal) of database "x" lives/);
+      await expect(openDatabase({ store, name, layout: 'direct' })).rejects.toThrow(
+        /ends with "-(journal|wal)".*where the (journal|wal) of database "x" lives/,
+      );
     }
   });
 });
@@ -308,18 +314,21 @@ describe('direct layout', () => {
 describe('bad input is refused with a clear error', () => {
   test('names, asOf, blockSize, a store without capabilities, collectGarbage’s now', async () => {
     const store = await seeded(1);
-    await expect(openDatabase({ store, name: 'a'.repeat(MAX_NAME_BYTES + 1) })).rejects.toThrow(/is 1017 bytes long in UTF-8; a database name may have at most 1016/);
+    await expect(openDatabase({ store, name: 'a'.repeat(MAX_NAME_BYTES + 1) })).rejects.toThrow(
+      /is 1017 bytes long in UTF-8; a database name may have at most 1016/,
+    );
     const longest = await openDatabase({ store, name: 'a'.repeat(MAX_NAME_BYTES) });
     await longest.exec('CREATE TABLE t (x)');
     await longest.close();
-    await expect(open(store, { readOnly: true, asOf: new Date('x') })).rejects.toThrow(/"asOf" must be a commit number \(1 or more\) or a valid Date, got an invalid Date/);
+    await expect(open(store, { readOnly: true, asOf: new Date('x') })).rejects.toThrow(
+      /"asOf" must be a commit number \(1 or more\) or a valid Date, got an invalid Date/,
+    );
     await expect(open(store, { blockSize: 64 * 1024 * 1024 })).rejects.toThrow(/block size must be an integer of 1 to 16777216 bytes/);
     const bare = { name: 'bare', get: store.get.bind(store), put: store.put.bind(store), delete: store.delete.bind(store), list: store.list.bind(store) };
     await expect(openDatabase({ store: bare as unknown as BlockStore, name: NAME })).rejects.toThrow(/has no "capabilities"/);
     await expect(collectGarbage({ store, name: NAME, now: Number.NaN })).rejects.toThrow(/now must be a time in ms since the epoch/);
   });
 });
-
 
 test('a damaged lease object is named, and breakLease replaces it', async () => {
   const store = await seeded(1);

@@ -11,10 +11,12 @@ const RESERVED_SUFFIXES = ['-journal', '-wal'];
 /** Why `name` cannot name a database, or undefined when it can. */
 export function databaseNameProblem(name: unknown): string | undefined {
   if (typeof name !== 'string' || name.length === 0) return '"name" must be a non-empty string';
-  if (name === ':memory:' || name.startsWith('file:')) return `"name" ${JSON.stringify(name)} has a special meaning to SQLite; use a plain name such as "app.db"`;
+  if (name === ':memory:' || name.startsWith('file:'))
+    return `"name" ${JSON.stringify(name)} has a special meaning to SQLite; use a plain name such as "app.db"`;
   if (name.includes('\0')) return '"name" must not contain NUL characters';
   const bytes = new TextEncoder().encode(name).length;
-  if (bytes > MAX_NAME_BYTES) return `"name" is ${bytes} bytes long in UTF-8; a database name may have at most ${MAX_NAME_BYTES} (SQLite's path buffer also holds "<name>-journal")`;
+  if (bytes > MAX_NAME_BYTES)
+    return `"name" is ${bytes} bytes long in UTF-8; a database name may have at most ${MAX_NAME_BYTES} (SQLite's path buffer also holds "<name>-journal")`;
   const suffix = RESERVED_SUFFIXES.find((reserved) => name.endsWith(reserved));
   if (suffix) {
     const base = name.slice(0, -suffix.length);

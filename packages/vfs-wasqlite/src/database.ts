@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { AtomicFormat } from '@blockvfs/core/format';
 import { BlockVfsError, isBlockVfsError, type Layout } from '@blockvfs/core';
-import { BusyRetry } from './busy-retry.js';
+import type { BusyRetry } from './busy-retry.js';
 import { toError } from './caller-error.js';
 import type { Engine, VfsLease } from './runtime.js';
 import { releaseEngine } from './runtime.js';
@@ -26,7 +26,6 @@ export interface RunResult {
   /** Rowid of the connection's last successful INSERT: a number, or a bigint beyond the safe integer range. */
   lastInsertRowid: number | bigint;
 }
-
 
 /** Marks the async work of one top-level `transaction()` call, to tell its statements from others. */
 interface TransactionScope {
@@ -123,10 +122,13 @@ export class Database {
     checkSql(sql);
     return this.#call(
       () =>
-        andThen(this.#statements.withStatement(sql, params, (stmt) => stepToEnd(this.#sqlite, stmt)), () => {
-          const rowid = this.#sqlite.lastInsertRowid(this.#db);
-          return { changes: this.#sqlite.module._sqlite3_changes(this.#db), lastInsertRowid: integer(rowid.low, rowid.high) };
-        }),
+        andThen(
+          this.#statements.withStatement(sql, params, (stmt) => stepToEnd(this.#sqlite, stmt)),
+          () => {
+            const rowid = this.#sqlite.lastInsertRowid(this.#db);
+            return { changes: this.#sqlite.module._sqlite3_changes(this.#db), lastInsertRowid: integer(rowid.low, rowid.high) };
+          },
+        ),
       true,
     );
   }
@@ -340,7 +342,10 @@ export class Database {
    */
   #call<T>(task: () => MaybePromise<T>, retry = false): Promise<T> {
     if (retry && !this.#inTransactionScope()) {
-      return this.#busy.run(() => this.#callOnce(task), (error) => typeof error === 'object' && error !== null && this.#retryable.has(error));
+      return this.#busy.run(
+        () => this.#callOnce(task),
+        (error) => typeof error === 'object' && error !== null && this.#retryable.has(error),
+      );
     }
     return this.#callOnce(task);
   }

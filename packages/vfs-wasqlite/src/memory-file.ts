@@ -27,7 +27,8 @@ export class MemoryFile {
   }
 
   truncate(size: number): void {
-    if (size < this.#size) this.#data.fill(0, size, this.#size); // a later growth must read zeros
+    if (size < this.#size)
+      this.#data.fill(0, size, this.#size); // a later growth must read zeros
     else this.#ensureCapacity(size);
     this.#size = size;
   }

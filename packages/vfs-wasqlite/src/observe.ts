@@ -63,14 +63,19 @@ export interface Observation {
   stop(): void;
 }
 
-export function observe(store: BlockStore, name: string, listeners: { onRequest?: RequestListener | undefined; onCommit?: ((event: CommitEvent) => void) | undefined }): Observation {
+export function observe(
+  store: BlockStore,
+  name: string,
+  listeners: { onRequest?: RequestListener | undefined; onCommit?: ((event: CommitEvent) => void) | undefined },
+): Observation {
   const hub = hubOf(store);
   const { onRequest, onCommit } = listeners;
   let listener: RequestListener | undefined;
   if (onRequest || requestDebug.enabled) {
     listener = (event: RequestEvent) => {
       if (!belongsTo(event.key, name)) return;
-      if (requestDebug.enabled) requestDebug('%s %s %s %s B %s ms %s', event.store, event.op, describeKey(event), event.bytes, event.ms.toFixed(1), event.outcome);
+      if (requestDebug.enabled)
+        requestDebug('%s %s %s %s B %s ms %s', event.store, event.op, describeKey(event), event.bytes, event.ms.toFixed(1), event.outcome);
       onRequest?.(event);
     };
     hub.listeners.add(listener);
@@ -79,7 +84,16 @@ export function observe(store: BlockStore, name: string, listeners: { onRequest?
     onCommit || commitDebug.enabled
       ? (event: CommitEvent) => {
           if (commitDebug.enabled) {
-            commitDebug('%s commit %d: %d blocks, %d B%s, size %d B, %d ms', event.name, event.seq, event.blocks, event.bytes, event.inline ? ' inline' : '', event.size, event.ms);
+            commitDebug(
+              '%s commit %d: %d blocks, %d B%s, size %d B, %d ms',
+              event.name,
+              event.seq,
+              event.blocks,
+              event.bytes,
+              event.inline ? ' inline' : '',
+              event.size,
+              event.ms,
+            );
           }
           onCommit?.(event);
         }

@@ -116,7 +116,6 @@ export interface OpenDatabaseOptions {
   onCommit?: (event: CommitEvent) => void;
 }
 
-
 /** Opens (or creates) a database on a store. */
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
   const { name } = checkOptions(options);
@@ -163,7 +162,11 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
         if (!isWrongLayoutError(other)) throw error;
         const given = atomicOnlyGiven(options);
         if (other.layout === 'direct' && given.length > 0) {
-          throw new BlockVfsError('invalid', `database "${name}" was written in the direct layout, and ${given.map((key) => `"${key}"`).join(', ')} need the atomic layout`, { source: SOURCE, store: store.name, cause: other });
+          throw new BlockVfsError(
+            'invalid',
+            `database "${name}" was written in the direct layout, and ${given.map((key) => `"${key}"`).join(', ')} need the atomic layout`,
+            { source: SOURCE, store: store.name, cause: other },
+          );
         }
         return await openIn(other.layout, other.layout === 'atomic' ? atomicDefaults(options, observation.onCommit) : undefined);
       }
@@ -183,9 +186,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
 function atomicDefaults(options: OpenDatabaseOptions, onCommit: ((event: CommitEvent) => void) | undefined): AtomicOptions {
   const retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
   const collect =
-    retentionMs === false || options.readOnly
-      ? undefined
-      : { retentionMs, ...(options.onCollect === undefined ? {} : { onCollected: options.onCollect }) };
+    retentionMs === false || options.readOnly ? undefined : { retentionMs, ...(options.onCollect === undefined ? {} : { onCollected: options.onCollect }) };
   return {
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     ...(collect === undefined ? {} : { collect }),
@@ -245,7 +246,8 @@ function atomicOptions(options: OpenDatabaseOptions, onCommit: ((event: CommitEv
   }
   if (asOf !== undefined && !options.readOnly) throw invalid('"asOf" opens an older state of the database, which is read-only: pass readOnly: true too');
   if (lease !== undefined && lease !== false && options.readOnly) throw invalid('"lease" is for writers; a readOnly connection never writes');
-  if (freshnessMs !== undefined && !(Number.isSafeInteger(freshnessMs) && freshnessMs >= 0)) throw invalid(`"freshnessMs" must be a non-negative integer of ms, got ${freshnessMs}`);
+  if (freshnessMs !== undefined && !(Number.isSafeInteger(freshnessMs) && freshnessMs >= 0))
+    throw invalid(`"freshnessMs" must be a non-negative integer of ms, got ${freshnessMs}`);
   return {
     ...(lease === undefined ? {} : { lease }),
     ...(freshnessMs === undefined ? {} : { freshnessMs }),

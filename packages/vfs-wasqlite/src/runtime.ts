@@ -42,7 +42,9 @@ export async function acquireEngine(build: Build): Promise<Engine> {
  */
 export async function warmEngines(count: number, build: Build = 'asyncify'): Promise<void> {
   if (!Number.isSafeInteger(count) || count < 0 || count > MAX_IDLE_ENGINES) {
-    throw new BlockVfsError('invalid', `warmEngines: count must be a whole number from 0 to ${MAX_IDLE_ENGINES}, got ${count}`, { source: '@blockvfs/vfs-wasqlite' });
+    throw new BlockVfsError('invalid', `warmEngines: count must be a whole number from 0 to ${MAX_IDLE_ENGINES}, got ${count}`, {
+      source: '@blockvfs/vfs-wasqlite',
+    });
   }
   const pool = idle.get(build) ?? [];
   idle.set(build, pool);
@@ -78,7 +80,11 @@ export interface VfsLease {
  * The VFS serving `store` with this layout, block size and atomic-layout options in
  * `sqlite`, registered on first use. Call within the engine's queue.
  */
-export function acquireVfs(sqlite: WaSqlite, store: BlockStore, options: Omit<BlockVfsOptions, 'store'> & { layout: Layout; blockSize: number; atomic?: AtomicOptions | undefined }): VfsLease {
+export function acquireVfs(
+  sqlite: WaSqlite,
+  store: BlockStore,
+  options: Omit<BlockVfsOptions, 'store'> & { layout: Layout; blockSize: number; atomic?: AtomicOptions | undefined },
+): VfsLease {
   let byKey = registrations.get(sqlite);
   if (!byKey) {
     byKey = new Map();

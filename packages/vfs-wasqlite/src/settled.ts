@@ -11,6 +11,7 @@
  */
 export function settled<T>(value: T): PromiseLike<T> {
   return {
+    // biome-ignore lint/suspicious/noThenProperty: a thenable is the point: Asyncify takes it without unwinding
     then<R1 = T, R2 = never>(onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null, _onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null) {
       return (onFulfilled ? settledOrPromise(() => onFulfilled(value)) : settled(value)) as PromiseLike<R1 | R2>;
     },

@@ -48,7 +48,6 @@ export class StatementCache {
     return this.#names.of(stmt);
   }
 
-
   /** Prepares exactly one statement and binds `params`; finalises it on any failure. */
   async prepare(sql: string, params: Params | undefined): Promise<number> {
     const { api } = this.#sqlite;

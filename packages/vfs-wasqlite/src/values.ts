@@ -33,7 +33,7 @@ export function bindParams(sqlite: WaSqlite, stmt: number, params: Params | unde
   if (Array.isArray(params)) {
     const values = params as readonly BindValue[];
     if (values.length !== count) throw invalid(`the statement has ${count} parameter(s) but ${values.length} value(s) were given`);
-    values.forEach((value, i) => bindValue(sqlite, stmt, i + 1, value, `parameter ${i + 1}`));
+    for (let i = 0; i < values.length; i++) bindValue(sqlite, stmt, i + 1, values[i] as BindValue, `parameter ${i + 1}`); // no iterator: on every call
     return;
   }
   if (typeof params !== 'object' || params instanceof Uint8Array) {
@@ -76,8 +76,7 @@ function bindValue(sqlite: WaSqlite, stmt: number, index: number, value: BindVal
       else if (value instanceof Uint8Array) {
         if (value.length > 0) api.bind_blob(stmt, index, value);
         else sqlite.bindEmptyBlob(stmt, index);
-      }
-      else throw invalid(`${what}: cannot bind ${describe(value)}; use a number, bigint, string, Uint8Array, boolean or null`);
+      } else throw invalid(`${what}: cannot bind ${describe(value)}; use a number, bigint, string, Uint8Array, boolean or null`);
   }
 }
 

@@ -349,7 +349,13 @@ const ONE_NUMBER = ['number'];
  * it (SQLite records every step's and reset's result there, SQLITE_ROW and SQLITE_DONE
  * included). See Suspensions.
  */
-function directCall(module: WasmModule, suspensions: Suspensions, fn: (stmt: number) => number, stmt: number, allowed: readonly number[]): number | Promise<number> {
+function directCall(
+  module: WasmModule,
+  suspensions: Suspensions,
+  fn: (stmt: number) => number,
+  stmt: number,
+  allowed: readonly number[],
+): number | Promise<number> {
   const mark = suspensions.count;
   const result = fn(stmt);
   if (suspensions.count === mark) return checkResult(module, stmt, result, allowed);

@@ -8,18 +8,20 @@ describe('AsyncQueue', () => {
     const queue = new AsyncQueue();
     const log: string[] = [];
     let running = 0;
-    const task = (name: string, wait: boolean, fail = false) => () => {
-      running += 1;
-      expect(running).toBe(1);
-      log.push(`start ${name}`);
-      const end = () => {
-        log.push(`end ${name}`);
-        running -= 1;
-        if (fail) throw new Error(name);
-        return name;
+    const task =
+      (name: string, wait: boolean, fail = false) =>
+      () => {
+        running += 1;
+        expect(running).toBe(1);
+        log.push(`start ${name}`);
+        const end = () => {
+          log.push(`end ${name}`);
+          running -= 1;
+          if (fail) throw new Error(name);
+          return name;
+        };
+        return wait ? tick().then(end) : end();
       };
-      return wait ? tick().then(end) : end();
-    };
     const results = await Promise.allSettled([
       queue.run(task('a', true)),
       queue.run(task('b', false)),

@@ -1,5 +1,5 @@
 import { isBlockVfsError, withMetrics, type BlockStore } from '@blockvfs/core';
-import { type StoreCapabilities } from '@blockvfs/core/store';
+import type { StoreCapabilities } from '@blockvfs/core/store';
 import { MemoryStore } from '@blockvfs/store-memory';
 import { describe, expect, test } from 'vitest';
 import { isBusyError, openDatabase, SqliteError, SYNCHRONOUS_OFF_UNSUPPORTED, type Database, type OpenDatabaseOptions } from '@blockvfs/vfs-wasqlite';
@@ -144,7 +144,14 @@ describe('refusals', () => {
   test('a store without conditional puts, unless singleWriter says there is one writer only', async () => {
     const plain = new MemoryStore();
     const capabilities: StoreCapabilities = { ...plain.capabilities, conditionalPut: false };
-    const store: BlockStore = { name: plain.name, capabilities, get: (k, r) => plain.get(k, r), put: (k, d) => plain.put(k, d), delete: (k) => plain.delete(k), list: (p, o) => plain.list(p, o) };
+    const store: BlockStore = {
+      name: plain.name,
+      capabilities,
+      get: (k, r) => plain.get(k, r),
+      put: (k, d) => plain.put(k, d),
+      delete: (k) => plain.delete(k),
+      list: (p, o) => plain.list(p, o),
+    };
     const error = await failure(open(store));
     expect(error.message).toMatch(/needs a store with conditional puts.*singleWriter: true/);
     const db = await open(store, { singleWriter: true });
@@ -179,7 +186,9 @@ describe('refusals', () => {
     expect(added.every((key) => key.startsWith('atomic.db/log/') || key.startsWith('atomic.db/blocks/'))).toBe(true);
     expect(added.some((key) => key.startsWith('atomic.db/log/'))).toBe(true);
     // Options only the atomic layout has are refused for a direct-layout database, with the reason.
-    await expect(open(store, { name: 'direct.db', lease: true })).rejects.toThrow(/"direct\.db" was written in the direct layout, and "lease" need the atomic layout/);
+    await expect(open(store, { name: 'direct.db', lease: true })).rejects.toThrow(
+      /"direct\.db" was written in the direct layout, and "lease" need the atomic layout/,
+    );
   });
 
   test('an SQLite file stored as the one object <name> is refused with a pointer to deserialize, in both layouts, never shadowed', async () => {
@@ -188,7 +197,9 @@ describe('refusals', () => {
     file.set(new TextEncoder().encode('SQLite format 3\0'));
     await store.put('upload.sqlite', file);
     for (const layout of ['atomic', 'direct'] as const) {
-      await expect(open(store, { name: 'upload.sqlite', layout })).rejects.toThrow(/"upload\.sqlite" is an SQLite database file stored as one object.*deserialize/);
+      await expect(open(store, { name: 'upload.sqlite', layout })).rejects.toThrow(
+        /"upload\.sqlite" is an SQLite database file stored as one object.*deserialize/,
+      );
       await expect(open(store, { name: 'upload.sqlite', layout, readOnly: true })).rejects.toThrow(/stored as one object/);
     }
     expect((await storeObjects(store)).map(({ key }) => key)).toEqual(['upload.sqlite']); // nothing created beside it

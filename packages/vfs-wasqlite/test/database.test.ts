@@ -80,8 +80,27 @@ describe('parameters and values', () => {
     await db.exec('CREATE TABLE n (id INTEGER PRIMARY KEY, v)');
     // Around every edge of the 32-bit halves the value is read in, and of the safe range.
     const values = [
-      0, -1, 2 ** 31 - 1, 2 ** 31, -(2 ** 31), -(2 ** 31) - 1, 2 ** 32 - 1, 2 ** 32, -(2 ** 32), 2 ** 40, -(2 ** 40) - 7,
-      Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, 2n ** 53n, 2n ** 53n + 1n, -(2n ** 53n) - 1n, 2n ** 62n, -(2n ** 63n), 2n ** 63n - 1n, 1.5, -0.25,
+      0,
+      -1,
+      2 ** 31 - 1,
+      2 ** 31,
+      -(2 ** 31),
+      -(2 ** 31) - 1,
+      2 ** 32 - 1,
+      2 ** 32,
+      -(2 ** 32),
+      2 ** 40,
+      -(2 ** 40) - 7,
+      Number.MAX_SAFE_INTEGER,
+      Number.MIN_SAFE_INTEGER,
+      2n ** 53n,
+      2n ** 53n + 1n,
+      -(2n ** 53n) - 1n,
+      2n ** 62n,
+      -(2n ** 63n),
+      2n ** 63n - 1n,
+      1.5,
+      -0.25,
     ];
     for (const v of values) await db.run('INSERT INTO n (v) VALUES (?)', [v]);
     const rows = await db.all('SELECT v, typeof(v) AS type FROM n ORDER BY id');
@@ -194,15 +213,19 @@ describe('transactions', () => {
   test('commit returns the result; a throw rolls back and rethrows', async () => {
     const db = await open();
     await db.exec('CREATE TABLE t (x)');
-    expect(await db.transaction(async () => {
-      await db.run('INSERT INTO t VALUES (1)');
-      await db.run('INSERT INTO t VALUES (2)');
-      return 'done';
-    })).toBe('done');
-    await expect(db.transaction(async () => {
-      await db.run('INSERT INTO t VALUES (3)');
-      throw new Error('nope');
-    })).rejects.toThrow('nope');
+    expect(
+      await db.transaction(async () => {
+        await db.run('INSERT INTO t VALUES (1)');
+        await db.run('INSERT INTO t VALUES (2)');
+        return 'done';
+      }),
+    ).toBe('done');
+    await expect(
+      db.transaction(async () => {
+        await db.run('INSERT INTO t VALUES (3)');
+        throw new Error('nope');
+      }),
+    ).rejects.toThrow('nope');
     expect(await db.all('SELECT x FROM t')).toEqual([{ x: 1 }, { x: 2 }]);
   });
 
@@ -211,10 +234,12 @@ describe('transactions', () => {
     await db.exec('CREATE TABLE t (x)');
     await db.transaction(async () => {
       await db.run('INSERT INTO t VALUES (1)');
-      await expect(db.transaction(async () => {
-        await db.run('INSERT INTO t VALUES (2)');
-        throw new Error('inner');
-      })).rejects.toThrow('inner');
+      await expect(
+        db.transaction(async () => {
+          await db.run('INSERT INTO t VALUES (2)');
+          throw new Error('inner');
+        }),
+      ).rejects.toThrow('inner');
       await db.transaction(() => db.run('INSERT INTO t VALUES (3)'));
     });
     expect(await db.all('SELECT x FROM t ORDER BY x')).toEqual([{ x: 1 }, { x: 3 }]);
@@ -379,15 +404,17 @@ describe('journal modes', () => {
     const handle = await sqlite.api.open_v2('test.db', 0x2, vfs.name);
     sqlite.enableExtendedResultCodes(handle);
     const statements = sqlite.api.statements(handle, 'PRAGMA locking_mode = EXCLUSIVE; SELECT * FROM t', { unscoped: true });
-    const error = await failure((async () => {
-      for await (const stmt of statements) {
-        try {
-          while ((await sqlite.api.step(stmt)) === 100);
-        } finally {
-          await sqlite.api.finalize(stmt);
+    const error = await failure(
+      (async () => {
+        for await (const stmt of statements) {
+          try {
+            while ((await sqlite.api.step(stmt)) === 100);
+          } finally {
+            await sqlite.api.finalize(stmt);
+          }
         }
-      }
-    })());
+      })(),
+    );
     expect((error as { code?: number }).code).toBe(SQLITE_CANTOPEN);
     const cause = vfs.takeLastError();
     expect(isBlockVfsError(cause, 'invalid')).toBe(true);
@@ -406,7 +433,9 @@ describe('journal modes', () => {
     expect(direct).toBeInstanceOf(DirectVFS);
     expect([atomic.layout, direct.layout]).toEqual(['atomic', 'direct']);
     expect(atomic instanceof BlockVFS && direct instanceof BlockVFS).toBe(true);
-    expect(() => new BlockVFS('wrong', sqlite.module, { store, layout: 'direct', atomic: { freshnessMs: 5 } })).toThrow(/atomic-layout options were given for layout "direct"/);
+    expect(() => new BlockVFS('wrong', sqlite.module, { store, layout: 'direct', atomic: { freshnessMs: 5 } })).toThrow(
+      /atomic-layout options were given for layout "direct"/,
+    );
     expect(() => new DirectVFS('mismatch', sqlite.module, { store, layout: 'atomic' })).toThrow(/layout "atomic" was given to the VFS of layout "direct"/);
   });
 });
@@ -434,7 +463,7 @@ describe('read-only', () => {
 });
 
 describe('two connections in one process', () => {
-  test('atomic layout: two connections write side by side; the transaction that loses the race is run again on the other\'s commit', async () => {
+  test("atomic layout: two connections write side by side; the transaction that loses the race is run again on the other's commit", async () => {
     const store = new MemoryStore();
     const a = await open({ store });
     const b = await open({ store });

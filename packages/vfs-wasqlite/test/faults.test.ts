@@ -103,9 +103,7 @@ for (const layout of ['direct', 'atomic'] as Layout[]) {
       // 'crash': request n and every later one fail, as when the process dies (SQLite cannot repair
       // anything in-process); the others fail request n alone and let SQLite carry on.
       const faulty =
-        mode === 'crash'
-          ? withFaults(store, { at: Array.from({ length: 1000 }, (_, i) => n + i), mode: 'fail' })
-          : withFaults(store, { at: n, mode });
+        mode === 'crash' ? withFaults(store, { at: Array.from({ length: 1000 }, (_, i) => n + i), mode: 'fail' }) : withFaults(store, { at: n, mode });
       const outcome = await workload(faulty);
       expect(faulty.faults.injected, `request ${n}`).toBeGreaterThanOrEqual(1);
       if (outcome.error !== undefined) {

@@ -53,9 +53,11 @@ describe('databases side by side', () => {
     const dbs = await Promise.all(Array.from({ length: 16 }, (_, i) => open(store, { name: `tenant-${i}.db`, lease: true })));
     await Promise.all(dbs.map((db) => db.exec('CREATE TABLE t (x)')));
     const started = performance.now();
-    await Promise.all(dbs.map(async (db) => {
-      for (let i = 0; i < 5; i++) await db.run('INSERT INTO t VALUES (?)', [i]);
-    }));
+    await Promise.all(
+      dbs.map(async (db) => {
+        for (let i = 0; i < 5; i++) await db.run('INSERT INTO t VALUES (?)', [i]);
+      }),
+    );
     const seconds = (performance.now() - started) / 1000;
     // 80 commits of one 20 ms PUT each: one at a time they would take 1.6 s at the very least.
     expect(seconds).toBeLessThan(1.2);
@@ -102,11 +104,11 @@ describe('two connections to one database (atomic layout)', () => {
 });
 
 describe('two connections to one database (direct layout)', () => {
-  test('they share the file and SQLite\'s locks: racing increments beside a scanning reader, with the default busyTimeoutMs, land once each', async () => {
+  test("they share the file and SQLite's locks: racing increments beside a scanning reader, with the default busyTimeoutMs, land once each", async () => {
     // Requests that take time, so that the connections' calls interleave inside the shared PagedFile.
     const store = withLatency(new MemoryStore(), 2);
     const setup = await open(store, { layout: 'direct' });
-    await setup.exec("CREATE TABLE counter (n INTEGER); INSERT INTO counter VALUES (0); CREATE TABLE t (v TEXT)");
+    await setup.exec('CREATE TABLE counter (n INTEGER); INSERT INTO counter VALUES (0); CREATE TABLE t (v TEXT)');
     await setup.run("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300) INSERT INTO t SELECT printf('%0500d', i) FROM n");
     const writers = await Promise.all([0, 1].map(() => open(store, { layout: 'direct' })));
     const reader = await open(store, { layout: 'direct' });

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { sourceEnv, sourceExecArgv } from '@blockvfs/test-workloads';
 import { fileURLToPath } from 'node:url';
-import { type BlockStore, type CommitEvent, type GarbageReport, type RequestEvent } from '@blockvfs/core';
+import type { BlockStore, CommitEvent, GarbageReport, RequestEvent } from '@blockvfs/core';
 import { serialize, deserialize } from '@blockvfs/serialize';
 import { ManualClock } from '@blockvfs/core/testing';
 import { MemoryStore } from '@blockvfs/store-memory';
@@ -89,7 +89,9 @@ describe('onRequest and onCommit', () => {
     await other.close();
     expect(requests.length).toBeGreaterThan(0);
     expect(requests.every((e) => e.key.startsWith('a.db'))).toBe(true);
-    expect(requests.filter((e) => e.op === 'put' && e.condition === 'if-none-match').map((e) => e.key)).toEqual(commits.map((c) => expect.stringContaining(`a.db/log/`)));
+    expect(requests.filter((e) => e.op === 'put' && e.condition === 'if-none-match').map((e) => e.key)).toEqual(
+      commits.map((_c) => expect.stringContaining(`a.db/log/`)),
+    );
     expect(commits.map((c) => c.seq)).toEqual([1, 2]);
     expect(requests.every((e) => e.outcome === 'ok' || e.outcome === 'missing')).toBe(true);
   });

@@ -1,5 +1,5 @@
 import { withFaults, withLatency } from '@blockvfs/core/testing';
-import { type BlockStore } from '@blockvfs/core';
+import type { BlockStore } from '@blockvfs/core';
 import { MemoryStore } from '@blockvfs/store-memory';
 import { describe, expect, test } from 'vitest';
 import { SqliteError, openDatabase } from '@blockvfs/vfs-wasqlite';

@@ -12,7 +12,6 @@ import {
   applyRecord,
   catchUp,
   commitAtOrBefore,
-  copyState,
   emptyState,
   firstRecordAfter,
   loadLatest,
@@ -202,7 +201,11 @@ export class AtomicFormat implements FileFormat {
     if (format.#state.seq > 0) return format;
     const [direct, sqliteObject] = await (probe ?? probeOthers());
     if (direct !== undefined) {
-      throw new WrongLayoutError('direct', `"${name}" holds a direct-layout database (object "${directBlockKey(name, 0)}"); open it with layout "direct"`, store.name);
+      throw new WrongLayoutError(
+        'direct',
+        `"${name}" holds a direct-layout database (object "${directBlockKey(name, 0)}"); open it with layout "direct"`,
+        store.name,
+      );
     }
     if (sqliteObject) throw sqliteObjectError(store, name);
     return format;
@@ -245,7 +248,10 @@ export class AtomicFormat implements FileFormat {
     const staged = this.#attempt?.staged.get(index);
     if (staged !== undefined && this.#attempt) {
       const key = atomicBlockKey(this.name, index, this.#attempt.seq, this.#attempt.tag);
-      return this.#mustGet({ key, check: this.#checkOf(key, index, this.#state.blockSize, staged, this.#attempt.seq) }, 'a block this transaction uploaded ahead of its commit');
+      return this.#mustGet(
+        { key, check: this.#checkOf(key, index, this.#state.blockSize, staged, this.#attempt.seq) },
+        'a block this transaction uploaded ahead of its commit',
+      );
     }
     const entry = this.#state.map.get(index);
     if (!entry) return undefined;
@@ -287,12 +293,17 @@ export class AtomicFormat implements FileFormat {
     return (bytes) => {
       let problem: string | undefined;
       if (bytes.length !== length) problem = `it has ${bytes.length} bytes, but block ${index} has ${length}`;
-      else if (crc !== undefined && crc32c(bytes) !== crc) problem = `its CRC-32C is ${crc32c(bytes).toString(16).padStart(8, '0')}, but commit ${seq} recorded ${crc.toString(16).padStart(8, '0')}`;
+      else if (crc !== undefined && crc32c(bytes) !== crc)
+        problem = `its CRC-32C is ${crc32c(bytes).toString(16).padStart(8, '0')}, but commit ${seq} recorded ${crc.toString(16).padStart(8, '0')}`;
       if (problem === undefined) return;
-      throw new BlockVfsError('permanent', `block object "${key}" of "${this.name}" is damaged: ${problem} (cut short, overwritten or corrupted on the store)`, {
-        source: SOURCE,
-        store: this.store.name,
-      });
+      throw new BlockVfsError(
+        'permanent',
+        `block object "${key}" of "${this.name}" is damaged: ${problem} (cut short, overwritten or corrupted on the store)`,
+        {
+          source: SOURCE,
+          store: this.store.name,
+        },
+      );
     };
   }
 
@@ -325,7 +336,8 @@ export class AtomicFormat implements FileFormat {
    */
   async stage(blocks: ReadonlyMap<number, Uint8Array>): Promise<void> {
     this.#checkWritable();
-    const attempt = (this.#attempt ??= { seq: this.#state.seq + 1, tag: randomTag(), staged: new Map() });
+    this.#attempt ??= { seq: this.#state.seq + 1, tag: randomTag(), staged: new Map() };
+    const attempt = this.#attempt;
     await forEachLimit([...blocks], PARALLEL_REQUESTS, async ([index, data]) => {
       await this.#blocks.put(atomicBlockKey(this.name, index, attempt.seq, attempt.tag), data);
       attempt.staged.set(index, crc32c(data));
@@ -376,7 +388,9 @@ export class AtomicFormat implements FileFormat {
     }
     const blocks: BlockRef[] = inline
       ? []
-      : [...written.map(([index, data]) => ({ index, crc: crc32c(data) })), ...staged.map(([index, crc]) => ({ index, crc }))].sort((a, b) => a.index - b.index);
+      : [...written.map(([index, data]) => ({ index, crc: crc32c(data) })), ...staged.map(([index, crc]) => ({ index, crc }))].sort(
+          (a, b) => a.index - b.index,
+        );
     const record: CommitRecord = {
       seq,
       tag,
@@ -428,7 +442,10 @@ export class AtomicFormat implements FileFormat {
         // Uploaded ahead as a whole block: right as it is, unless the file now ends inside it.
         if (after === bs) continue;
         const key = atomicBlockKey(this.name, index, attempt.seq, attempt.tag);
-        stored = await this.#mustGet({ key, check: this.#checkOf(key, index, bs, staged, attempt.seq) }, 'a block this transaction uploaded ahead of its commit');
+        stored = await this.#mustGet(
+          { key, check: this.#checkOf(key, index, bs, staged, attempt.seq) },
+          'a block this transaction uploaded ahead of its commit',
+        );
       } else {
         if (!map.has(index) || blockLength(index, oldSize, bs) === after) continue;
         stored = (await this.readBlock(index)) ?? new Uint8Array(0);
@@ -658,10 +675,14 @@ async function loadAsOf(store: BlockStore, name: string, blockSize: number, asOf
   const seq = await commitAtOrBefore(store, name, latest, head, asOf.getTime());
   if (seq === undefined) {
     const oldest = Math.max(1, head?.oldest ?? 0);
-    throw new BlockVfsError('not-found', `"${name}" has no commit at or before ${asOf.toISOString()} that is still kept (the oldest kept is commit ${oldest})`, {
-      source: SOURCE,
-      store: store.name,
-    });
+    throw new BlockVfsError(
+      'not-found',
+      `"${name}" has no commit at or before ${asOf.toISOString()} that is still kept (the oldest kept is commit ${oldest})`,
+      {
+        source: SOURCE,
+        store: store.name,
+      },
+    );
   }
   return seq === latest.seq ? latest : stateAt(store, name, seq, blockSize, head);
 }

@@ -5,14 +5,7 @@ import { BlockVfsError } from '../errors.js';
 import { isCachedStore } from '../layers/cache.js';
 import { VIEW_TRUST_MS } from './view-trust.js';
 import { commitAtOrBefore, loadLatest, missingRecord, readHead, readRecord, stateAt, updateHead, writeCheckpoint } from './history.js';
-import {
-  atomicBlockKey,
-  atomicPrefixes,
-  parseBlockKey,
-  parseSeqKey,
-  type CommitRecord,
-  type Head,
-} from './objects.js';
+import { atomicBlockKey, atomicPrefixes, parseBlockKey, parseSeqKey, type CommitRecord, type Head } from './objects.js';
 
 const SOURCE = '@blockvfs/core';
 const PARALLEL_REQUESTS = 16;
@@ -87,7 +80,8 @@ export async function collectGarbage(options: CollectGarbageOptions): Promise<Ga
 
   progress({ phase: 'reading', objects: 0 });
   const { state: latest, head } = await loadLatest(store, name, { blockSize: 4096 });
-  if (latest.seq === 0 && !head) throw new BlockVfsError('not-found', `there is no database "${name}" in the atomic layout on this store`, { source: SOURCE, store: store.name });
+  if (latest.seq === 0 && !head)
+    throw new BlockVfsError('not-found', `there is no database "${name}" in the atomic layout on this store`, { source: SOURCE, store: store.name });
 
   // The commit in force at the horizon, and from there on everything is kept.
   const floor = head?.oldest ?? 0;
@@ -115,7 +109,12 @@ export async function collectGarbage(options: CollectGarbageOptions): Promise<Ga
 
   const prefixes = atomicPrefixes(name);
   const doomed: string[] = [];
-  const report: GarbageReport = { latest: latest.seq, oldestKept, deleted: { blocks: 0, records: 0, checkpoints: 0, bytes: 0 }, kept: { blocks: 0, pending: 0 } };
+  const report: GarbageReport = {
+    latest: latest.seq,
+    oldestKept,
+    deleted: { blocks: 0, records: 0, checkpoints: 0, bytes: 0 },
+    kept: { blocks: 0, pending: 0 },
+  };
   let seen = 0;
   const look = (): void => {
     seen += 1;
@@ -126,7 +125,8 @@ export async function collectGarbage(options: CollectGarbageOptions): Promise<Ga
     look();
     const block = parseBlockKey(entry.key.slice(prefixes.blocks.length));
     if (!block) continue; // not ours: leave it
-    if (block.seq > latest.seq) report.kept.pending += 1; // a commit that may be in progress now
+    if (block.seq > latest.seq)
+      report.kept.pending += 1; // a commit that may be in progress now
     else if (live.has(entry.key)) report.kept.blocks += 1;
     else {
       doomed.push(entry.key);

@@ -245,7 +245,10 @@ export async function firstRecordAfter(store: BlockStore, name: string, seq: num
 export async function stateAt(store: BlockStore, name: string, seq: number, blockSize: number, head: Head | undefined): Promise<FileState> {
   const oldest = head?.oldest ?? 0;
   if (seq < oldest) {
-    throw new BlockVfsError('not-found', `commit ${seq} of "${name}" is no longer kept: the oldest that can be opened is ${oldest}`, { source: SOURCE, store: store.name });
+    throw new BlockVfsError('not-found', `commit ${seq} of "${name}" is no longer kept: the oldest that can be opened is ${oldest}`, {
+      source: SOURCE,
+      store: store.name,
+    });
   }
   const from = (head?.checkpoints ?? []).filter((c) => c <= seq).pop() ?? 0;
   const state = from > 0 ? await readCheckpointState(store, name, from) : emptyState(blockSize);
@@ -347,7 +350,12 @@ export async function loadLatest(store: BlockStore, name: string, options: LoadL
  * remains, found by the layout's one listing outside garbage collection; `missing` then
  * names the checkpoint that was not found.
  */
-async function stateFrom(store: BlockStore, name: string, head: Head | undefined, options: LoadLatestOptions): Promise<{ state: FileState; missing: number | undefined }> {
+async function stateFrom(
+  store: BlockStore,
+  name: string,
+  head: Head | undefined,
+  options: LoadLatestOptions,
+): Promise<{ state: FileState; missing: number | undefined }> {
   let state = emptyState(options.known?.blockSize ?? options.blockSize);
   let missing: number | undefined;
   if (head && head.checkpoint > 0) {
@@ -374,7 +382,8 @@ async function stateFrom(store: BlockStore, name: string, head: Head | undefined
 
 /** Gives up, for now, on a history that kept changing under a load (`transient`: another try will do). */
 function checkMoving(store: BlockStore, name: string, attempt: number): void {
-  if (attempt >= 4) throw new BlockVfsError('transient', `the history of "${name}" kept moving while it was read; try again`, { source: SOURCE, store: store.name });
+  if (attempt >= 4)
+    throw new BlockVfsError('transient', `the history of "${name}" kept moving while it was read; try again`, { source: SOURCE, store: store.name });
 }
 
 /**
@@ -426,7 +435,6 @@ export async function missingRecord(store: BlockStore, name: string, seq: number
     { source: SOURCE, store: store.name },
   );
 }
-
 
 /**
  * Writes checkpoint `state.seq`: first every block still held inline as its block

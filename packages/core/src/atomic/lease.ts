@@ -53,7 +53,10 @@ export class WriterLease {
   constructor(store: BlockStore, name: string, options: LeaseOptions = {}, clock: Clock = systemClock) {
     const ttl = options.ttlMs ?? DEFAULT_LEASE_TTL_MS;
     if (!Number.isSafeInteger(ttl) || ttl < MIN_LEASE_TTL_MS || ttl > MAX_LEASE_TTL_MS) {
-      throw new BlockVfsError('invalid', `lease ttlMs must be an integer of ${MIN_LEASE_TTL_MS} to ${MAX_LEASE_TTL_MS} ms, got ${ttl}`, { source: SOURCE, store: store.name });
+      throw new BlockVfsError('invalid', `lease ttlMs must be an integer of ${MIN_LEASE_TTL_MS} to ${MAX_LEASE_TTL_MS} ms, got ${ttl}`, {
+        source: SOURCE,
+        store: store.name,
+      });
     }
     if (!store.capabilities.conditionalPut) {
       throw new BlockVfsError('invalid', `a writer lease needs a store with conditional puts, and this one has none`, { source: SOURCE, store: store.name });
@@ -203,7 +206,8 @@ export async function breakLease(options: BreakLeaseOptions): Promise<LeaseRecor
   const { store, name } = options ?? ({} as BreakLeaseOptions);
   const storeIssue = storeProblem(store);
   if (storeIssue) throw new BlockVfsError('invalid', `breakLease needs a BlockStore as "store": ${storeIssue}`, { source: SOURCE });
-  if (typeof name !== 'string' || name.length === 0) throw new BlockVfsError('invalid', '"name" must be a non-empty string', { source: SOURCE, store: store.name });
+  if (typeof name !== 'string' || name.length === 0)
+    throw new BlockVfsError('invalid', '"name" must be a non-empty string', { source: SOURCE, store: store.name });
   for (let attempt = 0; attempt < 8; attempt++) {
     const found = await readLeaseObject(store, name);
     if (found === undefined) return undefined;

@@ -94,8 +94,7 @@ export function withFaults(store: BlockStore, options: FaultOptions = {}): Fault
       injected += 1;
       return new BlockVfsError(kind, `injected fault: ${what} (request ${requests})`, { source: SOURCE, store: store.name });
     }
-    const faults =
-      always || at.has(requests) || (every !== undefined && requests % every === 0) || (probability !== undefined && draw < probability);
+    const faults = always || at.has(requests) || (every !== undefined && requests % every === 0) || (probability !== undefined && draw < probability);
     if (!faults || !enabled) return undefined;
     injected += 1;
     return new BlockVfsError(kind, `injected fault: ${what} (request ${requests})`, { source: SOURCE, store: store.name });

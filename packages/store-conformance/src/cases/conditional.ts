@@ -84,7 +84,12 @@ export function conditionalCases(h: Harness): void {
         await store.put('gone', text('x'));
         const gone = await store.put('gone', text('z'));
         await store.delete(['gone']);
-        await rejectsWithKind(store, store.put('gone', text('y'), { ifMatch: gone.etag }), 'precondition-failed', 'ifMatch on a deleted key with its last etag');
+        await rejectsWithKind(
+          store,
+          store.put('gone', text('y'), { ifMatch: gone.etag }),
+          'precondition-failed',
+          'ifMatch on a deleted key with its last etag',
+        );
         assert.equal(await store.get('m'), undefined);
         assert.equal(await store.get('gone'), undefined);
       },

@@ -11,8 +11,34 @@ import type { Harness } from '../harness.js';
  * numbers sort as text; é and 日 after every ASCII character.
  */
 const TRICKY_KEYS = [
-  'a', 'a-b', 'a.b', 'a/b', 'a/b/c', 'a/b-c', 'a/b.c', 'a/bc', 'a/b/c/d', 'a0', 'a_b', 'ab', 'aé', 'a日',
-  'A', 'B', 'Z/z', 'b', 'z', '0', '1', '10', '100', '1/0', '1-0', '2', '9', '09',
+  'a',
+  'a-b',
+  'a.b',
+  'a/b',
+  'a/b/c',
+  'a/b-c',
+  'a/b.c',
+  'a/bc',
+  'a/b/c/d',
+  'a0',
+  'a_b',
+  'ab',
+  'aé',
+  'a日',
+  'A',
+  'B',
+  'Z/z',
+  'b',
+  'z',
+  '0',
+  '1',
+  '10',
+  '100',
+  '1/0',
+  '1-0',
+  '2',
+  '9',
+  '09',
 ];
 
 /** Bulk keys with unpadded numbers, so that their order as text is not their numeric order. */

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import type { BlockStore } from '@blockvfs/core/store';
 import { assertBytes, randomBytes, text } from '../bytes.js';
 import { listAll, listKeys, rejectsWithKind } from '../expect.js';
 import type { Harness } from '../harness.js';
@@ -12,7 +11,7 @@ export const AWKWARD_KEYS = [
   'with space/and  two',
   'percent%41%2F',
   'plus+equals=amp&hash#question?',
-  'tilde~bang!star*quote\'paren(s)',
+  "tilde~bang!star*quote'paren(s)",
   'comma,semi;colon:at@dollar$',
   'dots.and-dashes_under',
   'unicode/é/日本/ü',
@@ -28,7 +27,10 @@ export function objectCases(h: Harness): void {
       const { capabilities } = store;
       assert.equal(typeof capabilities.conditionalPut, 'boolean', 'capabilities.conditionalPut');
       assert.equal(typeof capabilities.rangeGet, 'boolean', 'capabilities.rangeGet');
-      assert.ok(Number.isSafeInteger(capabilities.maxDeleteBatch) && capabilities.maxDeleteBatch >= 1, 'capabilities.maxDeleteBatch must be a positive integer');
+      assert.ok(
+        Number.isSafeInteger(capabilities.maxDeleteBatch) && capabilities.maxDeleteBatch >= 1,
+        'capabilities.maxDeleteBatch must be a positive integer',
+      );
       assert.deepEqual(await listKeys(store, ''), [], 'createStore must return an empty store (list("") found objects)');
     });
 

@@ -134,12 +134,7 @@ export class Buckets {
   }
 
   /** A metadata update (PATCH): content type and custom metadata; bumps the metageneration. */
-  patchObject(
-    bucketName: string,
-    name: string,
-    patch: { contentType?: unknown; metadata?: unknown },
-    conditions: Preconditions,
-  ): StoredObject {
+  patchObject(bucketName: string, name: string, patch: { contentType?: unknown; metadata?: unknown }, conditions: Preconditions): StoredObject {
     const object = this.getObject(bucketName, name, conditions);
     if (typeof patch.contentType === 'string') object.contentType = patch.contentType;
     if (patch.metadata === null) object.metadata = undefined;

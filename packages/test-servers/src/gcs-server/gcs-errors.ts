@@ -27,7 +27,6 @@ export class GcsHttpError extends Error {
 
 export const noSuchBucket = (bucket: string): GcsHttpError => new GcsHttpError(404, 'notFound', `The specified bucket does not exist: ${bucket}`);
 export const noSuchObject = (bucket: string, name: string): GcsHttpError => new GcsHttpError(404, 'notFound', `No such object: ${bucket}/${name}`);
-export const conditionNotMet = (): GcsHttpError =>
-  new GcsHttpError(412, 'conditionNotMet', 'At least one of the pre-conditions you specified did not hold.');
+export const conditionNotMet = (): GcsHttpError => new GcsHttpError(412, 'conditionNotMet', 'At least one of the pre-conditions you specified did not hold.');
 export const invalid = (message: string): GcsHttpError => new GcsHttpError(400, 'invalid', message);
 export const notImplemented = (what: string): GcsHttpError => new GcsHttpError(501, 'notImplemented', `The GCS test server does not implement ${what}.`);

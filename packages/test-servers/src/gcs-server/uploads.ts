@@ -84,7 +84,15 @@ export class ResumableUploads {
     if (!name) throw invalid('Upload requires the "name" parameter or metadata.name');
     const contentType = typeof metadata.contentType === 'string' ? metadata.contentType : (headers.get('x-upload-content-type') ?? DEFAULT_CONTENT_TYPE);
     const id = randomUUID();
-    this.#sessions.set(id, { bucket, name, contentType, metadata: customMetadata(metadata.metadata), conditions: conditionsOf(query), chunks: [], received: 0 });
+    this.#sessions.set(id, {
+      bucket,
+      name,
+      contentType,
+      metadata: customMetadata(metadata.metadata),
+      conditions: conditionsOf(query),
+      chunks: [],
+      received: 0,
+    });
     return id;
   }
 
@@ -115,7 +123,11 @@ export class ResumableUploads {
     const data = Buffer.concat(session.chunks);
     this.#sessions.delete(id);
     checkHashes(data, hashesFromHeader(headers.get('x-goog-hash')));
-    const object = buckets.putObject(session.bucket, session.name, data, { contentType: session.contentType, metadata: session.metadata, conditions: session.conditions });
+    const object = buckets.putObject(session.bucket, session.name, data, {
+      contentType: session.contentType,
+      metadata: session.metadata,
+      conditions: session.conditions,
+    });
     return { done: true, object };
   }
 }

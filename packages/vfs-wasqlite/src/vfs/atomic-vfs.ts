@@ -77,7 +77,8 @@ export class AtomicVFS extends BaseVFS {
     try {
       const open = this.openFile(fileId);
       if (open.kind === 'memory') open.file.truncate(size);
-      else if (this.#failed.has(open.key)) return SQLITE_OK; // the transaction is over (see FailedCommit)
+      else if (this.#failed.has(open.key))
+        return SQLITE_OK; // the transaction is over (see FailedCommit)
       else if (!open.file.dirty && (await isTailCleanup(open.file, size))) await commitTailCleanup(open.file, size);
       else await open.file.truncate(size);
       return SQLITE_OK;

@@ -114,7 +114,10 @@ export abstract class BaseVFS extends FacadeVFS {
     this.module = module;
     this.store = options.store;
     if (options.layout !== undefined && checkLayout(options.layout) !== setup.layout) {
-      throw new BlockVfsError('invalid', `layout "${options.layout}" was given to the VFS of layout "${setup.layout}"`, { source: SOURCE, store: this.store?.name });
+      throw new BlockVfsError('invalid', `layout "${options.layout}" was given to the VFS of layout "${setup.layout}"`, {
+        source: SOURCE,
+        store: this.store?.name,
+      });
     }
     this.layout = setup.layout;
     this.blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
@@ -188,7 +191,10 @@ export abstract class BaseVFS extends FacadeVFS {
   override async jOpen(filename: string | null, fileId: number, flags: number, pOutFlags: DataView): Promise<number> {
     try {
       if (flags & SQLITE_OPEN_WAL) {
-        return this.fail(new BlockVfsError('invalid', `cannot open "${filename}": ${WAL_UNSUPPORTED}`, { source: SOURCE, store: this.store.name }), SQLITE_CANTOPEN);
+        return this.fail(
+          new BlockVfsError('invalid', `cannot open "${filename}": ${WAL_UNSUPPORTED}`, { source: SOURCE, store: this.store.name }),
+          SQLITE_CANTOPEN,
+        );
       }
       const role = flags & SQLITE_OPEN_MAIN_DB ? 'main' : flags & (SQLITE_OPEN_MAIN_JOURNAL | SQLITE_OPEN_SUPER_JOURNAL) ? 'journal' : undefined;
       const onStore = filename !== null && !(flags & SQLITE_OPEN_DELETEONCLOSE) && role !== undefined && (role === 'main' || this.#setup.journal === 'store');
@@ -196,12 +202,19 @@ export abstract class BaseVFS extends FacadeVFS {
         this.#open.set(fileId, { kind: 'memory', name: filename, file: new MemoryFile() });
       } else {
         const nameIssue = role === 'main' ? databaseNameProblem(filename) : undefined;
-        if (nameIssue) return this.fail(new BlockVfsError('invalid', `cannot open database: ${nameIssue}`, { source: SOURCE, store: this.store.name }), SQLITE_CANTOPEN);
+        if (nameIssue)
+          return this.fail(new BlockVfsError('invalid', `cannot open database: ${nameIssue}`, { source: SOURCE, store: this.store.name }), SQLITE_CANTOPEN);
         const atomic = role === 'main' ? this.#atomic : undefined;
         const key = fileKey(filename, atomic);
         const loads = !this.files.isOpen(key);
         if (role === 'main' && loads) this.loadingDatabase(filename);
-        const file = await this.files.open(key, filename, { layout: this.layout, blockSize: this.blockSize, keep: role === 'journal', database: role === 'main', atomic });
+        const file = await this.files.open(key, filename, {
+          layout: this.layout,
+          blockSize: this.blockSize,
+          keep: role === 'journal',
+          database: role === 'main',
+          atomic,
+        });
         if (role === 'main' && file.size === 0 && !(flags & SQLITE_OPEN_CREATE)) {
           await this.files.close(key);
           const message = `database "${filename}" does not exist (${this.missingReason(filename)})`;
@@ -388,11 +401,15 @@ export abstract class BaseVFS extends FacadeVFS {
   #busyTimeoutPragma(pArg: DataView, value: string | undefined): number {
     const control = this.#busy;
     if (!control) {
-      return this.#refusePragma(pArg, 'PRAGMA busy_timeout would make SQLite sleep synchronously, stopping the whole process; wait out SQLITE_BUSY yourself (openDatabase has a busyTimeoutMs option)');
+      return this.#refusePragma(
+        pArg,
+        'PRAGMA busy_timeout would make SQLite sleep synchronously, stopping the whole process; wait out SQLITE_BUSY yourself (openDatabase has a busyTimeoutMs option)',
+      );
     }
     if (value !== undefined) {
       const ms = Number(value);
-      if (!(Number.isSafeInteger(ms) && ms >= 0 && ms <= 2_147_483_647)) return this.#refusePragma(pArg, `busy_timeout must be a whole number of ms from 0 to 2147483647, got ${value}`);
+      if (!(Number.isSafeInteger(ms) && ms >= 0 && ms <= 2_147_483_647))
+        return this.#refusePragma(pArg, `busy_timeout must be a whole number of ms from 0 to 2147483647, got ${value}`);
       control.timeout = ms;
     }
     this.#setPragmaText(pArg.byteOffset - this.module.HEAPU8.byteOffset, String(control.timeout));
