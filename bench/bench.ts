@@ -143,7 +143,7 @@ for (const kind of stores) {
 }
 progress(`done in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
 
-const report = [markdown(runs, engine, many), ...transfers.map((t) => transferMarkdown(t.results, latency, t.store))].join('\n');
+const report = [markdown(runs, engine, many), ...transfers.map((t) => `${transferMarkdown(t.results, latency, t.store)}\n`)].join('\n');
 console.log(report);
 if (values.json) await writeFile(values.json, JSON.stringify({ latency, node: process.version, runs, engine, many, transfers }, null, 2));
 if (values.results) {
