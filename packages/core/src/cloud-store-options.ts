@@ -5,6 +5,7 @@
  */
 import { BlockVfsError } from './errors.js';
 import type { StoreLayerOptions } from './layers/layered-store.js';
+import type { RetryOptions } from './layers/retry.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS, requestTimeoutProblem, type RequestTimeoutOption } from './request-timeout.js';
 
 export interface CloudStoreOptions extends StoreLayerOptions {
@@ -15,7 +16,7 @@ export interface CloudStoreOptions extends StoreLayerOptions {
    * (`retries` 5, `baseDelayMs` 100, `maxDelayMs` 10 000); `false` turns it off. It
    * retries what the SDK's own retry policy does not, such as a timed-out attempt.
    */
-  retry?: StoreLayerOptions['retry'];
+  retry?: RetryOptions | false; // not StoreLayerOptions['retry'], which adds undefined: a consumer with exactOptionalPropertyTypes refuses that
   /**
    * How long one attempt may take, in milliseconds (default 30 000), reading the
    * answer's body included; `false` for no limit (`0` is refused). When it passes, the
