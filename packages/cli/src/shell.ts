@@ -91,9 +91,9 @@ export async function runShell(options: ShellOptions): Promise<void> {
               const rows = await db.all(statement);
               if (rows.length > 0 || format === 'json') io.stdout(formatRows(rows, format));
             } catch (error) {
+              // As sqlite3 (without -bail): say so and go on; a script's exit status tells at the end.
               failures += 1;
               io.stderr(`Error: ${describeError(error)}\n`);
-              if (!terminal) break; // the rest of that input was written for a state that failed to happen
             }
           }
         }

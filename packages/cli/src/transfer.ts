@@ -121,12 +121,43 @@ export async function exportDatabase(options: ExportOptions): Promise<{ bytes: n
   return { bytes };
 }
 
-/** stdout as a sink that does not close it (pipeline would end process.stdout otherwise). */
+/**
+ * stdout as a sink that does not close it (pipeline would end process.stdout otherwise). A
+ * reader that goes away (`| head`) fails the export with a clear error instead of an
+ * unhandled EPIPE.
+ */
 function stdoutSink(): Writable {
+  let failed: Error | undefined;
+  let waiting: ((error?: Error | null) => void) | undefined;
+  const resume = (error?: Error): void => {
+    const callback = waiting;
+    waiting = undefined;
+    callback?.(error);
+  };
+  const onDrain = () => resume(failed);
+  const onError = (error: Error) => {
+    failed = new CliError(`stdout closed before the export ended (${(error as NodeJS.ErrnoException).code ?? error.message})`, EXIT.failed, { cause: error });
+    resume(failed); // a write waiting for a drain that will never come
+  };
+  process.stdout.on('error', onError);
+  process.stdout.on('drain', onDrain);
+  const detach = () => {
+    process.stdout.off('error', onError);
+    process.stdout.off('drain', onDrain);
+  };
   return new Writable({
     write(chunk: Uint8Array, _encoding, callback) {
+      if (failed) return callback(failed);
       if (process.stdout.write(chunk)) callback();
-      else process.stdout.once('drain', () => callback());
+      else waiting = callback;
+    },
+    final(callback) {
+      detach();
+      callback(failed);
+    },
+    destroy(error, callback) {
+      detach();
+      callback(error);
     },
   });
 }

@@ -138,9 +138,13 @@ export function defineCliTests(options: CliSuiteOptions): void {
       expect(stdout).toBe('id,body,big\r\n1,"a, ""quoted"" body",9007199254740993\r\n2,second,\r\n');
     });
 
-    it('reads statements from stdin when it is not a terminal', async () => {
+    it('reads statements from stdin when it is not a terminal, going on after an error as sqlite3 does', async () => {
       const { stdout } = await ok(['sql', place.url('db')], 'SELECT count(*) AS n\n  FROM notes;\n.mode json\nSELECT 1 AS one;\n');
       expect(stdout).toBe('n\n-\n2\n[{"one":1}]\n');
+      const failing = await cli(['sql', place.url('db')], 'SELECT nope FROM notes; SELECT 2 AS two;\n');
+      expect(failing.code).toBe(1);
+      expect(failing.stderr).toMatch(/Error: no such column: nope[\s\S]*1 statement\(s\) failed/);
+      expect(failing.stdout).toBe('two\n---\n2\n');
     });
 
     it('says what is wrong: a missing database, a bad URL, bad SQL, a bad option', async () => {

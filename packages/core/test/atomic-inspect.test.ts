@@ -1,6 +1,6 @@
 import { MemoryStore } from '@blockvfs/store-memory';
 import { describe, expect, it } from 'vitest';
-import { PagedFile } from '@blockvfs/core/format';
+import { PagedFile, WriterLease } from '@blockvfs/core/format';
 import { AtomicFormat } from '../src/atomic/atomic-format.js';
 import { atomicBlockKey, atomicCommitKey } from '../src/atomic/objects.js';
 import { collectGarbage, inspectDatabase, isBlockVfsError, listCommits, restoreCommit, verifyObjects, withCache, type BlockStore } from '@blockvfs/core';
@@ -60,6 +60,19 @@ describe('inspectDatabase and listCommits', () => {
     expect(info.checkpoints).toEqual([3]);
     expect(info.objects.garbage.count).toBe(0);
     expect((await listCommits({ store, name: 'db' })).map((c) => [c.seq, c.blocksWritten])).toEqual([[3, undefined]]);
+  });
+
+  it('report the writer lease: its holder, its expiry, and whether it is held now', async () => {
+    const store = new MemoryStore();
+    await makeHistory(store, [3000]);
+    const lease = new WriterLease(store, 'db', { ttlMs: 30_000 });
+    await lease.ensure();
+    const held = await inspectDatabase({ store, name: 'db' });
+    expect(held.lease).toMatchObject({ owner: lease.owner, held: true });
+    expect(held.lease?.expires).toBeGreaterThan(Date.now());
+    expect((await inspectDatabase({ store, name: 'db', now: Date.now() + 60_000 })).lease?.held).toBe(false);
+    await lease.release();
+    expect((await inspectDatabase({ store, name: 'db' })).lease).toEqual({ owner: lease.owner, expires: 0, held: false });
   });
 
   it('say not-found for no database, and refuse a cached store', async () => {
