@@ -1,5 +1,5 @@
 import type { BlockStore } from '@blockvfs/core';
-import { CliError, UsageError } from './errors.js';
+import { CliError, EXIT, UsageError } from './errors.js';
 import type { DatabaseUrl } from './database-url.js';
 
 export interface StoreOptions {
@@ -49,7 +49,7 @@ export async function openStore(url: DatabaseUrl, options: StoreOptions = {}): P
     }
     case 'az': {
       const connection = env.AZURE_STORAGE_CONNECTION_STRING;
-      if (!connection) throw new CliError(`${url.url}: set AZURE_STORAGE_CONNECTION_STRING to reach Azure Blob Storage`, 2);
+      if (!connection) throw new CliError(`${url.url}: set AZURE_STORAGE_CONNECTION_STRING to reach Azure Blob Storage`, EXIT.usage);
       if (options.endpoint) throw new UsageError('--endpoint is for s3:// and gs:// URLs; Azure takes its endpoint from AZURE_STORAGE_CONNECTION_STRING');
       const [{ BlobServiceClient }, { AzureBlobStore }] = await Promise.all([import('@azure/storage-blob'), import('@blockvfs/store-azure')]);
       const container = BlobServiceClient.fromConnectionString(connection).getContainerClient(url.container);

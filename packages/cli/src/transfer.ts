@@ -52,6 +52,7 @@ export async function importDatabase(options: ImportOptions): Promise<Deserializ
   let source = options.source;
   let totalBytes: number | undefined;
   if (typeof source === 'string') {
+    if (source === '-' && process.stdin.isTTY) throw new CliError('import -: stdin is a terminal; pipe the SQLite file in (blockvfs import - URL < app.sqlite)', EXIT.usage);
     if (source === '-') source = process.stdin;
     else {
       totalBytes = (await statFile(source)).size;
@@ -106,6 +107,8 @@ export async function exportDatabase(options: ExportOptions): Promise<{ bytes: n
     },
   });
   if (target === '-') {
+    // Checked before anything is read: a database's bytes would only garble the terminal.
+    if (process.stdout.isTTY) throw new CliError('export -: stdout is a terminal; redirect it (blockvfs export URL - > app.sqlite) or name a file', EXIT.usage);
     await pipeline(chunks, stdoutSink());
     return { bytes };
   }

@@ -86,4 +86,15 @@ describe('the interactive shell', { timeout: 240_000 }, () => {
     // What it wrote is in the database.
     expect((await runCli(['sql', '--format', 'csv', url, 'SELECT body FROM notes ORDER BY id'])).stdout).toBe('body\r\none\r\ntwo\r\nthree\r\n');
   });
+
+  it('refuses to write a database to a terminal, or to read one from it', async () => {
+    const url = join(root, 'tty');
+    expect((await runCli(['sql', '--create', url, 'CREATE TABLE t(x)'])).code).toBe(0);
+    const exporting = startOnPty(['export', url, '-'], {});
+    expect(await exporting.exited).toBe(2);
+    expect(exporting.text()).toMatch(/blockvfs: export -: stdout is a terminal; redirect it/);
+    const importing = startOnPty(['import', '-', join(root, 'tty-in')], {});
+    expect(await importing.exited).toBe(2);
+    expect(importing.text()).toMatch(/blockvfs: import -: stdin is a terminal/);
+  });
 });
