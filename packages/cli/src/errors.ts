@@ -49,7 +49,9 @@ export function describeError(error: unknown): string {
     const code = (error as { code?: unknown }).code;
     // A failure we did not foresee keeps its stack with BLOCKVFS_DEBUG=1.
     if (process.env.BLOCKVFS_DEBUG === '1' && error.stack) return error.stack;
-    return typeof code === 'string' && !error.message.includes(code) && !(error instanceof CliError) && !isBlockVfsError(error) ? `${error.message} (${code})` : error.message;
+    return typeof code === 'string' && !error.message.includes(code) && !(error instanceof CliError) && !isBlockVfsError(error)
+      ? `${error.message} (${code})`
+      : error.message;
   }
   return String(error);
 }

@@ -4,7 +4,16 @@
 export { run, createProgram, type Io } from './program.js';
 export { parseDatabaseUrl, describeUrl, type DatabaseUrl, type Scheme } from './database-url.js';
 export { openStore, type OpenedStore, type StoreOptions } from './open-store.js';
-export { databaseExists, importDatabase, exportDatabase, copyDatabase, type ImportOptions, type ExportOptions, type CopyOptions, type ByteProgress } from './transfer.js';
+export {
+  databaseExists,
+  importDatabase,
+  exportDatabase,
+  copyDatabase,
+  type ImportOptions,
+  type ExportOptions,
+  type CopyOptions,
+  type ByteProgress,
+} from './transfer.js';
 export { openForSql, runSql, type SqlOpenOptions } from './sql.js';
 export { formatRows, RESULT_FORMATS, type ResultFormat } from './result-format.js';
 export { splitStatements, isComplete } from './sql-text.js';

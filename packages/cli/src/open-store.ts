@@ -44,7 +44,10 @@ export async function openStore(url: DatabaseUrl, options: StoreOptions = {}): P
       const endpoint = options.endpoint ?? emulatorEndpoint(env.STORAGE_EMULATOR_HOST);
       const projectId = env.GOOGLE_CLOUD_PROJECT ?? env.GCLOUD_PROJECT;
       // With an emulator endpoint the SDK sends no credentials; otherwise Application Default Credentials.
-      const storage = new Storage({ ...(endpoint ? { apiEndpoint: endpoint } : {}), ...(projectId ? { projectId } : endpoint ? { projectId: 'blockvfs' } : {}) });
+      const storage = new Storage({
+        ...(endpoint ? { apiEndpoint: endpoint } : {}),
+        ...(projectId ? { projectId } : endpoint ? { projectId: 'blockvfs' } : {}),
+      });
       return { store: new GcsStore({ bucket: storage.bucket(url.bucket), prefix: url.prefix }), name: url.name, close: async () => {} };
     }
     case 'az': {

@@ -143,9 +143,13 @@ export function createProgram(io: Io = defaultIo): Command {
       action(async (ctx, url: string, file: string, options: { asOf?: number | Date; force?: boolean }) => {
         const target = await ctx.open(url);
         const progress = ctx.progress();
-        const { bytes } = await exportDatabase({ store: target.store, name: target.name, target: file, ...options, onProgress: byteProgress(progress, 'export') }).finally(() =>
-          progress.stop(),
-        );
+        const { bytes } = await exportDatabase({
+          store: target.store,
+          name: target.name,
+          target: file,
+          ...options,
+          onProgress: byteProgress(progress, 'export'),
+        }).finally(() => progress.stop());
         if (file !== '-') ctx.note(`exported ${formatBytes(bytes)} from ${url} to ${file}`);
       }),
     );

@@ -13,7 +13,9 @@ export function formatRows(rows: readonly Row[], format: ResultFormat, columns =
     case 'json':
       return `${toJson(rows)}\n`;
     case 'csv':
-      return columns.length === 0 ? '' : [columns, ...rows.map((row) => columns.map((c) => text(row[c])))].map((cells) => cells.map(csvCell).join(',')).join('\r\n') + '\r\n';
+      return columns.length === 0
+        ? ''
+        : `${[columns, ...rows.map((row) => columns.map((c) => text(row[c])))].map((cells) => cells.map(csvCell).join(',')).join('\r\n')}\r\n`;
     case 'table':
       return table(rows, columns);
   }
@@ -40,8 +42,12 @@ function table(rows: readonly Row[], columns: string[]): string {
   if (columns.length === 0) return '';
   const cells = rows.map((row) => columns.map((c) => (row[c] === null ? 'NULL' : text(row[c]))));
   const widths = columns.map((c, i) => Math.max(width(c), ...cells.map((r) => width(r[i] as string))));
-  const line = (values: string[]) => values.map((v, i) => v + ' '.repeat((widths[i] as number) - width(v))).join('  ').trimEnd();
-  return [line(columns), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n') + '\n';
+  const line = (values: string[]) =>
+    values
+      .map((v, i) => v + ' '.repeat((widths[i] as number) - width(v)))
+      .join('  ')
+      .trimEnd();
+  return `${[line(columns), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n')}\n`;
 }
 
 /** Display width, counting code points (good enough for a terminal without wide characters). */

@@ -52,7 +52,8 @@ export async function importDatabase(options: ImportOptions): Promise<Deserializ
   let source = options.source;
   let totalBytes: number | undefined;
   if (typeof source === 'string') {
-    if (source === '-' && process.stdin.isTTY) throw new CliError('import -: stdin is a terminal; pipe the SQLite file in (blockvfs import - URL < app.sqlite)', EXIT.usage);
+    if (source === '-' && process.stdin.isTTY)
+      throw new CliError('import -: stdin is a terminal; pipe the SQLite file in (blockvfs import - URL < app.sqlite)', EXIT.usage);
     if (source === '-') source = process.stdin;
     else {
       totalBytes = (await statFile(source)).size;
@@ -74,7 +75,11 @@ async function statFile(path: string) {
     return await stat(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new CliError(`cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : (error as Error).message}`, code === 'ENOENT' ? EXIT.notFound : EXIT.failed, { cause: error });
+    throw new CliError(
+      `cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : (error as Error).message}`,
+      code === 'ENOENT' ? EXIT.notFound : EXIT.failed,
+      { cause: error },
+    );
   }
 }
 

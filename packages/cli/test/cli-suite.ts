@@ -51,7 +51,8 @@ export function defineCliTests(options: CliSuiteOptions): void {
   afterAll(() => {
     rmSync(dir, { recursive: true, force: true });
   });
-  const cli = (args: string[], input?: string | Uint8Array): Promise<CliResult> => runCli(args, { env: options.env, ...(input === undefined ? {} : { input }) });
+  const cli = (args: string[], input?: string | Uint8Array): Promise<CliResult> =>
+    runCli(args, { env: options.env, ...(input === undefined ? {} : { input }) });
   const ok = async (args: string[], input?: string | Uint8Array): Promise<CliResult> => {
     const result = await cli(args, input);
     if (result.code !== 0) throw new Error(`blockvfs ${args.join(' ')} exited ${result.code}: ${result.stderr}`);
@@ -119,7 +120,12 @@ export function defineCliTests(options: CliSuiteOptions): void {
     let place: Place;
     beforeAll(async () => {
       place = options.place('sql');
-      await ok(['sql', '--create', place.url('db'), "CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT, big INTEGER, data BLOB); INSERT INTO notes VALUES (1, 'a, \"quoted\" body', 9007199254740993, x'00ff')"]);
+      await ok([
+        'sql',
+        '--create',
+        place.url('db'),
+        "CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT, big INTEGER, data BLOB); INSERT INTO notes VALUES (1, 'a, \"quoted\" body', 9007199254740993, x'00ff')",
+      ]);
       await ok(['sql', place.url('db'), "INSERT INTO notes(body) VALUES ('second')"]);
     });
 
@@ -130,7 +136,9 @@ export function defineCliTests(options: CliSuiteOptions): void {
 
     it('answers as JSON, integers beyond 2^53 exact and blobs in hex', async () => {
       const { stdout } = await ok(['sql', '--format', 'json', place.url('db'), 'SELECT * FROM notes ORDER BY id']);
-      expect(stdout.trim()).toBe('[{"id":1,"body":"a, \\"quoted\\" body","big":9007199254740993,"data":"00FF"},{"id":2,"body":"second","big":null,"data":null}]');
+      expect(stdout.trim()).toBe(
+        '[{"id":1,"body":"a, \\"quoted\\" body","big":9007199254740993,"data":"00FF"},{"id":2,"body":"second","big":null,"data":null}]',
+      );
     });
 
     it('answers as CSV', async () => {
@@ -291,7 +299,8 @@ export function defineCliTests(options: CliSuiteOptions): void {
 
   it('--help lists every command, and each command’s --help its options', async () => {
     const { stdout } = await ok(['--help']);
-    for (const command of ['import', 'export', 'info', 'log', 'gc', 'restore', 'verify', 'sql', 'cp']) expect(stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
+    for (const command of ['import', 'export', 'info', 'log', 'gc', 'restore', 'verify', 'sql', 'cp'])
+      expect(stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
     expect((await ok(['gc', '--help'])).stdout).toMatch(/--retention <duration>[\s\S]*--dry-run/);
     expect((await ok(['export', '--help'])).stdout).toMatch(/--as-of <commit\|time>/);
     expect((await ok(['sql', '--help'])).stdout).toMatch(/--format <format>/);

@@ -30,7 +30,11 @@ if (!target) {
     endpoint: target.endpoint,
     region: target.region,
     forcePathStyle: target.forcePathStyle,
-    credentials: { accessKeyId: target.accessKeyId, secretAccessKey: target.secretAccessKey, ...(target.sessionToken ? { sessionToken: target.sessionToken } : {}) },
+    credentials: {
+      accessKeyId: target.accessKeyId,
+      secretAccessKey: target.secretAccessKey,
+      ...(target.sessionToken ? { sessionToken: target.sessionToken } : {}),
+    },
   });
   const stores: BlockStore[] = [];
   const local = mkdtempSync(join(tmpdir(), 'blockvfs-cli-s3-'));
@@ -71,7 +75,9 @@ if (!target) {
       expect(await new FsStore({ root: folder }).get('db/head')).toBeUndefined(); // one commit, no checkpoint yet
       // The endpoint as an option instead of AWS_ENDPOINT_URL.
       const { AWS_ENDPOINT_URL: endpoint, ...withoutEndpoint } = env;
-      const viaOption = await runCli(['--endpoint', endpoint as string, 'sql', '--format', 'json', s3.url('back'), 'SELECT count(*) AS n FROM t'], { env: { ...withoutEndpoint, AWS_ENDPOINT_URL: '' } });
+      const viaOption = await runCli(['--endpoint', endpoint as string, 'sql', '--format', 'json', s3.url('back'), 'SELECT count(*) AS n FROM t'], {
+        env: { ...withoutEndpoint, AWS_ENDPOINT_URL: '' },
+      });
       expect(viaOption.stdout.trim()).toBe('[{"n":1500}]');
     });
   });

@@ -51,7 +51,7 @@ describe('durations and --as-of', () => {
 
 describe('statement ends', () => {
   it('are semicolons outside strings, names, comments and trigger bodies', () => {
-    expect(splitStatements("SELECT 'a;b'; SELECT \"x;\" -- c;\n; SELECT 3")).toEqual({ statements: ["SELECT 'a;b'", 'SELECT "x;" -- c;'], rest: 'SELECT 3' });
+    expect(splitStatements('SELECT \'a;b\'; SELECT "x;" -- c;\n; SELECT 3')).toEqual({ statements: ["SELECT 'a;b'", 'SELECT "x;" -- c;'], rest: 'SELECT 3' });
     expect(isComplete('SELECT 1')).toBe(false);
     expect(isComplete('SELECT 1;')).toBe(true);
     expect(isComplete("SELECT 'it''s;")).toBe(false);
@@ -68,8 +68,12 @@ describe('row formats', () => {
     { id: 2, name: null, data: null, big: 1 },
   ];
   it('table, json and csv', () => {
-    expect(formatRows(rows, 'table')).toBe('id  name      data  big\n--  --------  ----  -------------------\n1   a "b", c  00FF  1152921504606846976\n2   NULL      NULL  1\n');
-    expect(formatRows(rows, 'json')).toBe('[{"id":1,"name":"a \\"b\\", c","data":"00FF","big":1152921504606846976},{"id":2,"name":null,"data":null,"big":1}]\n');
+    expect(formatRows(rows, 'table')).toBe(
+      'id  name      data  big\n--  --------  ----  -------------------\n1   a "b", c  00FF  1152921504606846976\n2   NULL      NULL  1\n',
+    );
+    expect(formatRows(rows, 'json')).toBe(
+      '[{"id":1,"name":"a \\"b\\", c","data":"00FF","big":1152921504606846976},{"id":2,"name":null,"data":null,"big":1}]\n',
+    );
     expect(formatRows(rows, 'csv')).toBe('id,name,data,big\r\n1,"a ""b"", c",00FF,1152921504606846976\r\n2,,,1\r\n');
     expect(formatRows([], 'json')).toBe('[]\n');
     expect(formatRows([], 'table')).toBe('');

@@ -25,10 +25,9 @@ function startOnPty(args: string[], env: NodeJS.ProcessEnv) {
     output += chunk.toString('utf8');
   });
   const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
-  const text = () =>
-    output
-      .replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '') // cursor moves and clears readline draws with
-      .replace(/\r/g, '');
+  // Without the cursor moves and clears readline draws with (ESC [ … letter), and without CRs.
+  const escapes = new RegExp(`${String.fromCharCode(27)}\\[[0-9;?]*[A-Za-z]`, 'g');
+  const text = () => output.replace(escapes, '').replace(/\r/g, '');
   return {
     text,
     /** Types `keys`; returns where the output stood, for waitFor to look only at what follows. */
@@ -53,7 +52,9 @@ function startOnPty(args: string[], env: NodeJS.ProcessEnv) {
 describe('the interactive shell', { timeout: 240_000 }, () => {
   it('runs multi-line statements, dot commands and recalled history on a terminal', async () => {
     const url = join(root, 'db');
-    expect((await runCli(['sql', '--create', url, "CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT); INSERT INTO notes(body) VALUES ('one'), ('two')"])).code).toBe(0);
+    expect(
+      (await runCli(['sql', '--create', url, "CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT); INSERT INTO notes(body) VALUES ('one'), ('two')"])).code,
+    ).toBe(0);
     const historyFile = join(root, 'history');
     const shell = startOnPty(['sql', url], { BLOCKVFS_HISTORY: historyFile });
     try {

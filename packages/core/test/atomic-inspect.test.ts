@@ -34,7 +34,16 @@ describe('inspectDatabase and listCommits', () => {
     const store = new MemoryStore();
     await makeHistory(store, [3000, 5000, 2000]);
     const info = await inspectDatabase({ store, name: 'db' });
-    expect(info).toMatchObject({ layout: 'atomic', blockSize: BLOCK, size: 2000, commit: { seq: 3 }, checkpoints: [], oldestKept: { seq: 1 }, pageSize: undefined, lease: undefined });
+    expect(info).toMatchObject({
+      layout: 'atomic',
+      blockSize: BLOCK,
+      size: 2000,
+      commit: { seq: 3 },
+      checkpoints: [],
+      oldestKept: { seq: 1 },
+      pageSize: undefined,
+      lease: undefined,
+    });
     // 3 + 5 + 2 block objects, all named by a kept commit; 3 records.
     expect(info.objects.blocks.count).toBe(10);
     expect(info.objects.records.count).toBe(3);

@@ -1,5 +1,14 @@
 import type { Command } from 'commander';
-import { collectGarbage, DEFAULT_GRACE_MS, hasAtomicDatabase, inspectDatabase, listCommits, restoreCommit, type DatabaseInfo, type ObjectTally } from '@blockvfs/core';
+import {
+  collectGarbage,
+  DEFAULT_GRACE_MS,
+  hasAtomicDatabase,
+  inspectDatabase,
+  listCommits,
+  restoreCommit,
+  type DatabaseInfo,
+  type ObjectTally,
+} from '@blockvfs/core';
 import { CliError, EXIT } from '../errors.js';
 import { formatBytes } from '../progress.js';
 import { formatRows } from '../result-format.js';
@@ -54,7 +63,11 @@ export function registerInspectionCommands(program: Command, action: Action): vo
     .description('delete what no kept commit needs: replaced blocks, old commit records and checkpoints')
     .argument('<url>', 'the database (atomic layout)')
     .option('--retention <duration>', 'keep every commit of this long ago and since (90s, 15m, 24h, 7d)', duration('--retention'), 24 * 3_600_000)
-    .option('--grace <duration>', `keep what a reader of an older commit may still read, this long (default ${DEFAULT_GRACE_MS / 60_000}m, at least 2m)`, duration('--grace'))
+    .option(
+      '--grace <duration>',
+      `keep what a reader of an older commit may still read, this long (default ${DEFAULT_GRACE_MS / 60_000}m, at least 2m)`,
+      duration('--grace'),
+    )
     .option('-n, --dry-run', 'report what would be deleted; delete nothing')
     .option('--json', 'print the report (collectGarbage) as JSON')
     .action(
@@ -199,7 +212,13 @@ function describeInfo(url: string, info: DatabaseInfo): string {
   }
   lines.push([
     'objects',
-    [tally('blocks', objects.blocks), tally('commit records', objects.records), tally('checkpoints', objects.checkpoints), tally('garbage', objects.garbage), tally('other', objects.other)].join(', '),
+    [
+      tally('blocks', objects.blocks),
+      tally('commit records', objects.records),
+      tally('checkpoints', objects.checkpoints),
+      tally('garbage', objects.garbage),
+      tally('other', objects.other),
+    ].join(', '),
   ]);
   lines.push(['total', `${objects.total.count} objects, ${formatBytes(objects.total.bytes)}`]);
   if (info.layout === 'atomic') {

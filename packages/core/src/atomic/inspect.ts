@@ -220,7 +220,9 @@ export function checkInspectOptions(options: InspectOptions, fn: string): { stor
   const problem = storeProblem(store);
   if (problem) throw new BlockVfsError('invalid', `${fn} needs a BlockStore as "store": ${problem}`, { source: SOURCE });
   // A cached head could be stale (another process moved it): the same rule as collectGarbage's.
-  if (isCachedStore(store)) throw new BlockVfsError('invalid', `${fn} cannot use a store wrapped in withCache: it would read the head stale`, { source: SOURCE, store: store.name });
-  if (typeof name !== 'string' || name.length === 0) throw new BlockVfsError('invalid', `${fn}: "name" must be a non-empty string`, { source: SOURCE, store: store.name });
+  if (isCachedStore(store))
+    throw new BlockVfsError('invalid', `${fn} cannot use a store wrapped in withCache: it would read the head stale`, { source: SOURCE, store: store.name });
+  if (typeof name !== 'string' || name.length === 0)
+    throw new BlockVfsError('invalid', `${fn}: "name" must be a non-empty string`, { source: SOURCE, store: store.name });
   return { store, name };
 }

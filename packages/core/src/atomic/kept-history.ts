@@ -27,7 +27,8 @@ const PARALLEL_REQUESTS = 16;
 /** Reads the kept history; `not-found` when there is no atomic-layout database `name`. */
 export async function readKeptHistory(store: BlockStore, name: string): Promise<KeptHistory> {
   const { state: latest, head } = await loadLatest(store, name, { blockSize: 4096 });
-  if (latest.seq === 0 && !head) throw new BlockVfsError('not-found', `there is no database "${name}" in the atomic layout on this store`, { source: SOURCE, store: store.name });
+  if (latest.seq === 0 && !head)
+    throw new BlockVfsError('not-found', `there is no database "${name}" in the atomic layout on this store`, { source: SOURCE, store: store.name });
   const oldest = head?.oldest ?? 0;
   const base = oldest === latest.seq ? latest : await stateAt(store, name, oldest, latest.blockSize, head);
   const records = await readRecordRange(store, name, oldest + 1, latest.seq);

@@ -40,7 +40,8 @@ export async function restoreCommit(options: RestoreOptions): Promise<RestoreRep
   const { store, name } = checkInspectOptions(options, 'restoreCommit');
   const old = await AtomicFormat.open(store, name, { blockSize: 4096, asOf: options.asOf, cacheBytes: 0, singleWriter: true });
   const current = await AtomicFormat.open(store, name, { blockSize: old.blockSize, cacheBytes: 0 });
-  if (current.seq === 0) throw new BlockVfsError('not-found', `there is no database "${name}" in the atomic layout on this store`, { source: SOURCE, store: store.name });
+  if (current.seq === 0)
+    throw new BlockVfsError('not-found', `there is no database "${name}" in the atomic layout on this store`, { source: SOURCE, store: store.name });
   const from = new PagedFile(old);
   const to = new PagedFile(current);
   try {
@@ -54,7 +55,8 @@ export async function restoreCommit(options: RestoreOptions): Promise<RestoreRep
       const b = now.map.get(index);
       const same = a && b ? a.seq === b.seq && a.tag === b.tag : a === b;
       // The new last block may be shorter or longer in the old state: its length must be rewritten.
-      if (!same || (index === blockCount(then.size, blockSize) - 1 && blockLength(index, then.size, blockSize) !== blockLength(index, now.size, blockSize))) changed.push(index);
+      if (!same || (index === blockCount(then.size, blockSize) - 1 && blockLength(index, then.size, blockSize) !== blockLength(index, now.size, blockSize)))
+        changed.push(index);
     }
     if (changed.length === 0 && then.size === now.size) return { restored: old.seq, commit: 0, blocksWritten: 0, size: then.size };
     const counters = [await changeCounter(to), await changeCounter(from)];

@@ -1,4 +1,3 @@
-import type { BlockStore } from '../block-store.js';
 import { crc32c } from '../checksum.js';
 import { forEachLimit } from '../concurrency.js';
 import { isBlockVfsError } from '../errors.js';
@@ -88,7 +87,8 @@ export async function verifyObjects(options: VerifyOptions): Promise<VerifyRepor
     }
     if (!state) {
       // A collection running now may have dropped it from the head; only a checkpoint the head still lists is missing.
-      if ((await readHead(store, name))?.checkpoints.includes(seq)) problems.push(`checkpoint ${seq} ("${atomicCheckpointKey(name, seq)}"), which the head lists, is missing`);
+      if ((await readHead(store, name))?.checkpoints.includes(seq))
+        problems.push(`checkpoint ${seq} ("${atomicCheckpointKey(name, seq)}"), which the head lists, is missing`);
       continue;
     }
     checked.checkpoints += 1;
@@ -116,7 +116,8 @@ export async function verifyObjects(options: VerifyOptions): Promise<VerifyRepor
     else {
       checked.bytes += bytes.length;
       if (bytes.length !== block.length) problems.push(`block object "${block.key}" (named by ${block.by}) has ${bytes.length} bytes, not ${block.length}`);
-      else if (block.crc !== undefined && crc32c(bytes) !== block.crc) problems.push(`block object "${block.key}" (named by ${block.by}) fails its CRC-32C check`);
+      else if (block.crc !== undefined && crc32c(bytes) !== block.crc)
+        problems.push(`block object "${block.key}" (named by ${block.by}) fails its CRC-32C check`);
     }
     progress({ phase: 'blocks', objects: checked.blocks, totalObjects: blocks.length, bytes: checked.bytes });
   });
