@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { makeSqliteFile } from './cli-suite.js';
 import { cliCommand, cliEnv, runCli } from './run-cli.js';
 
 /**
@@ -97,5 +98,15 @@ describe('the interactive shell', { timeout: 240_000 }, () => {
     const importing = startOnPty(['import', '-', join(root, 'tty-in')], {});
     expect(await importing.exited).toBe(2);
     expect(importing.text()).toMatch(/blockvfs: import -: stdin is a terminal/);
+  });
+
+  it('shows a progress bar with bytes, rate and ETA when stderr is a terminal', async () => {
+    const file = join(root, 'bar.sqlite');
+    makeSqliteFile(file, 4096, 2000);
+    const importing = startOnPty(['import', file, join(root, 'bar', 'db')], {});
+    expect(await importing.exited).toBe(0);
+    // The bar's last drawing: all of the file confirmed by the store.
+    expect(importing.text()).toMatch(/import \[█+\] 100% \| [\d.]+ KiB of [\d.]+ KiB \| [\d.]+ [KM]iB\/s \| ETA \d+s/);
+    expect(importing.text()).toMatch(/imported [\d.]+ KiB \(\d+ pages of 4096 bytes\)/);
   });
 });
