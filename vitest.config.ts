@@ -29,12 +29,14 @@ const alias = readdirSync(packages)
     });
   });
 
-/** A project per server: its global setup (which starts the server) runs only when its tests do. */
+// A project per server: its global setup (which starts the server) runs only when its tests do.
+// Besides the store's own tests, test files of any package named `<file>.<server>.test.ts` (the
+// command line's, say) run there, and not in 'local'.
 const cloud = (name: string) => ({
   extends: true as const,
   test: {
     name,
-    include: [`packages/store-${name}/test/**/*.test.ts`],
+    include: [`packages/store-${name}/test/**/*.test.ts`, `packages/*/test/**/*.${name}.test.ts`],
     globalSetup: [`packages/test-servers/src/vitest-setup-${name}.ts`],
   },
 });
@@ -50,7 +52,7 @@ export default defineConfig({
         test: {
           name: 'local',
           include: ['packages/*/test/**/*.test.ts', 'examples/**/*.test.ts'],
-          exclude: ['packages/store-{s3,gcs,azure}/**', '**/node_modules/**'],
+          exclude: ['packages/store-{s3,gcs,azure}/**', 'packages/*/test/**/*.{s3,gcs,azure}.test.ts', '**/node_modules/**'],
         },
       },
       cloud('s3'),

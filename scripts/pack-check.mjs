@@ -5,7 +5,8 @@
 // and types present, LICENSE and README included), installs the tarballs with plain npm
 // into a new app outside the workspace (with the cloud SDKs the user brings, at our
 // peer ranges), type-checks a strict TypeScript consumer there (interface row types,
-// `await using`), runs it as ESM, and runs a CommonJS consumer through require().
+// `await using`), runs it as ESM, runs a CommonJS consumer through require(), and runs
+// the `blockvfs` command with npx (export and import through a folder).
 //
 //   node scripts/pack-check.mjs [--keep]     (--keep leaves the app's folder for a look)
 import { execFileSync } from 'node:child_process';
@@ -225,6 +226,15 @@ try {
   step('node consumer.cjs (require)');
   const cjs = run(process.execPath, ['consumer.cjs'], app);
   if (!cjs.includes('cjs consumer ok')) fail(`the CommonJS consumer said: ${cjs}`);
+  // 4. The command line from the tarball, as `npx blockvfs` runs it: a file in, a database on a folder, the same file out.
+  step('npx blockvfs (the command line)');
+  const npx = (args) => run('npx', ['--no-install', 'blockvfs', ...args], app);
+  if (!npx(['--help']).includes('Commands:')) fail('npx blockvfs --help lists no commands');
+  npx(['sql', '--create', 'cli-data/in.db', "CREATE TABLE t (x); INSERT INTO t VALUES ('from the command line')"]);
+  npx(['--quiet', 'export', 'cli-data/in.db', 'cli.sqlite']);
+  npx(['--quiet', 'import', 'cli.sqlite', 'file:cli-data/out.db']);
+  const cliRows = npx(['sql', '--format', 'json', 'cli-data/out.db', 'SELECT x FROM t']);
+  if (cliRows.trim() !== '[{"x":"from the command line"}]') fail(`npx blockvfs sql answered: ${cliRows}`);
   step(`${packages.length} packages pack, install and run: ${packages.map(({ manifest }) => manifest.name).join(', ')}`);
 } catch (error) {
   const detail = error.stderr ? `\n${error.stderr}` : '';

@@ -24,3 +24,14 @@ export {
   type GarbageProgress,
   type GarbageReport,
 } from './atomic/gc.js';
+export {
+  inspectDatabase,
+  listCommits,
+  type CommitSummary,
+  type DatabaseInfo,
+  type InspectOptions,
+  type ListCommitsOptions,
+  type ObjectTally,
+} from './atomic/inspect.js';
+export { verifyObjects, type VerifyOptions, type VerifyProgress, type VerifyReport } from './atomic/verify.js';
+export { restoreCommit, type RestoreOptions, type RestoreReport } from './atomic/restore.js';
