@@ -143,3 +143,23 @@ describe('background collection (openDatabase retentionMs)', () => {
     );
   });
 });
+
+describe('background collection with a long retention', () => {
+  it('still collects at least hourly (a day’s retention, a process that lives for hours)', async () => {
+    const store = new MemoryStore();
+    const clock = new ManualClock();
+    const reports: GarbageReport[] = [];
+    const { format, file } = await openWriter(store, clock, { retentionMs: 24 * 60 * MINUTE, onCollected: (r) => reports.push(r) });
+    await commit(file, 1);
+    clock.advance(59 * MINUTE);
+    await commit(file, 2);
+    await format.close();
+    expect(reports).toHaveLength(0); // not due yet
+    const again = await openWriter(store, clock, { retentionMs: 24 * 60 * MINUTE, onCollected: (r) => reports.push(r) });
+    clock.advance(61 * MINUTE);
+    await commit(again.file, 3);
+    await again.format.close();
+    expect(reports).toHaveLength(1);
+    expect(reports[0]?.deleted.records).toBe(0); // nothing is a day old: history kept, but the collection ran
+  });
+});

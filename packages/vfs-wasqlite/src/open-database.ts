@@ -97,7 +97,7 @@ export interface OpenDatabaseOptions {
   busyTimeoutMs?: number;
   /**
    * Atomic layout, writers: how much history to keep, in ms. After commits (every 1000,
-   * or once `max(retentionMs, 1 minute)` has passed), the connection collects garbage in
+   * or once `retentionMs` has passed, at least hourly and at most every minute), the connection collects garbage in
    * the background, never on a commit's path and one collection per database at a time
    * in the process, so that a busy database's history stays bounded without a cron job.
    * Commits younger than this stay openable with `asOf`. Default 24 hours
@@ -119,14 +119,15 @@ export interface OpenDatabaseOptions {
 /** Opens (or creates) a database on a store. */
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
   const { name } = checkOptions(options);
-  const observation = observe(options.store, name, { onRequest: options.onRequest, onCommit: options.onCommit });
-  const { store } = observation;
-  const atomic = atomicOptions(options, observation.onCommit);
   const layout = checkLayout(options.layout ?? DEFAULT_LAYOUT);
   const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
   const blockSize = options.blockSize ?? pageSize;
   const readOnly = options.readOnly ?? false;
   const engine = await acquireEngine(options.build ?? 'asyncify');
+  // From here on every failure path stops the observation (below, or Database.close).
+  const observation = observe(options.store, name, { onRequest: options.onRequest, onCommit: options.onCommit });
+  const { store } = observation;
+  const atomic = atomicOptions(options, observation.onCommit);
   const { sqlite } = engine;
   const busy = new BusyRetry(options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS, options.clock);
 

@@ -4,8 +4,13 @@ import { collectGarbage, type GarbageReport } from './gc.js';
 
 /** Run a collection after this many commits since the last one… */
 export const DEFAULT_COLLECT_EVERY_COMMITS = 1000;
-/** …or, with at least one commit since, once this long has passed (never more often than the retention allows anything to expire). */
+/**
+ * …or, with at least one commit since, once the retention has passed, but at least every
+ * MAX_COLLECT_INTERVAL_MS (so that a process that lives for hours, not days, still collects
+ * with a day's retention) and at most every MIN_COLLECT_INTERVAL_MS.
+ */
 export const MIN_COLLECT_INTERVAL_MS = 60_000;
+export const MAX_COLLECT_INTERVAL_MS = 60 * 60_000;
 
 export interface BackgroundCollectionOptions {
   /** Keep every commit made within this many ms (collectGarbage's `retentionMs`). */
@@ -52,8 +57,8 @@ export class BackgroundCollector {
     this.#clock = clock;
     this.#options = options;
     this.#everyCommits = options.everyCommits ?? DEFAULT_COLLECT_EVERY_COMMITS;
-    // Nothing can expire faster than the retention: collecting more often finds nothing new.
-    this.#intervalMs = Math.max(MIN_COLLECT_INTERVAL_MS, options.retentionMs);
+    // Collecting more often than the retention finds little new; a day's retention still collects hourly.
+    this.#intervalMs = Math.max(MIN_COLLECT_INTERVAL_MS, Math.min(MAX_COLLECT_INTERVAL_MS, options.retentionMs));
     this.#lastRun = clock.now();
   }
 
