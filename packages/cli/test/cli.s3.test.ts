@@ -1,11 +1,11 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import type { BlockStore } from '@blockvfs/core';
 import { FsStore } from '@blockvfs/store-fs';
 import { S3Store } from '@blockvfs/store-s3';
+import { createClient } from '../../store-s3/test/s3-target.js';
 import type { ProvidedS3 } from '../../test-servers/src/vitest-setup-s3.js';
 import { defineCliTests, makeSqliteFile } from './cli-suite.js';
 import { runCli } from './run-cli.js';
@@ -26,16 +26,7 @@ if (!target) {
     ...(target.sessionToken ? { AWS_SESSION_TOKEN: target.sessionToken } : {}),
     ...(target.forcePathStyle ? {} : { AWS_S3_FORCE_PATH_STYLE: 'false' }),
   };
-  const client = new S3Client({
-    endpoint: target.endpoint,
-    region: target.region,
-    forcePathStyle: target.forcePathStyle,
-    credentials: {
-      accessKeyId: target.accessKeyId,
-      secretAccessKey: target.secretAccessKey,
-      ...(target.sessionToken ? { sessionToken: target.sessionToken } : {}),
-    },
-  });
+  const client = createClient(target);
   const stores: BlockStore[] = [];
   const local = mkdtempSync(join(tmpdir(), 'blockvfs-cli-s3-'));
   afterAll(async () => {

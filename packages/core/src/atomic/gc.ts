@@ -1,14 +1,13 @@
 import type { BlockStore } from '../block-store.js';
-import { forEachLimit } from '../concurrency.js';
 import { storeProblem } from '../argument-checks.js';
 import { BlockVfsError } from '../errors.js';
 import { isCachedStore } from '../layers/cache.js';
 import { VIEW_TRUST_MS } from './view-trust.js';
-import { commitAtOrBefore, loadLatest, missingRecord, readHead, readRecord, stateAt, updateHead, writeCheckpoint } from './history.js';
-import { atomicBlockKey, atomicPrefixes, parseBlockKey, parseSeqKey, type CommitRecord, type Head } from './objects.js';
+import { commitAtOrBefore, loadLatest, readHead, stateAt, updateHead, writeCheckpoint } from './history.js';
+import { readRecordRange } from './kept-history.js';
+import { atomicBlockKey, atomicPrefixes, parseBlockKey, parseSeqKey, type Head } from './objects.js';
 
 const SOURCE = '@blockvfs/core';
-const PARALLEL_REQUESTS = 16;
 
 /** How far back history is kept by default, by collectGarbage and by openDatabase's background collection: a day of time travel. */
 export const DEFAULT_RETENTION_MS = 24 * 60 * 60 * 1000;
@@ -88,7 +87,7 @@ export async function collectGarbage(options: CollectGarbageOptions): Promise<Ga
   const atHorizon = await commitAtOrBefore(store, name, latest, head, horizon);
   const oldestKept = Math.max(floor, atHorizon ?? 0);
   const base = oldestKept === latest.seq ? latest : await stateAt(store, name, oldestKept, latest.blockSize, head);
-  const newer = await readRecords(store, name, oldestKept + 1, latest.seq);
+  const newer = await readRecordRange(store, name, oldestKept + 1, latest.seq); // all exist: newer than the oldest kept commit
 
   if (!options.dryRun && oldestKept > floor) {
     // Another collection may have moved the head on while this one read: a checkpoint below its
@@ -156,18 +155,6 @@ export async function collectGarbage(options: CollectGarbageOptions): Promise<Ga
     }
   }
   return report;
-}
-
-/** Records `from` … `to` (all must exist: they are newer than the oldest kept commit). */
-async function readRecords(store: BlockStore, name: string, from: number, to: number): Promise<CommitRecord[]> {
-  const seqs = Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
-  const records = new Array<CommitRecord>(seqs.length);
-  await forEachLimit(seqs, PARALLEL_REQUESTS, async (seq) => {
-    const record = await readRecord(store, name, seq);
-    if (!record) throw await missingRecord(store, name, seq);
-    records[seq - from] = record;
-  });
-  return records;
 }
 
 /** The head once commits before `oldest` are gone: `oldest` listed as a checkpoint, older ones dropped. */
