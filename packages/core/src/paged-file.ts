@@ -88,45 +88,60 @@ export class PagedFile {
     target.fill(0, available);
     if (available === 0) return 0;
     const reads: Promise<void>[] = [];
-    for (let index = Math.floor(offset / this.blockSize); index * this.blockSize < end; index++) {
-      reads.push(this.#block(index).then((block) => this.#copyBlock(target, offset, end, index, block)));
+    const bs = this.blockSize;
+    for (let index = Math.floor(offset / bs); index * bs < end; index++) {
+      const from = Math.max(offset, index * bs);
+      const to = Math.min(end, (index + 1) * bs);
+      reads.push(this.#block(index).then((block) => copyFromBlock(target, from - offset, block ?? null, from - index * bs, to - from)));
     }
     await Promise.all(reads);
     return available;
   }
 
   /**
-   * `read` answered from memory alone (changed blocks, just-committed ones, the
-   * format's cache), with no request: the byte count, or undefined when some block
-   * needs the store (then `target` may hold part of the data; call `read`).
+   * Reads `length` bytes at `offset` into `target` from `at` on (by default all of
+   * `target`), if every block they touch is in memory: returns how many bytes came
+   * from the file (the rest, past its end, is zeroed), or undefined, having written
+   * nothing, when a block would have to come from the store. Synchronous: SQLite reads
+   * here at every transaction (the change counter), so a read of a few bytes makes no
+   * views of the arrays.
    */
-  readInMemory(target: Uint8Array, offset: number): number | undefined {
-    checkRange(offset, target.length);
-    const end = Math.min(offset + target.length, this.size);
+  readInMemory(target: Uint8Array, offset: number, at = 0, length = target.length - at): number | undefined {
+    checkRange(offset, length);
+    const end = Math.min(offset + length, this.size);
     const available = Math.max(0, end - offset);
-    target.fill(0, available);
-    if (available === 0) return 0;
-    for (let index = Math.floor(offset / this.blockSize); index * this.blockSize < end; index++) {
-      const block = this.#dirty.get(index) ?? this.#recentBlock(index) ?? this.#format.readBlockInMemory?.(index);
-      if (block === undefined) return undefined;
-      this.#copyBlock(target, offset, end, index, block ?? undefined);
+    if (available === 0) {
+      target.fill(0, at, at + length);
+      return 0;
     }
+    const bs = this.blockSize;
+    const first = Math.floor(offset / bs);
+    const last = Math.floor((end - 1) / bs);
+    if (first === last) {
+      // The usual case: one block, checked and copied in one go.
+      const block = this.#blockInMemory(first);
+      if (block === undefined) return undefined;
+      copyFromBlock(target, at, block, offset - first * bs, available);
+    } else {
+      const blocks: (Uint8Array | null)[] = [];
+      for (let index = first; index <= last; index++) {
+        const block = this.#blockInMemory(index);
+        if (block === undefined) return undefined;
+        blocks.push(block);
+      }
+      for (let index = first; index <= last; index++) {
+        const from = Math.max(offset, index * bs);
+        const to = Math.min(end, (index + 1) * bs);
+        copyFromBlock(target, at + from - offset, blocks[index - first] as Uint8Array | null, from - index * bs, to - from);
+      }
+    }
+    if (available < length) target.fill(0, at + available, at + length);
     return available;
   }
 
-  /** Copies block `index`'s part of the range [offset, end) into `target` (which starts at `offset`); an absent block, or the missing tail of a short one, reads as zeros. */
-  #copyBlock(target: Uint8Array, offset: number, end: number, index: number, block: Uint8Array | undefined): void {
-    const blockStart = index * this.blockSize;
-    const from = Math.max(offset, blockStart);
-    const to = Math.min(end, blockStart + this.blockSize);
-    const dest = target.subarray(from - offset, to - offset);
-    if (block === undefined) {
-      dest.fill(0);
-      return;
-    }
-    const src = block.subarray(from - blockStart, Math.min(to - blockStart, block.length));
-    dest.set(src);
-    dest.fill(0, src.length); // a stored block shorter than expected reads as zeros
+  /** Block `index` from memory: its bytes, null for a block never written (zeros), undefined when only the store has it. */
+  #blockInMemory(index: number): Uint8Array | null | undefined {
+    return this.#dirty.get(index) ?? this.#recentBlock(index) ?? this.#format.readBlockInMemory?.(index);
   }
 
   /** Writes `data` at `offset`, growing the file if it ends past the current size. */
@@ -312,4 +327,19 @@ function checkRange(offset: number, length: number): void {
 
 function range(first: number, last: number): number[] {
   return Array.from({ length: last - first + 1 }, (_, i) => first + i);
+}
+
+/**
+ * Copies `length` bytes of `block` from `from` into `target` at `at`; bytes past the end
+ * of a short block (or of a null one: never written) read as zeros. A few bytes (the
+ * change counter SQLite reads at every transaction) are copied one by one: cheaper than
+ * making the views a bulk copy needs.
+ */
+function copyFromBlock(target: Uint8Array, at: number, block: Uint8Array | null, from: number, length: number): void {
+  const have = block === null ? 0 : Math.max(0, Math.min(length, block.length - from));
+  if (block !== null && have > 0) {
+    if (have <= 64) for (let i = 0; i < have; i++) target[at + i] = block[from + i] as number;
+    else target.set(block.subarray(from, from + have), at);
+  }
+  if (have < length) target.fill(0, at + have, at + length);
 }

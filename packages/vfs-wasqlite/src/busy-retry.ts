@@ -53,11 +53,11 @@ export class BusyRetry {
 
   /**
    * Runs `attempt` until it succeeds, fails with an error `retryable` refuses, or the
-   * timeout is spent; then rethrows the last error.
+   * timeout is spent; then rethrows the last error. A caller that made `firstTry`
+   * tries already, the first at `started`, and waited after the last, passes both.
    */
-  async run<T>(attempt: () => Promise<T>, retryable: (error: unknown) => boolean): Promise<T> {
-    const started = this.#clock.now();
-    for (let tries = 0; ; tries++) {
+  async run<T>(attempt: () => Promise<T>, retryable: (error: unknown) => boolean, started = this.#clock.now(), firstTry = 0): Promise<T> {
+    for (let tries = firstTry; ; tries++) {
       try {
         return await attempt();
       } catch (error) {

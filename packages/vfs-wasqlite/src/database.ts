@@ -9,6 +9,7 @@ import { SQLITE_BUSY, SQLITE_IOERR_CLOSE, SQLITE_ROW, primaryCode } from './sqli
 import { SqliteError, isBusyError } from './sqlite-error.js';
 import { andThen, type MaybePromise } from './maybe-async.js';
 import { StatementCache } from './statement-cache.js';
+import { Statement } from './statement.js';
 import { integer, readRow, type Params, type Row } from './values.js';
 import { waSqliteErrorCode, type WaSqlite } from './wa-sqlite-adapter.js';
 
@@ -26,6 +27,9 @@ export interface RunResult {
   /** Rowid of the connection's last successful INSERT: a number, or a bigint beyond the safe integer range. */
   lastInsertRowid: number | bigint;
 }
+
+/** Runs `use` with a statement ready to step (parameters bound), and puts the statement back afterwards. */
+type WithStatement = <R>(use: (stmt: number) => MaybePromise<R>) => MaybePromise<R>;
 
 /** Marks the async work of one top-level `transaction()` call, to tell its statements from others. */
 interface TransactionScope {
@@ -120,10 +124,85 @@ export class Database {
   /** Runs one statement; returns the number of changed rows and the last inserted rowid. */
   async run(sql: string, params?: Params): Promise<RunResult> {
     checkSql(sql);
+    return this.#run((use) => this.#statements.withStatement(sql, params, use));
+  }
+
+  /** Runs one statement; returns every row. */
+  async all<T extends object = Row>(sql: string, params?: Params): Promise<T[]> {
+    checkSql(sql);
+    return this.#rows<T>((use) => this.#statements.withStatement(sql, params, use), Infinity);
+  }
+
+  /** Runs one statement; returns its first row, or undefined when there is none. */
+  async get<T extends object = Row>(sql: string, params?: Params): Promise<T | undefined> {
+    checkSql(sql);
+    return this.#first<T>((use) => this.#statements.withStatement(sql, params, use));
+  }
+
+  /**
+   * Runs one statement and yields its rows one at a time, each step taking its turn
+   * with other calls. Leaving the loop early (break, return, throw) finalises the
+   * statement; so does close().
+   */
+  iterate<T extends object = Row>(sql: string, params?: Params): AsyncIterableIterator<T> {
+    return this.#iterate<T>(
+      () => {
+        checkSql(sql);
+        return this.#statements.prepare(sql, params);
+      },
+      (stmt) => this.#statements.finalize(stmt),
+    );
+  }
+
+  /**
+   * Prepares one statement for running many times, as better-sqlite3's `prepare`: its
+   * `run`, `get`, `all` and `iterate` take only the parameters, with no lookup of the SQL
+   * text. It stays prepared until `finalize()` or close() (SQLite prepares it again by
+   * itself when the schema changes).
+   */
+  async prepare<T extends object = Row>(sql: string): Promise<Statement<T>> {
+    checkSql(sql);
+    const stmt = await this.#call(() => this.#statements.prepare(sql, undefined, false), true);
+    let iterating = false;
+    const idle = () => {
+      if (iterating) throw new BlockVfsError('invalid', `the statement ${JSON.stringify(sql)} is in use by an iterate() not yet finished`, { source: SOURCE });
+    };
+    // Checked in the call's turn: an iterate() may have started since the call was made.
+    const held =
+      (params: Params | undefined): WithStatement =>
+      (use) => {
+        idle();
+        return this.#statements.withHeld(stmt, params, use);
+      };
+    return new Statement<T>(sql, {
+      run: (params) => this.#run(held(params)),
+      get: (params) => this.#first<T>(held(params)),
+      all: (params) => this.#rows<T>(held(params), Infinity),
+      iterate: (params) =>
+        this.#iterate<T>(
+          async () => {
+            idle();
+            this.#statements.bindHeld(stmt, params);
+            iterating = true;
+            return stmt;
+          },
+          async (used) => {
+            iterating = false;
+            await this.#statements.resetHeld(used);
+          },
+        ),
+      finalize: async () => {
+        if (this.#closed) return;
+        await this.#call(() => this.#statements.finalize(stmt));
+      },
+    });
+  }
+
+  #run(withStatement: WithStatement): Promise<RunResult> {
     return this.#call(
       () =>
         andThen(
-          this.#statements.withStatement(sql, params, (stmt) => stepToEnd(this.#sqlite, stmt)),
+          withStatement((stmt) => stepToEnd(this.#sqlite, stmt)),
           () => {
             const rowid = this.#sqlite.lastInsertRowid(this.#db);
             return { changes: this.#sqlite.module._sqlite3_changes(this.#db), lastInsertRowid: integer(rowid.low, rowid.high) };
@@ -133,24 +212,16 @@ export class Database {
     );
   }
 
-  /** Runs one statement; returns every row. */
-  async all<T extends object = Row>(sql: string, params?: Params): Promise<T[]> {
-    checkSql(sql);
-    return this.#call(() => this.#statements.withStatement(sql, params, (stmt) => this.#collect(stmt, Infinity) as MaybePromise<T[]>), true);
+  #rows<T>(withStatement: WithStatement, limit: number): Promise<T[]> {
+    return this.#call(() => withStatement((stmt) => this.#collect(stmt, limit) as MaybePromise<T[]>), true);
   }
 
-  /** Runs one statement; returns its first row, or undefined when there is none. */
-  async get<T extends object = Row>(sql: string, params?: Params): Promise<T | undefined> {
-    checkSql(sql);
-    return this.#call(() => this.#statements.withStatement(sql, params, (stmt) => andThen(this.#collect(stmt, 1), (rows) => rows[0] as T | undefined)), true);
+  #first<T>(withStatement: WithStatement): Promise<T | undefined> {
+    return this.#call(() => withStatement((stmt) => andThen(this.#collect(stmt, 1), firstRow) as MaybePromise<T | undefined>), true);
   }
 
-  /**
-   * Runs one statement and yields its rows one at a time, each step taking its turn
-   * with other calls. Leaving the loop early (break, return, throw) finalises the
-   * statement; so does close().
-   */
-  iterate<T extends object = Row>(sql: string, params?: Params): AsyncIterableIterator<T> {
+  /** Rows one at a time from the statement `open` gives (in the first call's turn), handed to `close` once done or left. */
+  #iterate<T>(open: () => Promise<number>, close: (stmt: number) => Promise<void>): AsyncIterableIterator<T> {
     let stmt: number | undefined;
     let finished = false;
     const finish = async (): Promise<void> => {
@@ -158,17 +229,14 @@ export class Database {
       finished = true;
       const held = stmt;
       if (held === undefined || this.#closed) return;
-      await this.#call(() => this.#statements.finalize(held));
+      await this.#call(() => close(held));
     };
     const iterator: AsyncIterableIterator<T> = {
       next: async () => {
         if (finished) return { done: true, value: undefined };
         try {
           const row = await this.#call(async () => {
-            if (stmt === undefined) {
-              checkSql(sql);
-              stmt = await this.#statements.prepare(sql, params);
-            }
+            stmt ??= await open();
             if (!this.#statements.has(stmt)) return undefined;
             return (await this.#collect(stmt, 1))[0] as T | undefined;
           });
@@ -309,6 +377,7 @@ export class Database {
   }
 
   #inTransactionScope(): boolean {
+    if (this.#transaction === undefined) return false; // no transaction(): no scope to look up (the common case, on every call)
     const scope = this.#scope.getStore();
     return scope !== undefined && scope === this.#transaction?.scope;
   }
@@ -341,14 +410,16 @@ export class Database {
    * (BusyRetry); inside a transaction() the transaction retries instead.
    */
   #call<T>(task: () => MaybePromise<T>, retry = false): Promise<T> {
-    if (retry && !this.#inTransactionScope()) {
-      return this.#busy.run(
-        () => this.#callOnce(task),
-        (error) => typeof error === 'object' && error !== null && this.#retryable.has(error),
-      );
-    }
-    return this.#callOnce(task);
+    if (!retry || this.#inTransactionScope()) return this.#callOnce(task);
+    // The first try costs no more than an untried call; a retryable failure starts BusyRetry's waits from when it started.
+    const started = this.#busy.start();
+    return this.#callOnce(task).catch(async (error: unknown) => {
+      if (!this.#isRetryable(error) || !(await this.#busy.pause(started, 0))) throw error;
+      return this.#busy.run(() => this.#callOnce(task), this.#isRetryable, started, 1);
+    });
   }
+
+  readonly #isRetryable = (error: unknown): boolean => typeof error === 'object' && error !== null && this.#retryable.has(error);
 
   #callOnce<T>(task: () => MaybePromise<T>): Promise<T> {
     this.#checkOpen();
@@ -416,6 +487,8 @@ export function stepToEnd(sqlite: WaSqlite, stmt: number): MaybePromise<void> {
     if (code !== SQLITE_ROW) return;
   }
 }
+
+const firstRow = (rows: Row[]): Row | undefined => rows[0];
 
 function checkSql(sql: unknown): void {
   if (typeof sql !== 'string') throw new BlockVfsError('invalid', `SQL must be a string, got ${typeof sql}`, { source: SOURCE });

@@ -1,5 +1,6 @@
 export { openDatabase, DEFAULT_PAGE_SIZE, DEFAULT_CACHE_KIB, type OpenDatabaseOptions } from './open-database.js';
 export { Database, type CommitVersion, type RunResult } from './database.js';
+export { Statement } from './statement.js';
 export { STATEMENT_CACHE_SIZE } from './statement-cache.js';
 export type { BindValue, Params, Row, SqlValue } from './values.js';
 export { SqliteError, isBusyError } from './sqlite-error.js';

@@ -48,8 +48,8 @@ export class StatementCache {
     return this.#names.of(stmt);
   }
 
-  /** Prepares exactly one statement and binds `params`; finalises it on any failure. */
-  async prepare(sql: string, params: Params | undefined): Promise<number> {
+  /** Prepares exactly one statement and binds `params` (unless `bind` is false); finalises it on any failure. */
+  async prepare(sql: string, params: Params | undefined, bind = true): Promise<number> {
     const { api } = this.#sqlite;
     const statements = api.statements(this.#db, sql, { unscoped: true });
     let stmt: number | undefined;
@@ -64,7 +64,7 @@ export class StatementCache {
         await this.finalize(second.value);
         throw new BlockVfsError('invalid', 'the SQL holds more than one statement; use exec() for several', { source: SOURCE });
       }
-      bindParams(this.#sqlite, stmt, params);
+      if (bind) bindParams(this.#sqlite, stmt, params);
       return stmt;
     } catch (error) {
       if (stmt !== undefined) await this.finalize(stmt);
@@ -86,6 +86,38 @@ export class StatementCache {
         () => this.#checkin(sql, stmt),
       ),
     );
+  }
+
+  /**
+   * Runs `use` with `stmt`, a statement its owner holds (a prepared Statement's), with
+   * `params` bound; then resets it for the next use, which keeps it prepared even when
+   * its last step failed (the error is `use`'s to throw).
+   */
+  withHeld<T>(stmt: number, params: Params | undefined, use: (stmt: number) => MaybePromise<T>): MaybePromise<T> {
+    this.bindHeld(stmt, params);
+    return andFinally(
+      () => use(stmt),
+      () => this.resetHeld(stmt),
+    );
+  }
+
+  /** Binds `params` to a held statement; a statement already finalised (close, finalize()) is an 'invalid' error. */
+  bindHeld(stmt: number, params: Params | undefined): void {
+    if (!this.#live.has(stmt)) throw new BlockVfsError('invalid', 'the statement has been finalized', { source: SOURCE });
+    bindParams(this.#sqlite, stmt, params);
+  }
+
+  /** Resets a held statement and lets go of its bindings; the error of its last step, which reset repeats, is ignored here. */
+  resetHeld(stmt: number): MaybePromise<void> {
+    if (!this.#live.has(stmt)) return;
+    const clear = (): void => void this.#sqlite.module._sqlite3_clear_bindings(stmt);
+    let reset: MaybePromise<number>;
+    try {
+      reset = this.#sqlite.reset(stmt);
+    } catch {
+      return clear();
+    }
+    return reset instanceof Promise ? reset.then(clear, clear) : clear();
   }
 
   /** A statement for `sql` with `params` bound: a cached one when there is one, else newly prepared. */
@@ -123,7 +155,7 @@ export class StatementCache {
 
   /** Keeps a reset statement for reuse, finalising a duplicate and the least recently used beyond STATEMENT_CACHE_SIZE. */
   #keep(sql: string, stmt: number): MaybePromise<void> {
-    this.#sqlite.api.clear_bindings(stmt);
+    this.#sqlite.module._sqlite3_clear_bindings(stmt); // lets go of bound text and blobs (copies) while the statement waits
     const held = this.#idle.get(sql);
     this.#idle.delete(sql);
     this.#idle.set(sql, stmt);

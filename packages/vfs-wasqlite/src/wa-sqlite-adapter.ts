@@ -16,6 +16,7 @@ import { FacadeVFS as FacadeVFSImpl } from '@journeyapps/wa-sqlite/src/FacadeVFS
 import { Factory } from '@journeyapps/wa-sqlite/src/sqlite-api.js';
 import { BlockVfsError } from '@blockvfs/core';
 import { suspensionsOf, type Suspensions } from './suspensions.js';
+import { speedUpVfsGlue } from './vfs-glue.js';
 
 const SOURCE = '@blockvfs/vfs-wasqlite';
 
@@ -30,6 +31,10 @@ export interface WasmModule {
   getTempRet0(): number;
   ccall(name: string, returnType: 'number' | 'string' | null, argTypes: string[], args: unknown[]): unknown;
   deleteCallback(key: number): void;
+  /** The JavaScript object (a VFS) or function registered under `key` for calls from SQLite. */
+  getCallback(key: number): unknown;
+  /** Asyncify's entry for an async import (null in the JSPI build). */
+  handleAsync: ((start: () => { then(onFulfilled: (value: unknown) => unknown): unknown }) => unknown) | null;
   _sqlite3_malloc(bytes: number): number;
   _sqlite3_free(pointer: number): void;
   _sqlite3_randomness(bytes: number, pointer: number): void;
@@ -38,6 +43,7 @@ export interface WasmModule {
   _sqlite3_vfs_unregister(vfs: number): number;
   _sqlite3_bind_zeroblob(stmt: number, index: number, length: number): number;
   _sqlite3_bind_parameter_count(stmt: number): number;
+  _sqlite3_clear_bindings(stmt: number): number;
   _sqlite3_bind_int(stmt: number, index: number, value: number): number;
   _sqlite3_bind_double(stmt: number, index: number, value: number): number;
   _sqlite3_bind_null(stmt: number, index: number): number;
@@ -72,7 +78,6 @@ export interface SqliteApi {
   step(stmt: number): Promise<number>;
   finalize(stmt: number): Promise<number>;
   reset(stmt: number): Promise<number>;
-  clear_bindings(stmt: number): number;
   changes(db: number): number;
   get_autocommit(db: number): number;
   bind_parameter_count(stmt: number): number;
@@ -234,8 +239,10 @@ export async function loadWaSqlite(build: Build = 'asyncify'): Promise<WaSqlite>
     );
   }
   const { factory, wasm } = await compiledBuild(build);
+  let loaded: WasmModule | undefined;
   const module = await factory({
     instantiateWasm(imports, done) {
+      if (build === 'asyncify') speedUpVfsGlue(imports, () => loaded);
       // Synchronously where the platform allows it (Node does; a browser's main thread may
       // not): a module then comes up within promise callbacks alone, with no wait on a
       // background thread, which keeps deterministic tests deterministic.
@@ -250,6 +257,7 @@ export async function loadWaSqlite(build: Build = 'asyncify'): Promise<WaSqlite>
       return {}; // Emscripten's convention: the exports come through `done`
     },
   });
+  loaded = module;
   // SQLite seeds its random number generator on first use (from the platform's source, through
   // the VFS): done now, so that a module drawn from the pool and a new one behave alike.
   const byte = module._sqlite3_malloc(1);

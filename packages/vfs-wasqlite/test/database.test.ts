@@ -634,3 +634,94 @@ describe('prepared statement reuse', () => {
     expect(await again.get('PRAGMA integrity_check')).toEqual({ integrity_check: 'ok' });
   });
 });
+
+describe('db.prepare()', () => {
+  test('run, get, all and iterate with new parameters each time', async () => {
+    const db = await open();
+    await db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)');
+    const insert = await db.prepare('INSERT INTO t VALUES (?, ?)');
+    expect(insert.sql).toBe('INSERT INTO t VALUES (?, ?)');
+    for (let id = 1; id <= 50; id++) expect(await insert.run([id, `v${id}`])).toEqual({ changes: 1, lastInsertRowid: id });
+    const byId = await db.prepare<{ v: string }>('SELECT v FROM t WHERE id = ?');
+    for (let id = 50; id >= 1; id -= 3) expect(await byId.get([id])).toEqual({ v: `v${id}` });
+    expect(await byId.get([999])).toBeUndefined();
+    const range = await db.prepare<{ id: number }>('SELECT id FROM t WHERE id BETWEEN :lo AND :hi ORDER BY id');
+    expect(await range.all({ lo: 3, hi: 5 })).toEqual([{ id: 3 }, { id: 4 }, { id: 5 }]);
+    const seen: number[] = [];
+    for await (const row of range.iterate({ lo: 48, hi: 60 })) seen.push(row.id);
+    expect(seen).toEqual([48, 49, 50]);
+    // Usable again after the loop, and after a loop left early.
+    for await (const row of range.iterate({ lo: 1, hi: 50 })) if (row.id === 2) break;
+    expect(await range.all({ lo: 10, hi: 11 })).toEqual([{ id: 10 }, { id: 11 }]);
+  });
+
+  test('a failed step (a constraint) leaves the statement usable; bad parameters are refused', async () => {
+    const db = await open();
+    await db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY)');
+    const insert = await db.prepare('INSERT INTO t VALUES (?)');
+    await insert.run([1]);
+    await expect(insert.run([1])).rejects.toMatchObject({ code: SQLITE_CONSTRAINT });
+    await expect(insert.run([])).rejects.toSatisfy((e) => isBlockVfsError(e, 'invalid'));
+    expect(await insert.run([2])).toMatchObject({ changes: 1 });
+    expect(await db.all('SELECT id FROM t')).toEqual([{ id: 1 }, { id: 2 }]);
+  });
+
+  test('other calls on a statement while its iterate() is unfinished are refused; the loop goes on', async () => {
+    const db = await open();
+    await db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY); INSERT INTO t VALUES (1), (2), (3)');
+    const all = await db.prepare<{ id: number }>('SELECT id FROM t ORDER BY id');
+    const seen: number[] = [];
+    for await (const row of all.iterate()) {
+      seen.push(row.id);
+      await expect(all.get()).rejects.toThrow(/in use by an iterate/);
+    }
+    expect(seen).toEqual([1, 2, 3]);
+    expect(await all.get()).toEqual({ id: 1 });
+  });
+
+  test('a schema change is seen by a statement prepared before it', async () => {
+    const db = await open();
+    await db.exec('CREATE TABLE t (x); INSERT INTO t VALUES (1)');
+    const star = await db.prepare('SELECT * FROM t');
+    expect(await star.all()).toEqual([{ x: 1 }]);
+    await db.exec('ALTER TABLE t ADD COLUMN y DEFAULT 2');
+    expect(await star.all()).toEqual([{ x: 1, y: 2 }]);
+  });
+
+  test('finalize, close and bad SQL', async () => {
+    const store = new MemoryStore();
+    const db = await open({ store });
+    await db.exec('CREATE TABLE t (x)');
+    await expect(db.prepare('SELECT * FROM nowhere')).rejects.toMatchObject({ code: SQLITE_ERROR });
+    await expect(db.prepare('SELECT 1; SELECT 2')).rejects.toSatisfy((e) => isBlockVfsError(e, 'invalid'));
+    await expect(db.prepare(42 as unknown as string)).rejects.toSatisfy((e) => isBlockVfsError(e, 'invalid'));
+    const one = await db.prepare('SELECT 1 AS n');
+    await one.finalize();
+    await one.finalize(); // harmless twice
+    await expect(one.get()).rejects.toThrow(/finalized/);
+    const kept = await db.prepare('INSERT INTO t VALUES (?)'); // left for close() to finalise
+    await kept.run([1]);
+    await db.close();
+    await expect(kept.run([2])).rejects.toThrow(/closed/);
+    await kept.finalize(); // harmless after close
+    const again = await open({ store });
+    expect(await again.all('SELECT x FROM t')).toEqual([{ x: 1 }]);
+  });
+
+  test("inside transaction(): a statement's calls join the transaction, and roll back with it", async () => {
+    const db = await open();
+    await db.exec('CREATE TABLE t (x)');
+    const insert = await db.prepare('INSERT INTO t VALUES (?)');
+    await db.transaction(async () => {
+      await insert.run([1]);
+      await insert.run([2]);
+    });
+    await expect(
+      db.transaction(async () => {
+        await insert.run([3]);
+        throw new Error('undo');
+      }),
+    ).rejects.toThrow('undo');
+    expect(await db.all('SELECT x FROM t')).toEqual([{ x: 1 }, { x: 2 }]);
+  });
+});

@@ -137,10 +137,11 @@ export abstract class BaseVFS extends FacadeVFS {
     const suspensions = suspensionsOf(module);
     for (const name of setup.asyncMethods) {
       const method = self[name] as (...args: unknown[]) => number | PromiseLike<number>;
-      self[name] = (...args: unknown[]): PromiseLike<number> => {
+      // Five parameters: the most an x-method takes (xRead, xWrite); no rest array on a call SQLite makes several times per statement.
+      self[name] = (a: unknown, b: unknown, c: unknown, d: unknown, e: unknown): PromiseLike<number> => {
         let result: number | PromiseLike<number>;
         try {
-          result = method.apply(this, args);
+          result = method.call(this, a, b, c, d, e);
         } catch (error) {
           return settled(this.fail(error, SQLITE_IOERR)); // nothing may escape into SQLite
         }
@@ -258,9 +259,9 @@ export abstract class BaseVFS extends FacadeVFS {
     this.trace?.('jRead', fileId, length, offset);
     try {
       const open = this.openFile(fileId);
-      const target = this.module.HEAPU8.subarray(pData, pData + length);
-      if (open.kind === 'memory') return settled(readResult(open.file.read(target, offset), length));
-      const count = open.file.readInMemory(target, offset);
+      const heap = this.module.HEAPU8;
+      if (open.kind === 'memory') return settled(readResult(open.file.read(heap.subarray(pData, pData + length), offset), length));
+      const count = open.file.readInMemory(heap, offset, pData, length);
       if (count !== undefined) return settled(readResult(count, length));
       return this.#readFromStore(open.file, pData, length, offset);
     } catch (error) {
