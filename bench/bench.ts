@@ -207,6 +207,10 @@ function targets(run: Run): string[] {
     out.push(
       `c: ${c.list} LIST, ${c.notes.blockGets} block GETs for ${c.notes.distinctBlocks} distinct blocks, plus ${c.notes.otherGets} looks for new commits: ${verdict(ok)}`,
     );
+    const trips = c.notes.roundTripsPerQuery!;
+    out.push(
+      `c: ${trips.toFixed(2)} round trips per query, the look for new commits riding along with the block reads (at most 1.15): ${verdict(trips <= 1.15)}`,
+    );
   }
   const warm = find('c: the same');
   if (warm)

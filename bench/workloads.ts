@@ -137,6 +137,7 @@ export async function runWorkloads(options: WorkloadOptions): Promise<StepResult
           blockGets: blockGets.length,
           distinctBlocks: new Set(blockGets).size,
           otherGets: c.keysRead.length - blockGets.length,
+          roundTripsPerQuery: (seconds * 1000) / POINT_QUERIES / latency,
         }),
       );
       await db.close();

@@ -24,6 +24,7 @@ const ATOMIC = 'packages/vfs-wasqlite/src/vfs/atomic-vfs.ts';
 const DIRECT = 'packages/vfs-wasqlite/src/vfs/direct-vfs.ts';
 const FINDINGS = 'packages/simulation/test/findings.test.ts';
 const MANY = 'packages/vfs-wasqlite/test/many.test.ts';
+const SPECULATION = 'packages/vfs-wasqlite/test/speculative-reads.test.ts';
 
 /** Each: what the check guards, where it is, the text that disables it, and the tests that must notice. */
 const MUTATIONS = [
@@ -277,6 +278,23 @@ const MUTATIONS = [
     find: '&& this.#sqlite.api.get_autocommit(this.#db) !== 0 && !this.#inTransactionScope()',
     replace: '',
     tests: [MANY],
+  },
+  // Reads that do not wait for their look for new commits (AtomicVFS.speculate).
+  {
+    id: 'speculation-rerun',
+    what: 'a call whose look found a newer commit runs again instead of returning what it read before',
+    file: 'packages/vfs-wasqlite/src/database.ts',
+    find: '      if (moved) return this.#call(task, true);',
+    replace: '',
+    tests: [SPECULATION],
+  },
+  {
+    id: 'speculation-in-flight',
+    what: 'a read transaction waits for a look still in flight on its file before it reads',
+    file: ATOMIC,
+    find: '    if (inFlight) return inFlight.then',
+    replace: '    if (inFlight && false) return inFlight.then',
+    tests: [SPECULATION],
   },
 ];
 

@@ -75,6 +75,34 @@ export async function readState(db: Database, bodies = true): Promise<DbState> {
   return { ops, items, counters };
 }
 
+/**
+ * The whole state in one statement (one read transaction of its own, in autocommit mode):
+ * what a caller reading with plain `db.all` outside any transaction gets, which the
+ * atomic layout runs without waiting for its look for new commits (AtomicVFS.speculate).
+ */
+export async function readStateAtOnce(db: Database): Promise<DbState> {
+  const rows = await db.all(
+    `SELECT 'op' AS t, op AS id, kind, proc, target, seen, NULL AS body, NULL AS length FROM ops
+     UNION ALL SELECT 'item', id, NULL, NULL, NULL, NULL, body, length(body) FROM items
+     UNION ALL SELECT 'counter', id, NULL, NULL, n, NULL, NULL, NULL FROM counters`,
+  );
+  const state: DbState = { ops: new Map(), items: new Map(), counters: new Map() };
+  for (const row of rows) {
+    const id = Number(row.id);
+    if (row.t === 'op') {
+      state.ops.set(id, {
+        op: id,
+        kind: String(row.kind),
+        proc: String(row.proc),
+        target: row.target === null ? null : Number(row.target),
+        seen: row.seen === null ? null : Number(row.seen),
+      });
+    } else if (row.t === 'item') state.items.set(id, { length: Number(row.length), body: row.body as Uint8Array });
+    else state.counters.set(id, Number(row.target));
+  }
+  return state;
+}
+
 /** The op ids of a state, ascending. */
 export function opIds(state: DbState): number[] {
   return [...state.ops.keys()].sort((a, b) => a - b);

@@ -1,13 +1,14 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { AtomicFormat } from '@blockvfs/core/format';
+import { AtomicFormat, type PagedFile } from '@blockvfs/core/format';
 import { BlockVfsError, isBlockVfsError, type Layout } from '@blockvfs/core';
 import type { BusyRetry } from './busy-retry.js';
 import { toError } from './caller-error.js';
 import type { Engine, VfsLease } from './runtime.js';
 import { releaseEngine } from './runtime.js';
-import { SQLITE_BUSY, SQLITE_IOERR_CLOSE, SQLITE_ROW, primaryCode } from './sqlite-codes.js';
+import { SQLITE_BUSY, SQLITE_IOERR_CLOSE, SQLITE_IOERR_LOCK, SQLITE_ROW, primaryCode } from './sqlite-codes.js';
 import { SqliteError, isBusyError } from './sqlite-error.js';
 import { andThen, type MaybePromise } from './maybe-async.js';
+import type { Speculation } from './vfs/base-vfs.js';
 import { StatementCache } from './statement-cache.js';
 import { Statement } from './statement.js';
 import { integer, readRow, type Params, type Row } from './values.js';
@@ -61,6 +62,8 @@ export class Database {
   #transaction: { scope: TransactionScope; done: Promise<void> } | undefined;
   #savepoints = 0;
   #closed = false;
+  /** The database file, once looked up (see #callHeldBack). */
+  #mainFile: PagedFile | undefined;
   /** Stops telling this database's requests to its listeners (see observe.ts). */
   readonly #stopObserving: () => void;
 
@@ -199,25 +202,93 @@ export class Database {
   }
 
   #run(withStatement: WithStatement): Promise<RunResult> {
-    return this.#call(
-      () =>
-        andThen(
-          withStatement((stmt) => stepToEnd(this.#sqlite, stmt)),
-          () => {
-            const rowid = this.#sqlite.lastInsertRowid(this.#db);
-            return { changes: this.#sqlite.module._sqlite3_changes(this.#db), lastInsertRowid: integer(rowid.low, rowid.high) };
-          },
-        ),
-      true,
+    return this.#callHeldBack(() =>
+      andThen(
+        withStatement((stmt) => stepToEnd(this.#sqlite, stmt)),
+        () => {
+          const rowid = this.#sqlite.lastInsertRowid(this.#db);
+          return { changes: this.#sqlite.module._sqlite3_changes(this.#db), lastInsertRowid: integer(rowid.low, rowid.high) };
+        },
+      ),
     );
   }
 
   #rows<T>(withStatement: WithStatement, limit: number): Promise<T[]> {
-    return this.#call(() => withStatement((stmt) => this.#collect(stmt, limit) as MaybePromise<T[]>), true);
+    return this.#callHeldBack(() => withStatement((stmt) => this.#collect(stmt, limit) as MaybePromise<T[]>));
   }
 
   #first<T>(withStatement: WithStatement): Promise<T | undefined> {
-    return this.#call(() => withStatement((stmt) => andThen(this.#collect(stmt, 1), firstRow) as MaybePromise<T | undefined>), true);
+    return this.#callHeldBack(() => withStatement((stmt) => andThen(this.#collect(stmt, 1), firstRow) as MaybePromise<T | undefined>));
+  }
+
+  /**
+   * Runs one statement of run/get/all as `#call` does (retrying busy), letting its read
+   * transaction start before its look for other writers' commits answers (see
+   * AtomicVFS.speculate): the look and the first block reads travel together. The result
+   * (rows, or an error) is held back until the look answers; if it found a newer commit,
+   * what the statement read may be older than it, so the call runs again, this time
+   * looking first, as every call outside this path does. A statement that began a write
+   * waited for its look before writing (see AtomicVFS.jLock), so its result stands.
+   */
+  #callHeldBack<T>(task: () => MaybePromise<T>): Promise<T> {
+    const vfs = this.#lease.vfs;
+    // No look to make (a held lease, within freshnessMs, the direct layout): nothing to hold back.
+    this.#mainFile ??= vfs.mainFile(this.name);
+    if (!this.#mainFile?.refreshNeeded) return this.#call(task, true);
+    let speculation: Speculation | undefined;
+    let succeededAtOnce = false;
+    const speculating = (): MaybePromise<T> => {
+      // Only a statement in autocommit mode: inside BEGIN … COMMIT, its rows would be part of a longer transaction.
+      if (this.#sqlite.api.get_autocommit(this.#db) === 0) return task();
+      vfs.speculate();
+      let result: MaybePromise<T>;
+      try {
+        result = task();
+      } catch (error) {
+        speculation = vfs.endSpeculation();
+        throw error;
+      }
+      if (!(result instanceof Promise)) {
+        speculation = vfs.endSpeculation();
+        succeededAtOnce = true;
+        return result;
+      }
+      const end = (): void => {
+        speculation = vfs.endSpeculation();
+      };
+      result.then(end, end);
+      return result;
+    };
+    const result = this.#call(speculating, true);
+    // The usual case, every page in memory and no look started (a held lease, freshness): nothing to hold back.
+    if (succeededAtOnce && !needsCheck(speculation)) return result;
+    return this.#heldBack(result, () => speculation, task);
+  }
+
+  /** `result`, once the looks of the speculation it ran under (see #callHeldBack) found no newer commit; else the call again. */
+  async #heldBack<T>(result: Promise<T>, speculationOf: () => Speculation | undefined, task: () => MaybePromise<T>): Promise<T> {
+    let outcome: { value: T } | { error: unknown };
+    try {
+      outcome = { value: await result };
+    } catch (error) {
+      outcome = { error };
+    }
+    const speculation = speculationOf();
+    if (speculation && needsCheck(speculation)) {
+      let failure: { error: unknown } | undefined;
+      const moved = await Promise.all(speculation.looks).then(
+        (answers) => answers.includes(true),
+        (error: unknown) => {
+          failure = { error };
+          return false;
+        },
+      );
+      // A failed look validates nothing: the call fails as it would have had it waited for the look.
+      if (failure) throw lookFailed(failure.error);
+      if (moved) return this.#call(task, true);
+    }
+    if ('error' in outcome) throw outcome.error;
+    return outcome.value;
   }
 
   /** Rows one at a time from the statement `open` gives (in the first call's turn), handed to `close` once done or left. */
@@ -489,6 +560,15 @@ export function stepToEnd(sqlite: WaSqlite, stmt: number): MaybePromise<void> {
 }
 
 const firstRow = (rows: Row[]): Row | undefined => rows[0];
+
+/** The error of a call whose look for new commits failed: the one SQLite reports when taking its lock fails so. */
+function lookFailed(cause: unknown): Error {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new SqliteError(`disk I/O error (SQLITE_IOERR_LOCK): ${reason}`, SQLITE_IOERR_LOCK, { cause });
+}
+
+/** Whether a speculating call's result must wait for its looks: it started some, and began no write (whose look was waited for). */
+const needsCheck = (speculation: Speculation | undefined): boolean => speculation !== undefined && speculation.looks.length > 0 && !speculation.wrote;
 
 function checkSql(sql: unknown): void {
   if (typeof sql !== 'string') throw new BlockVfsError('invalid', `SQL must be a string, got ${typeof sql}`, { source: SOURCE });

@@ -68,7 +68,9 @@ export interface OpenDatabaseOptions {
   /**
    * Atomic layout: how old, in ms, a read transaction's view of the database may be.
    * 0 (the default) looks for other writers' commits at the start of every read
-   * transaction (one GET); N looks at most every N ms (none in between).
+   * transaction (one GET); N looks at most every N ms (none in between). For run, get
+   * and all outside a transaction, the look is sent with the statement's first block
+   * reads and the result held back until it answers (run again if it found a commit).
    */
   freshnessMs?: number;
   /** Atomic layout, with `readOnly`: open the database as it was after this commit number, or at this time. */

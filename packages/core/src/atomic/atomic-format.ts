@@ -143,6 +143,8 @@ export class AtomicFormat implements FileFormat {
   #confirmedAt = 0;
   /** A commit lost to another writer since the last real refresh: the next refresh must look. */
   #stale = false;
+  /** The refresh under way, if any (see #refreshNow). */
+  #refreshing: Promise<boolean> | undefined;
   readonly #inlineLimit: number;
   readonly #checkpointEvery: number;
   readonly #freshness: number;
@@ -524,6 +526,19 @@ export class AtomicFormat implements FileFormat {
    * On failure the view is where it was, or wholly at a newer commit (catchUp).
    */
   async #refreshNow(): Promise<boolean> {
+    // One at a time: two catching up at once would both apply the same records. (A read
+    // transaction may leave its look in flight while another starts: see the VFS's speculate.)
+    while (this.#refreshing) await this.#refreshing.catch(() => undefined);
+    const refreshing = this.#refreshOnce();
+    this.#refreshing = refreshing;
+    try {
+      return await refreshing;
+    } finally {
+      if (this.#refreshing === refreshing) this.#refreshing = undefined;
+    }
+  }
+
+  async #refreshOnce(): Promise<boolean> {
     const before = this.#state.seq;
     const started = this.#clock.now();
     if (started - this.#confirmedAt <= VIEW_TRUST_MS) {

@@ -16,7 +16,7 @@ import {
 import { settled } from '../settled.js';
 import { StoreFiles } from '../store-files.js';
 import type { WasmModule } from '../wa-sqlite-adapter.js';
-import { BaseVFS, type StoreFile, type VfsLayout } from './base-vfs.js';
+import { BaseVFS, type Speculation, type StoreFile, type VfsLayout } from './base-vfs.js';
 import type { BlockVfsOptions } from './options.js';
 import { SYNCHRONOUS_OFF_UNSUPPORTED } from './refusals.js';
 
@@ -35,6 +35,14 @@ const ATOMIC: VfsLayout = {
   mainDeviceCharacteristics: SQLITE_IOCAP_POWERSAFE_OVERWRITE | SQLITE_IOCAP_BATCH_ATOMIC,
   files: (store) => new StoreFiles(store),
 };
+
+/** Looks for new commits in flight that a read transaction did not wait for (see AtomicVFS.speculate), by file, in this process. */
+const pendingLooks = new WeakMap<PagedFile, Promise<boolean>>();
+
+/** `then` callbacks that run `next` whether the promise fulfilled or rejected (a failed look is its owner's to report). */
+function again<T>(next: () => T): [() => T, () => T] {
+  return [next, next];
+}
 
 /**
  * A commit of the atomic layout failed (another writer committed first, or the store
@@ -60,6 +68,10 @@ interface FailedCommit {
 export class AtomicVFS extends BaseVFS {
   /** Failed commits, by file key (see FailedCommit). */
   readonly #failed = new Map<string, FailedCommit>();
+  /** The look of each handle's read transaction that did not wait for it (see speculate), until the handle unlocks. */
+  readonly #handleLooks = new Map<number, Promise<boolean>>();
+  /** Set while the Database runs a call that holds its results back until its looks answer (see speculate). */
+  #speculation: Speculation | undefined;
 
   constructor(name: string, module: WasmModule, options: BlockVfsOptions) {
     super(name, module, options, ATOMIC);
@@ -108,33 +120,90 @@ export class AtomicVFS extends BaseVFS {
   }
 
   /**
+   * Lets the read transactions of the call about to run start before their look for
+   * other writers' commits has answered (see jLock), for a caller that holds the call's
+   * results back until `endSpeculation()`'s looks have answered, and runs the call again
+   * if one of them moved the view (a new commit: what was read may be older than it).
+   * So a cold read's first block GET and the look travel together: one round trip, not
+   * two. Meant for one autocommit statement (run, get, all), whose rows nobody has seen
+   * before the call returns.
+   */
+  override speculate(): void {
+    this.#speculation = { looks: [], wrote: false };
+  }
+
+  /** The looks started since `speculate()`, and whether a write began (its look was then waited for: see jLock). */
+  override endSpeculation(): Speculation | undefined {
+    const speculation = this.#speculation;
+    this.#speculation = undefined;
+    return speculation;
+  }
+
+  /**
    * The first SHARED lock of this process on the file starts a read transaction: the
    * file looks for other writers' commits (one GET, or none within the freshness
    * interval), and the transaction then reads that one commit. (While another
    * connection here holds a lock, a new one joins its snapshot: a refresh would change
    * what that one is reading.) RESERVED means a write is coming: the file takes or
    * renews its writer lease, if it has one; another holder makes it SQLITE_BUSY.
+   *
+   * During a speculating call (see speculate) the look is started and not waited for:
+   * the transaction reads on from the view it has, while the look travels. Until it
+   * answers, every other read transaction on the file waits for it before it starts (the
+   * look may move the view), and a write of the speculating transaction waits for it
+   * too: a view it moved makes the write SQLITE_BUSY, to run again on the new view.
    */
   override jLock(fileId: number, lockType: number): number | PromiseLike<number> {
     const open = this.findFile(fileId);
     if (open?.kind !== 'store' || !open.lock) return settled(SQLITE_OK);
     const before = open.lock.level(open.holder);
+    const inFlight = before === SQLITE_LOCK_NONE ? pendingLooks.get(open.file) : undefined;
+    if (inFlight) return inFlight.then(...again(() => this.jLock(fileId, lockType)));
     if (!open.lock.lock(open.holder, lockType)) return settled(SQLITE_BUSY);
     // The first read transaction of a handle whose open just loaded the view (openDatabase's
     // pragmas, in the same turn of the queue) would only confirm it again: one GET saved per open.
     const fromOpen = open.viewFromOpen;
     open.viewFromOpen = false;
     const refresh = before === SQLITE_LOCK_NONE && !fromOpen && !open.lock.othersHold(open.holder) && !open.file.dirty && open.file.refreshNeeded;
-    const write = before < SQLITE_LOCK_RESERVED && lockType >= SQLITE_LOCK_RESERVED && open.file.beginWriteNeeded;
+    const write = before < SQLITE_LOCK_RESERVED && lockType >= SQLITE_LOCK_RESERVED;
+    if (write && this.#speculation) this.#speculation.wrote = true;
+    const look = write ? this.#handleLooks.get(fileId) : undefined;
+    if (look) return this.#lockWithStore(open, before, { look, write: open.file.beginWriteNeeded });
+    if (refresh && lockType === SQLITE_LOCK_SHARED && this.#speculation) {
+      this.#startLook(open.file, fileId, this.#speculation);
+      return settled(SQLITE_OK);
+    }
     // Nothing to ask the store (within freshness, a held lease): answered at once.
-    if (!refresh && !write) return settled(SQLITE_OK);
-    return this.#lockWithStore(open, before, { refresh, write });
+    if (!refresh && !(write && open.file.beginWriteNeeded)) return settled(SQLITE_OK);
+    return this.#lockWithStore(open, before, { refresh, write: write && open.file.beginWriteNeeded });
   }
 
-  async #lockWithStore(open: StoreFile, before: number, work: { refresh: boolean; write: boolean }): Promise<number> {
+  /** Starts the file's look for new commits without waiting for it (see speculate). */
+  #startLook(file: PagedFile, fileId: number, speculation: Speculation): void {
+    const look = file.refresh();
+    pendingLooks.set(file, look);
+    this.#handleLooks.set(fileId, look);
+    speculation.looks.push(look);
+    const settle = (): void => {
+      if (pendingLooks.get(file) === look) pendingLooks.delete(file);
+    };
+    look.then(settle, settle); // its failure is the caller's to see (endSpeculation), or a write's (jLock)
+  }
+
+  override jUnlock(fileId: number, lockType: number): number {
+    if (lockType === SQLITE_LOCK_NONE) this.#handleLooks.delete(fileId);
+    return super.jUnlock(fileId, lockType);
+  }
+
+  async #lockWithStore(open: StoreFile, before: number, work: { refresh?: boolean; look?: Promise<boolean>; write: boolean }): Promise<number> {
     const lock = open.lock as FileLock;
     try {
       if (work.refresh) await open.file.refresh();
+      if (work.look && (await work.look)) {
+        // The look this transaction read on without moved the view: what it read may be older than the commit it found.
+        lock.unlock(open.holder, before === SQLITE_LOCK_NONE ? SQLITE_LOCK_NONE : Math.min(before, SQLITE_LOCK_SHARED));
+        return SQLITE_BUSY;
+      }
       if (work.write) await open.file.beginWrite();
       return SQLITE_OK;
     } catch (error) {

@@ -62,6 +62,12 @@ export interface StoreFile {
 /** A file SQLite opened: on the store, or in memory (temp files; the atomic layout's journal). */
 export type OpenFile = StoreFile | { kind: 'memory'; name: string | null; file: MemoryFile };
 
+/** What a speculating call started (see AtomicVFS.speculate): its looks for new commits, and whether it began a write. */
+export interface Speculation {
+  looks: Promise<boolean>[];
+  wrote: boolean;
+}
+
 /** What a layout's VFS class tells the base class at construction. */
 export interface VfsLayout {
   readonly layout: Layout;
@@ -165,6 +171,18 @@ export abstract class BaseVFS extends FacadeVFS {
     const error = this.#lastError;
     this.#lastError = undefined;
     return error;
+  }
+
+  /**
+   * Lets the read transactions of the call about to run start before they know the
+   * database's newest commit (see AtomicVFS.speculate). Nothing in layouts that never
+   * look for other writers' commits.
+   */
+  speculate(): void {}
+
+  /** Ends what `speculate()` began: what it started, or undefined when there is nothing to wait for. */
+  endSpeculation(): Speculation | undefined {
+    return undefined;
   }
 
   /** Open files (for tests and diagnostics). */
