@@ -50,12 +50,17 @@ const ADAPTER_IMPORT = /^_[iv]p[pij]*(_async)?$/;
 export function speedUpVfsGlue(imports: object, module: () => GlueModule | undefined): void {
   /** Each VFS's methods by the pointer of their name, decoded once (a VFS's methods do not change once registered). */
   const vfsMethods = new WeakMap<object, Map<number, Method>>();
+  /** The VFS of the last call and its methods: a module serves one VFS, as a rule, so the WeakMap is seldom asked. */
+  let lastReceiver: object | undefined;
+  let lastMethods: Map<number, Method> | undefined;
   const methodOf = (glue: GlueModule, receiver: Record<string, Method>, namePointer: number): Method => {
-    let byName = vfsMethods.get(receiver);
+    let byName = receiver === lastReceiver ? lastMethods : vfsMethods.get(receiver);
     if (byName === undefined) {
       byName = new Map();
       vfsMethods.set(receiver, byName);
     }
+    lastReceiver = receiver;
+    lastMethods = byName;
     let method = byName.get(namePointer);
     if (method === undefined) {
       method = receiver[glue.UTF8ToString(namePointer)] as Method;
