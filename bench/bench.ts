@@ -1,12 +1,14 @@
 // pnpm bench: the workloads a–e on chosen stores, layouts, page and block sizes, every
 // request paying a fixed round trip (withLatency) and counted (withMetrics), plus the
-// engine-only comparison with better-sqlite3 and the many-databases step (many.ts).
+// engine-only comparison with better-sqlite3, the many-databases step (many.ts) and the
+// scale step (scale.ts: what an open and a commit cost from 10 MB to 2 GB).
 // Prints a table per run; --json writes every figure to a file; --results rewrites
 // bench/RESULTS.md.
 //
 //   pnpm bench [--stores memory,fs,s3] [--layouts atomic] [--page-sizes 4096,65536]
 //              [--block-size N] [--latency 20] [--steps a,b,c,d,e] [--no-engine]
 //              [--no-many] [--transfer-blocks 4096,16384,65536,262144] [--no-transfer]
+//              [--scale-sizes 10,200,2000] [--scale-dir DIR] [--no-scale]
 //              [--json out.json] [--results]
 //
 // The s3 store is Ceph RADOS Gateway, started here on 127.0.0.1 (about 20 s), or the
@@ -27,6 +29,7 @@ import { startCephRgw } from '@blockvfs/test-servers';
 import { openDatabase } from '@blockvfs/vfs-wasqlite';
 import { engineTable, runEngine, type EngineResult } from './engine.ts';
 import { manyMarkdown, runMany, type ManyResult } from './many.ts';
+import { runScale, scaleMarkdown, SCALE_SIZES_MB, type ScaleResults } from './scale.ts';
 import { runTransfer, transferMarkdown, type TransferResult } from './transfer.ts';
 import { STEPS, runWorkloads, type StepResult } from './workloads.ts';
 
@@ -42,6 +45,11 @@ const { values } = parseArgs({
     'no-many': { type: 'boolean', default: false },
     'transfer-blocks': { type: 'string', default: '4096,16384,65536,262144' },
     'no-transfer': { type: 'boolean', default: false },
+    // Database sizes in MB; a quick run can use small ones.
+    'scale-sizes': { type: 'string', default: SCALE_SIZES_MB.join(',') },
+    // Where the scale step's stores go (default tmpfs when it has room: see scale-setup.ts).
+    'scale-dir': { type: 'string' },
+    'no-scale': { type: 'boolean', default: false },
     json: { type: 'string' },
     results: { type: 'boolean', default: false },
   },
@@ -118,6 +126,13 @@ await (await openDatabase({ store: new MemoryStore(), name: 'warm-up.db' })).clo
 // Then the many-databases step, still with no gateway running.
 let many: ManyResult | undefined;
 if (!values['no-many']) many = await runMany(latency, progress);
+// The scale step has its own fs stores; it too runs before any gateway is started.
+let scale: ScaleResults | undefined;
+if (!values['no-scale']) {
+  const sizesMb = values['scale-sizes'].split(',').map(Number);
+  for (const mb of sizesMb) if (!(mb > 0)) throw new Error(`--scale-sizes: "${values['scale-sizes']}" is not a list of sizes in MB`);
+  scale = await runScale({ latency, sizesMb, ...(values['scale-dir'] ? { folder: values['scale-dir'] } : {}), onStep: progress });
+}
 
 const runs: Run[] = [];
 /** The transfer step, per store (not on memory: it measures moving bytes to a real store). */
@@ -143,9 +158,13 @@ for (const kind of stores) {
 }
 progress(`done in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
 
-const report = [markdown(runs, engine, many), ...transfers.map((t) => `${transferMarkdown(t.results, latency, t.store)}\n`)].join('\n');
+const report = [
+  markdown(runs, engine, many),
+  ...transfers.map((t) => `${transferMarkdown(t.results, latency, t.store)}\n`),
+  ...(scale ? [scaleMarkdown(scale)] : []),
+].join('\n');
 console.log(report);
-if (values.json) await writeFile(values.json, JSON.stringify({ latency, node: process.version, runs, engine, many, transfers }, null, 2));
+if (values.json) await writeFile(values.json, JSON.stringify({ latency, node: process.version, runs, engine, many, transfers, scale }, null, 2));
 if (values.results) {
   const command = `pnpm bench${process.argv
     .slice(2)
