@@ -1,14 +1,17 @@
 // pnpm bench: the workloads a–e on chosen stores, layouts, page and block sizes, every
 // request paying a fixed round trip (withLatency) and counted (withMetrics), plus the
-// engine-only comparison with better-sqlite3, the many-databases step (many.ts) and the
-// scale step (scale.ts: what an open and a commit cost from 10 MB to 2 GB).
-// Prints a table per run; --json writes every figure to a file; --results rewrites
-// bench/RESULTS.md.
+// engine-only comparison with better-sqlite3, the many-databases step (many.ts), the
+// transfer step (transfer.ts), the block-size step (block-size.ts: the workloads, a
+// 50 MB import, export and cold scan at 4, 16, 64 and 256 KiB blocks, on the stores of
+// --block-size-stores, by default the fs store when --stores has it) and the scale step
+// (scale.ts: what an open and a commit cost from 10 MB to 2 GB). Prints a table per
+// run; --json writes every figure to a file; --results rewrites bench/RESULTS.md.
 //
 //   pnpm bench [--stores memory,fs,s3] [--layouts atomic] [--page-sizes 4096,65536]
 //              [--block-size N] [--latency 20] [--steps a,b,c,d,e] [--no-engine]
 //              [--no-many] [--transfer-blocks 4096,16384,65536,262144] [--no-transfer]
-//              [--scale-sizes 10,200,2000] [--scale-dir DIR] [--no-scale]
+//              [--block-sizes 4096,16384,65536,262144] [--block-size-stores fs]
+//              [--no-block-sizes] [--scale-sizes 10,200,2000] [--scale-dir DIR] [--no-scale]
 //              [--json out.json] [--results]
 //
 // The s3 store is Ceph RADOS Gateway, started here on 127.0.0.1 (about 20 s), or the
@@ -27,6 +30,7 @@ import { MemoryStore } from '@blockvfs/store-memory';
 import { S3Store } from '@blockvfs/store-s3';
 import { startCephRgw } from '@blockvfs/test-servers';
 import { openDatabase } from '@blockvfs/vfs-wasqlite';
+import { blockSizeMarkdown, runBlockSizes, type BlockSizeResult } from './block-size.ts';
 import { engineTable, runEngine, type EngineResult } from './engine.ts';
 import { manyMarkdown, runMany, type ManyResult } from './many.ts';
 import { runScale, scaleMarkdown, SCALE_SIZES_MB, type ScaleResults } from './scale.ts';
@@ -45,6 +49,9 @@ const { values } = parseArgs({
     'no-many': { type: 'boolean', default: false },
     'transfer-blocks': { type: 'string', default: '4096,16384,65536,262144' },
     'no-transfer': { type: 'boolean', default: false },
+    'block-sizes': { type: 'string', default: '4096,16384,65536,262144' },
+    'block-size-stores': { type: 'string' },
+    'no-block-sizes': { type: 'boolean', default: false },
     // Database sizes in MB; a quick run can use small ones.
     'scale-sizes': { type: 'string', default: SCALE_SIZES_MB.join(',') },
     // Where the scale step's stores go (default tmpfs when it has room: see scale-setup.ts).
@@ -54,8 +61,17 @@ const { values } = parseArgs({
     results: { type: 'boolean', default: false },
   },
 });
-const stores = values.stores.split(',');
-for (const store of stores) if (!['memory', 'fs', 's3'].includes(store)) throw new Error(`unknown store "${store}": memory, fs or s3`);
+const checkStores = (list: string): string[] => {
+  const kinds = list.split(',');
+  for (const kind of kinds) if (!['memory', 'fs', 's3'].includes(kind)) throw new Error(`unknown store "${kind}": memory, fs or s3`);
+  return kinds;
+};
+const stores = checkStores(values.stores);
+const blockSizeStores = values['no-block-sizes']
+  ? []
+  : values['block-size-stores'] === undefined
+    ? stores.filter((kind) => kind === 'fs')
+    : checkStores(values['block-size-stores']);
 const layouts = values.layouts.split(',').map((layout) => checkLayout(layout));
 const pageSizes = values['page-sizes'].split(',').map(Number);
 const latency = Number(values.latency);
@@ -156,15 +172,27 @@ for (const kind of stores) {
     }
   });
 }
+/** The block-size step, per store, each on a store of its own (its workloads' databases are named as the ones above). */
+const blockSizes: { store: string; results: BlockSizeResult[] }[] = [];
+const blockSizeList = values['block-sizes'].split(',').map(Number);
+for (const kind of blockSizeStores) {
+  await withStore(kind, async (base) => {
+    blockSizes.push({
+      store: kind,
+      results: await runBlockSizes({ base, latency, blockSizes: blockSizeList, onStep: (step) => progress(`${kind}: ${step}`) }),
+    });
+  });
+}
 progress(`done in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
 
 const report = [
   markdown(runs, engine, many),
   ...transfers.map((t) => `${transferMarkdown(t.results, latency, t.store)}\n`),
+  ...blockSizes.map((b) => `${blockSizeMarkdown(b.results, latency, b.store)}\n`),
   ...(scale ? [scaleMarkdown(scale)] : []),
 ].join('\n');
 console.log(report);
-if (values.json) await writeFile(values.json, JSON.stringify({ latency, node: process.version, runs, engine, many, transfers, scale }, null, 2));
+if (values.json) await writeFile(values.json, JSON.stringify({ latency, node: process.version, runs, engine, many, transfers, blockSizes, scale }, null, 2));
 if (values.results) {
   const command = `pnpm bench${process.argv
     .slice(2)

@@ -62,19 +62,11 @@ export async function runTransfer(options: TransferOptions): Promise<TransferRes
       const name = `transfer-${blockSize}.db`;
       options.onStep?.(`${label}: import`);
       const importing = withMetrics(withLatency(options.base, options.latency));
-      const importSeconds = await timed(async () => {
-        await deserialize({ store: importing, name, source: createReadStream(file, { highWaterMark: 1 << 20 }), blockSize });
-      });
+      const importSeconds = await timed(() => importFile(importing, name, file, blockSize));
       options.onStep?.(`${label}: export`);
       const exporting = withMetrics(withLatency(options.base, options.latency));
       const exported = join(folder, `export-${blockSize}.sqlite`);
-      const exportSeconds = await timed(async () => {
-        const out = createWriteStream(exported);
-        for await (const chunk of serialize({ store: exporting, name }))
-          if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
-        out.end();
-        await finished(out);
-      });
+      const exportSeconds = await timed(() => exportFile(exporting, name, exported));
       options.onStep?.(`${label}: plain objects`);
       const plain = withLatency(options.base, options.latency);
       const { upload, download } = await plainTransfer(plain, file, `plain-${blockSize}/`, blockSize, bytes);
@@ -96,8 +88,24 @@ export async function runTransfer(options: TransferOptions): Promise<TransferRes
   }
 }
 
-/** A SQLite file of about `size` bytes in 4 KiB pages (rows of random 1000-byte blobs), written by better-sqlite3. */
-function makeDatabase(path: string, size: number): void {
+/** Imports the SQLite file at `file` into `store` as database `name`, in blocks of `blockSize` (deserialize from a file stream). */
+export async function importFile(store: BlockStore, name: string, file: string, blockSize: number): Promise<void> {
+  await deserialize({ store, name, source: createReadStream(file, { highWaterMark: 1 << 20 }), blockSize });
+}
+
+/** Exports database `name` of `store` to the file at `path` (serialize to a file stream). */
+export async function exportFile(store: BlockStore, name: string, path: string): Promise<void> {
+  const out = createWriteStream(path);
+  for await (const chunk of serialize({ store, name })) if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+  out.end();
+  await finished(out);
+}
+
+/**
+ * A SQLite file of about `size` bytes in 4 KiB pages, written by better-sqlite3: table
+ * `t(id INTEGER PRIMARY KEY, body BLOB NOT NULL)`, rows of random 1000-byte blobs. Returns the rows.
+ */
+export function makeDatabase(path: string, size: number): number {
   const db = new Database(path);
   db.pragma('page_size = 4096');
   db.pragma('journal_mode = DELETE');
@@ -108,6 +116,7 @@ function makeDatabase(path: string, size: number): void {
     for (let i = 0; i < rows; i++) insert.run();
   })();
   db.close();
+  return rows;
 }
 
 /** The file cut into `objectSize` objects, put then got PLAIN_PARALLEL at a time. */
@@ -122,7 +131,7 @@ async function plainTransfer(store: BlockStore, file: string, prefix: string, ob
   return { upload, download };
 }
 
-async function sameFiles(a: string, b: string): Promise<boolean> {
+export async function sameFiles(a: string, b: string): Promise<boolean> {
   const [x, y] = await Promise.all([readFile(a), readFile(b)]);
   return x.equals(y);
 }

@@ -42,7 +42,7 @@ function randomText(length: number): string {
 }
 
 /** A store object of its own over `base`, with latency, metrics and a log of the keys it read. */
-function processStore(base: BlockStore, latency: number) {
+export function processStore(base: BlockStore, latency: number) {
   const metered = withMetrics(withLatency(base, latency));
   const keysRead: string[] = [];
   const store: BlockStore = {
@@ -184,6 +184,6 @@ export async function runWorkloads(options: WorkloadOptions): Promise<StepResult
 }
 
 /** Whether `key` is a block object of database `name` (atomic `name/blocks/…`, direct `name/<10 digits>`). */
-function isBlockKey(name: string, key: string): boolean {
+export function isBlockKey(name: string, key: string): boolean {
   return key.startsWith(`${name}/blocks/`) || /^\d{10}$/.test(key.slice(name.length + 1));
 }

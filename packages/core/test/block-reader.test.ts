@@ -51,6 +51,23 @@ describe('reading block objects (atomic layout)', () => {
     expect(probe.peak).toBeGreaterThanOrEqual(16);
   });
 
+  it('reads ahead when each block is read in several pieces, in order (a scan with blocks larger than its pages)', async () => {
+    const inner = await fileOf(200);
+    const probe = concurrencyProbe(withLatency(inner, 2));
+    const store = withMetrics(probe);
+    const file = new PagedFile(await AtomicFormat.open(store, 'db', { blockSize: 1024 }));
+    store.resetMetrics();
+    probe.peak = 0;
+    // Four 256-byte pages per block, as SQLite reads 4 KiB pages of 16 KiB blocks: the
+    // block noted again for its second page is no break in the run.
+    const page = new Uint8Array(256);
+    for (let offset = 0; offset < 200 * 1024; offset += 256) {
+      if (file.readInMemory(page, offset) === undefined) await file.read(page, offset);
+    }
+    expect(store.metrics.get).toBe(200);
+    expect(probe.peak).toBeGreaterThanOrEqual(16);
+  });
+
   it('does not read ahead for reads out of order, nor without a cache to keep what it fetched', async () => {
     const inner = await fileOf(200);
     for (const [cacheBytes, order] of [

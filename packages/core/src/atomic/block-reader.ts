@@ -64,6 +64,10 @@ export class BlockReader {
    * nothing to fetch, e.g. a block held in memory).
    */
   noteRead(index: number, count: number, objectOf: (index: number) => BlockObject | undefined): void {
+    // The block read just before, again: the next page of a block that holds several. No
+    // break in the run (counting it as one left blocks of 8 to 32 KiB under 4 KiB pages
+    // with no read-ahead at all: a cold scan one round trip per block).
+    if (index === this.#last) return;
     this.#run = index === this.#last + 1 ? this.#run + 1 : 1;
     this.#last = index;
     if (!this.#cache || this.#run < SEQUENTIAL_TRIGGER) {
