@@ -6,10 +6,12 @@
 // - importing a SQLite file of about 50 MB into the store and exporting it back to a
 //   file (transfer.ts's importFile and exportFile);
 // - a cold full scan of that 50 MB database (a new store object: nothing cached);
-// - point queries and single-row updates by random id on that database, each on a new
-//   store object: step c's table is 1 MB, which 64 KiB blocks hold in 16 objects, so c
-//   soon reads from the cache; on 50 MB nearly every query needs blocks of its own, and an
-//   update rewrites whole blocks (b's appends rewrite the short last block).
+// - point queries, single-row updates and three-row transactions by random id on that
+//   database, each on a new store object: step c's table is 1 MB, which 64 KiB blocks hold
+//   in 16 objects, so c soon reads from the cache; on 50 MB nearly every query needs
+//   blocks of its own, and an update rewrites whole blocks (b's appends rewrite the short
+//   last block). A commit whose blocks total at most the inline limit (128 KiB) is one
+//   PUT; three rows and the header are four blocks.
 //
 // Each store gets a store of its own for this step (the workloads' database names carry
 // the page and block size, which the main workloads use too).
@@ -29,7 +31,7 @@ const UPDATES = 50;
 
 export interface BlockSizeResult {
   blockSize: number;
-  /** Workloads a–e, then `import`, `export`, `scan`, `point` and `update` (the 50 MB database). */
+  /** Workloads a–e, then `import`, `export`, `scan`, `point`, `update` and `update3` (the 50 MB database). */
   steps: StepResult[];
 }
 
@@ -128,6 +130,21 @@ export async function runBlockSizes(options: BlockSizeOptions): Promise<BlockSiz
         await db.close();
         steps.push(measured('update', seconds, metered, { commits: UPDATES }));
       }
+      options.onStep?.(`${label}: three-row transactions`);
+      {
+        const { store, metered } = processStore(base, latency);
+        const sets = Array.from({ length: UPDATES }, () => randomIds(3));
+        const db = await openDatabase({ store, name });
+        metered.resetMetrics();
+        const seconds = await timed(async () => {
+          for (const ids of sets)
+            await db.transaction(async () => {
+              for (const id of ids) await db.run('UPDATE t SET body = randomblob(1000) WHERE id = ?', [id]);
+            });
+        });
+        await db.close();
+        steps.push(measured('update3', seconds, metered, { commits: UPDATES }));
+      }
       results.push({ blockSize, steps });
     }
     return results;
@@ -185,14 +202,17 @@ const ROWS: { label: (r: BlockSizeResult[]) => string; value: (steps: StepResult
   },
   { label: (r) => `${UPDATES} single-row updates by random id, ${mb(r)} MB database`, value: (steps) => at(steps, 'update', cell) },
   { label: () => 'one update commit (mean)', value: (steps) => at(steps, 'update', (s) => perCommit(s, UPDATES)) },
+  { label: (r) => `${UPDATES} transactions updating 3 random rows, ${mb(r)} MB database`, value: (steps) => at(steps, 'update3', cell) },
+  { label: () => 'one three-row commit (mean)', value: (steps) => at(steps, 'update3', (s) => perCommit(s, UPDATES)) },
 ];
 
 function perCommit(s: StepResult, commits: number): string {
   return `${((s.seconds * 1000) / commits).toFixed(0)} ms · ${(requests(s) / commits).toFixed(2)} req (${(s.put / commits).toFixed(2)} PUT) · ${kib(s.bytesWritten / commits)} written${s.bytesRead ? `, ${kib(s.bytesRead / commits)} read` : ''}`;
 }
 
+/** The step named `prefix` (import, update…), or the workload step whose name starts with it (a:, c: 1,000…). */
 function at(steps: StepResult[], prefix: string, show: (s: StepResult) => string): string | undefined {
-  const step = steps.find((s) => s.step.startsWith(prefix));
+  const step = steps.find((s) => s.step === prefix) ?? steps.find((s) => s.step.startsWith(prefix));
   return step && show(step);
 }
 
@@ -208,8 +228,10 @@ export function blockSizeMarkdown(results: BlockSizeResult[], latency: number, s
     'Each cell: wall seconds · store requests · bytes read and written. Steps a–e as above (a 1 MB table of 10,000 rows);',
     `import and export move a ${mb(results)} MB SQLite file (rows of 1000-byte blobs) into the store and back (the export is byte for byte the file);`,
     'the cold full scan is `SELECT count(*), sum(length(body))` over that database on a new store object (nothing cached; the open not counted);',
-    `then ${POINT_QUERIES} point queries by random id, and ${UPDATES} single-row updates by random id (\`UPDATE t SET body = randomblob(1000) WHERE id = ?\`, each its own commit), each on a new store object.`,
-    "Per commit or query, a GET looks for other writers' commits; the others read blocks.",
+    `then ${POINT_QUERIES} point queries by random id, ${UPDATES} single-row updates by random id (\`UPDATE t SET body = randomblob(1000) WHERE id = ?\`, each its own commit)`,
+    `and ${UPDATES} transactions of 3 such updates, each on a new store object. Per commit or query, a GET looks for other writers' commits; the others read blocks.`,
+    'A commit whose blocks total at most 128 KiB (the inline limit) carries them in its record: one PUT; every 100 commits a checkpoint writes the blocks',
+    'that commits carried inline as objects of their own (counted in the updates when it fell in them).',
     '',
     `| step | ${results.map((r) => `${r.blockSize / 1024} KiB blocks`).join(' | ')} |`,
     `|---|${results.map(() => '---|').join('')}`,

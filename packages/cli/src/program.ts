@@ -111,7 +111,11 @@ export function createProgram(io: Io = defaultIo): Command {
     .argument('<file>', 'the SQLite file, or - for stdin')
     .argument('<url>', 'the database to create')
     .option('-f, --force', 'replace a database that exists (its history is kept: the import is one more commit)')
-    .option('--block-size <bytes>', 'block size on the store (default: the page size)', count('--block-size'))
+    .option(
+      '--block-size <bytes>',
+      'block size on the store, for a new database (default: 65536 in the atomic layout, the page size in the direct one)',
+      count('--block-size'),
+    )
     .addOption(new Option('--layout <layout>', 'layout of a new database').choices(LAYOUTS as string[]))
     .action(
       action(async (ctx, file: string, url: string, options: { force?: boolean; blockSize?: number; layout?: Layout }) => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { atomicBlockKey, atomicCommitKey } from '@blockvfs/core/format';
-import { inspectDatabase, listCommits, type BlockStore } from '@blockvfs/core';
+import { DEFAULT_BLOCK_SIZE, inspectDatabase, listCommits, type BlockStore } from '@blockvfs/core';
 import { runCli, type CliResult } from './run-cli.js';
 
 /**
@@ -185,7 +185,14 @@ export function defineCliTests(options: CliSuiteOptions): void {
       const reported = JSON.parse(stdout) as Record<string, unknown>;
       const library = await inspectDatabase({ store: place.store, name: 'db' });
       expect(reported).toEqual(JSON.parse(JSON.stringify(library, (_k, v: unknown) => (v === undefined ? null : v))));
-      expect(reported).toMatchObject({ layout: 'atomic', pageSize: 4096, blockSize: 4096, size: readFileSync(file).length, commit: { seq: 2 }, lease: null });
+      expect(reported).toMatchObject({
+        layout: 'atomic',
+        pageSize: 4096,
+        blockSize: DEFAULT_BLOCK_SIZE,
+        size: readFileSync(file).length,
+        commit: { seq: 2 },
+        lease: null,
+      });
       expect(library.pageCount).toBe(readFileSync(file).length / 4096);
       expect(library.objects.records.count).toBe(2);
       const text = await ok(['info', place.url('db')]);

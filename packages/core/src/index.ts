@@ -7,7 +7,15 @@ export { BlockVfsError, ERROR_KINDS, isBlockVfsError, type ErrorKind } from './e
 export { WrongLayoutError, hasAtomicDatabase, isWrongLayoutError } from './stored-database.js';
 export { DEFAULT_REQUEST_TIMEOUT_MS, isRequestTimeout, type RequestTimeoutOption } from './request-timeout.js';
 export { systemClock, type Clock } from './clock.js';
-export { DEFAULT_BLOCK_SIZE, DEFAULT_LAYOUT, LAYOUTS, type AtomicOptions, type Layout } from './layout.js';
+export {
+  DEFAULT_BLOCK_SIZE,
+  DEFAULT_DIRECT_BLOCK_SIZE,
+  DEFAULT_LAYOUT,
+  LAYOUTS,
+  defaultBlockSize,
+  type AtomicOptions,
+  type Layout,
+} from './layout.js';
 export { MAX_BLOCK_SIZE } from './argument-checks.js';
 export { DEFAULT_BLOCK_CACHE_BYTES, type CommitEvent } from './atomic/atomic-format.js';
 export { withCache, type CacheOptions, type CacheStats, type CachedStore } from './layers/cache.js';

@@ -1,6 +1,6 @@
 import { AtomicFormat, blockCount, checkLayout, DirectFormat, openPagedFile, PagedFile } from '@blockvfs/core/format';
 import { blockSizeProblem, storeProblem } from '@blockvfs/core/store';
-import { DEFAULT_LAYOUT, hasAtomicDatabase, isBlockVfsError, isWrongLayoutError, type BlockStore, type Layout } from '@blockvfs/core';
+import { DEFAULT_LAYOUT, defaultBlockSize, hasAtomicDatabase, isBlockVfsError, isWrongLayoutError, type BlockStore, type Layout } from '@blockvfs/core';
 import { serializeError } from './errors.js';
 import { spoolSource, type ChunkSource } from './spool-source.js';
 import { checkWholeFile, setRollbackMode } from './sqlite-header.js';
@@ -26,9 +26,10 @@ export interface DeserializeOptions {
   /** A plain SQLite database file, in chunks of any sizes. */
   source: ChunkSource;
   /**
-   * Block size on the store; default the database's page size. In the atomic layout a
-   * database that exists under `name` keeps its own block size (the import is one more
-   * commit of it).
+   * Block size on the store for a new database; default 64 KiB in the atomic layout
+   * (`DEFAULT_BLOCK_SIZE`), the database's page size in the direct layout (as
+   * sqlite-s3vfs). In the atomic layout a database that exists under `name` keeps its own
+   * block size (the import is one more commit of it).
    */
   blockSize?: number;
   /** For a new database (default `atomic`); a database already under `name` is replaced in the layout it was written in. */
@@ -81,9 +82,9 @@ export async function deserialize(options: DeserializeOptions): Promise<Deserial
     const { pageSize } = spooled.header;
     const pages = checkWholeFile(spooled.header, spooled.bytes, what);
     const { wal } = spooled.header;
-    const write = { blockSize: options.blockSize, pageSize, onProgress, singleWriter: options.singleWriter ?? false, wal };
+    const write = { blockSize: options.blockSize, onProgress, singleWriter: options.singleWriter ?? false, wal };
     // `layout` chooses for a new database; one already under `name` is replaced in its own layout.
-    const direct = () => writeToStore(store, name, spool, spooled.bytes, { ...write, blockSize: options.blockSize ?? pageSize });
+    const direct = () => writeToStore(store, name, spool, spooled.bytes, { ...write, blockSize: options.blockSize ?? defaultBlockSize('direct', pageSize) });
     if (layout === 'direct' && !(await DirectFormat.exists(store, name)) && (await hasAtomicDatabase(store, name)))
       await commitToStore(store, name, spool, spooled.bytes, write);
     else if (layout === 'direct') await direct();
@@ -122,7 +123,6 @@ interface WriteOptions {
 
 interface CommitOptions {
   blockSize: number | undefined;
-  pageSize: number;
   singleWriter: boolean;
   onProgress: ((progress: DeserializeProgress) => void) | undefined;
   wal: boolean;
@@ -144,7 +144,7 @@ async function commitToStore(store: BlockStore, name: string, spool: TempSpool, 
   // Blocks go up as PagedFile's memory bound fills and at the final sync: progress is what the store confirmed.
   const progress = writeProgress(total, onProgress);
   const reported = reportUploads(store, `${name}/blocks/`, progress.uploaded);
-  const format = await AtomicFormat.open(reported, name, { blockSize: options.blockSize ?? options.pageSize, singleWriter: options.singleWriter });
+  const format = await AtomicFormat.open(reported, name, { blockSize: options.blockSize ?? defaultBlockSize('atomic'), singleWriter: options.singleWriter });
   if (options.blockSize !== undefined && format.seq > 0 && options.blockSize !== format.blockSize) {
     throw serializeError(
       'invalid',

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AtomicFormat } from '@blockvfs/core/format';
-import { MAX_BLOCK_SIZE, type BlockStore, type Layout } from '@blockvfs/core';
+import { DEFAULT_BLOCK_SIZE, MAX_BLOCK_SIZE, type BlockStore, type Layout } from '@blockvfs/core';
 import { FsStore } from '@blockvfs/store-fs';
 import { MemoryStore } from '@blockvfs/store-memory';
 import { openDatabase } from '@blockvfs/vfs-wasqlite';
@@ -44,9 +44,11 @@ describe.each(LAYOUTS.flatMap((layout) => [512, 4096, 65536].map((pageSize) => (
       const source = chunkSize === Infinity ? [original] : chunks(original, chunkSize);
       const result = await deserialize({ store, name: 'books.db', source, layout });
       expect(result).toEqual({ bytes: original.length, pages: original.length / pageSize, pageSize, convertedFromWal: false });
-      // Default block size = page size: in the direct layout one object per page; in the atomic one, one commit.
+      // Default block size: in the direct layout the page size, one object per page; in the atomic one DEFAULT_BLOCK_SIZE, one commit.
       expect(await stored(store, 'books.db', layout)).toEqual(
-        layout === 'direct' ? { blocks: Array(original.length / pageSize).fill(pageSize) } : { commits: ['books.db/log/000000000001'], blockSize: pageSize },
+        layout === 'direct'
+          ? { blocks: Array(original.length / pageSize).fill(pageSize) }
+          : { commits: ['books.db/log/000000000001'], blockSize: DEFAULT_BLOCK_SIZE },
       );
       expect(sha256(await concat(serialize({ store, name: 'books.db', layout })))).toBe(sha256(original));
     });

@@ -1,4 +1,4 @@
-import { MIN_GRACE_MS } from '@blockvfs/core';
+import { DEFAULT_BLOCK_SIZE, MIN_GRACE_MS } from '@blockvfs/core';
 import { Random } from './random.js';
 import type { EtagStyle } from './sim-objects.js';
 import { STORE_OPS, type FaultProfile, type StoreOp, type StoreProfile } from './sim-store.js';
@@ -108,7 +108,8 @@ export function drawSwarm(seed: number, overrides: SwarmOverrides = {}): Swarm {
     [8192, 1],
   ] as const);
   const blockSize = random.weighted([
-    [pageSize, 6],
+    [pageSize, 5],
+    [DEFAULT_BLOCK_SIZE, 2], // what a database gets when it names none: 16 pages of 4 KiB share a block
     [8192, 1],
     [4097, 1],
     [1024, 1],

@@ -3,6 +3,7 @@ import {
   BlockVfsError,
   DEFAULT_LAYOUT,
   DEFAULT_RETENTION_MS,
+  defaultBlockSize,
   isWrongLayoutError,
   type AtomicOptions,
   type BlockStore,
@@ -50,7 +51,12 @@ export interface OpenDatabaseOptions {
    * (`db.layout` tells which).
    */
   layout?: Layout;
-  /** Block size for a new database file (default: the page size). An existing database keeps the block size it was written with. */
+  /**
+   * Block size for a new database file: default 64 KiB in the atomic layout
+   * (`DEFAULT_BLOCK_SIZE`, chosen by measurement: bench/RESULTS.md, "Block size"), the
+   * page size in the direct layout (as sqlite-s3vfs). An existing database keeps the
+   * block size it was written with.
+   */
   blockSize?: number;
   /** SQLite page size for a new database (default 4096; a power of two from 512 to 65536). Ignored for an existing database. */
   pageSize?: number;
@@ -123,7 +129,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   const { name } = checkOptions(options);
   const layout = checkLayout(options.layout ?? DEFAULT_LAYOUT);
   const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
-  const blockSize = options.blockSize ?? pageSize;
+  const blockSize = options.blockSize ?? defaultBlockSize(layout, pageSize);
   const readOnly = options.readOnly ?? false;
   const engine = await acquireEngine(options.build ?? 'asyncify');
   // From here on every failure path stops the observation (below, or Database.close).

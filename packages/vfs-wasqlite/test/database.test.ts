@@ -563,10 +563,10 @@ describe('names and builds', () => {
 
   test.each(['direct', 'atomic'] as const)('an existing database keeps its page and block size whatever a reopen asks for (%s layout)', async (layout) => {
     const store = new MemoryStore();
-    const db = await open({ store, pageSize: 8192, layout });
+    const db = await open({ store, pageSize: 8192, blockSize: 8192, layout });
     await db.exec('CREATE TABLE t (x); INSERT INTO t SELECT zeroblob(3000) FROM (SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4)');
     await db.close();
-    const again = await open({ store, pageSize: 1024, layout }); // and so, by default, 1024-byte blocks
+    const again = await open({ store, pageSize: 1024, blockSize: 1024, layout });
     expect(await again.get('PRAGMA page_size')).toEqual({ page_size: 8192 });
     await again.run('INSERT INTO t VALUES (zeroblob(9000))');
     expect(await again.get('SELECT count(*) AS n, sum(length(x)) AS bytes FROM t')).toEqual({ n: 5, bytes: 21000 });

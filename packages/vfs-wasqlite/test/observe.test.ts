@@ -29,7 +29,18 @@ describe('retentionMs: a writer collects its own garbage in the background', () 
     const store = new MemoryStore();
     const clock = new ManualClock();
     const collections: GarbageReport[] = [];
-    const db = await openDatabase({ store, name: 'app.db', clock, lease: true, retentionMs: MINUTE, onCollect: (report) => collections.push(report) });
+    // 4 KiB blocks: the newest state spans a dozen blocks, so the 2x bound below measures
+    // history kept, not the one extra copy of a block that the newest record carries inline
+    // (at 64 KiB the whole 57 KB database is one block, and that copy alone is 1x).
+    const db = await openDatabase({
+      store,
+      name: 'app.db',
+      clock,
+      lease: true,
+      retentionMs: MINUTE,
+      blockSize: 4096,
+      onCollect: (report) => collections.push(report),
+    });
     await db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)');
     for (let n = 1; n <= 3000; n++) {
       await db.run('INSERT INTO t (body) VALUES (?)', [`row ${n}`]);
@@ -53,7 +64,7 @@ describe('retentionMs: a writer collects its own garbage in the background', () 
 
     // What the newest state needs: the same database imported fresh.
     const copy = new MemoryStore();
-    await deserialize({ store: copy, name: 'copy.db', source: serialize({ store, name: 'app.db' }) });
+    await deserialize({ store: copy, name: 'copy.db', source: serialize({ store, name: 'app.db' }), blockSize: 4096 });
     const needed = await bytesUnder(copy, 'copy.db/');
     expect(after.records).toBeLessThanOrEqual(2);
     expect(after.bytes).toBeLessThan(2 * needed.bytes);

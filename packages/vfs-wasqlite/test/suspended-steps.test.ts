@@ -11,10 +11,10 @@ import { SqliteError, openDatabase } from '@blockvfs/vfs-wasqlite';
 const ROWS = 3000;
 const NAME = 'suspended.db';
 
-/** A database of ROWS rows (about 80 blocks of 4 KiB) on `base`, written and closed. */
+/** A database of ROWS rows (about 80 blocks of 4 KiB: small blocks, so that a scan suspends often) on `base`, written and closed. */
 async function seeded(): Promise<MemoryStore> {
   const base = new MemoryStore();
-  const db = await openDatabase({ store: base, name: NAME });
+  const db = await openDatabase({ store: base, name: NAME, blockSize: 4096 });
   await db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)');
   await db.transaction(async () => {
     for (let id = 1; id <= ROWS; id++) await db.run('INSERT INTO t VALUES (?, ?)', [id, `row ${id} `.padEnd(90, '.')]);

@@ -1,4 +1,4 @@
-import { BlockVfsError, DEFAULT_BLOCK_SIZE, type AtomicOptions, type BlockStore, type Layout } from '@blockvfs/core';
+import { BlockVfsError, defaultBlockSize, type AtomicOptions, type BlockStore, type Layout } from '@blockvfs/core';
 import { blockSizeProblem, storeProblem } from '@blockvfs/core/store';
 import { checkLayout, type PagedFile } from '@blockvfs/core/format';
 import { databaseNameProblem } from '../database-name.js';
@@ -126,7 +126,7 @@ export abstract class BaseVFS extends FacadeVFS {
       });
     }
     this.layout = setup.layout;
-    this.blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
+    this.blockSize = options.blockSize ?? defaultBlockSize(setup.layout);
     const problem = storeProblem(this.store) ?? blockSizeProblem(this.blockSize);
     if (problem) throw new BlockVfsError('invalid', problem, { source: SOURCE, store: this.store?.name });
     this.#atomic = options.atomic;

@@ -5,7 +5,7 @@ export interface BlockVfsOptions {
   store: BlockStore;
   /** On-store layout (default `atomic`). */
   layout?: Layout;
-  /** Block size for new files (default 4096); an existing file keeps its own. */
+  /** Block size for new files (default `defaultBlockSize(layout)`: 64 KiB atomic, 4096 direct); an existing file keeps its own. */
   blockSize?: number;
   /** Options of the atomic layout (lease, freshness, asOf, …). */
   atomic?: AtomicOptions;
