@@ -230,6 +230,29 @@ describe('garbage collection', () => {
     expect(await inner.get('db/blocks/not-a-block')).toBeDefined();
   });
 
+  it('reads no record of the kept window: a collection costs the same after 200 commits within the retention as after none', async () => {
+    const inner = new MemoryStore();
+    const { format, file } = await openFile(inner, { checkpointEvery: 0, inlineLimit: 0 });
+    for (let i = 1; i <= 200; i++) {
+      await file.write(pattern(1024, i), (i % 4) * 1024);
+      await file.sync();
+    }
+    await format.checkpoint();
+    // An attempt that lost seq 150 left a block object: past the oldest kept commit, it stays for now.
+    const orphan = 'db/blocks/0000000000.000000000150.00000000000000aa';
+    await inner.put(orphan, pattern(1024, 9));
+    const store = withMetrics(inner);
+    const report = await collectGarbage({ store, name: 'db', retentionMs: hour });
+    expect(store.metrics.get).toBeLessThan(10); // head, checkpoint, the look past it: no record of the 200
+    expect(report).toMatchObject({ oldestKept: 0, deleted: { blocks: 0, records: 0 }, kept: { blocks: 202 } }); // 201 written by the commits (the first also wrote block 0), and the orphan
+    expect(await inner.get(orphan)).toBeDefined();
+    // Two hours on, commit 200 is the oldest kept: the blocks it replaced and the orphan go.
+    const later = await collectGarbage({ store: inner, name: 'db', retentionMs: hour, now: Date.now() + 2 * hour });
+    expect(later).toMatchObject({ oldestKept: 200, deleted: { blocks: 201 - 4 + 1, records: 200 }, kept: { blocks: 4 } });
+    expect(await inner.get(orphan)).toBeUndefined();
+    expectSameBytes(await stateOf(inner), await contents(file), 'the newest state, after both');
+  });
+
   it('dryRun reports without deleting or writing; bad options are refused', async () => {
     const inner = new MemoryStore();
     await history(inner, 4, { inlineLimit: 0 });

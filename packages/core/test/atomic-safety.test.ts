@@ -266,11 +266,11 @@ describe('garbage collection', () => {
       clock.advance(MINUTE);
     }
     await writer.format.checkpoint();
-    await store.delete([atomicCommitKey('db', 8)]);
-    // Keep commits from 5 on: the collector reads records 6…10 and finds 8 missing.
+    await store.delete([atomicCommitKey('db', 3)]);
+    // Keep commits from 5 on: the collector rebuilds commit 5 from records 1…5 (there is no older checkpoint) and finds 3 missing.
     const error = await rejection(collectGarbage({ store, name: 'db', retentionMs: 6 * MINUTE - 1, graceMs: MIN_GRACE_MS, now: clock.now() }));
     expect(isBlockVfsError(error, 'permanent')).toBe(true);
-    expect((error as Error).message).toContain(`commit record "${atomicCommitKey('db', 8)}" is missing, but later ones exist`);
+    expect((error as Error).message).toContain(`commit record "${atomicCommitKey('db', 3)}" is missing, but later ones exist`);
   });
 });
 

@@ -4,7 +4,6 @@ import { BlockVfsError } from '../errors.js';
 import { isCachedStore } from '../layers/cache.js';
 import { VIEW_TRUST_MS } from './view-trust.js';
 import { commitAtOrBefore, loadLatest, readHead, stateAt, updateHead, writeCheckpoint } from './history.js';
-import { readRecordRange } from './kept-history.js';
 import { atomicBlockKey, atomicPrefixes, parseBlockKey, parseSeqKey, type Head } from './objects.js';
 
 const SOURCE = '@blockvfs/core';
@@ -47,7 +46,11 @@ export interface GarbageReport {
   oldestKept: number;
   /** What was deleted (or, with `dryRun`, would be). */
   deleted: { blocks: number; records: number; checkpoints: number; bytes: number };
-  /** Block objects kept: referenced by a kept commit, or (`pending`) possibly of a commit still being made. */
+  /**
+   * Block objects kept: of the oldest kept state or written after it (by a kept commit, or by an
+   * attempt that lost its seq, collected once the oldest kept commit passes it), or
+   * (`pending`) possibly of a commit still being made.
+   */
   kept: { blocks: number; pending: number };
 }
 
@@ -87,7 +90,6 @@ export async function collectGarbage(options: CollectGarbageOptions): Promise<Ga
   const atHorizon = await commitAtOrBefore(store, name, latest, head, horizon);
   const oldestKept = Math.max(floor, atHorizon ?? 0);
   const base = oldestKept === latest.seq ? latest : await stateAt(store, name, oldestKept, latest.blockSize, head);
-  const newer = await readRecordRange(store, name, oldestKept + 1, latest.seq); // all exist: newer than the oldest kept commit
 
   if (!options.dryRun && oldestKept > floor) {
     // Another collection may have moved the head on while this one read: a checkpoint below its
@@ -99,12 +101,13 @@ export async function collectGarbage(options: CollectGarbageOptions): Promise<Ga
     }
   }
 
+  // Live: the blocks of the oldest kept state, and every block a later commit wrote. The
+  // latter are not read from the records (with a day's retention that would be every
+  // record of the day, each with its inline blocks, at every collection): every block
+  // object with a seq past the oldest kept commit is kept. That keeps too the orphans of
+  // attempts that lost a seq in that range, until the oldest kept commit passes them.
   const live = new Set<string>();
   for (const [index, entry] of base.map) live.add(atomicBlockKey(name, index, entry.seq, entry.tag));
-  for (const record of newer) {
-    for (const { index } of record.blocks) live.add(atomicBlockKey(name, index, record.seq, record.tag));
-    for (const [index] of record.inline) live.add(atomicBlockKey(name, index, record.seq, record.tag));
-  }
 
   const prefixes = atomicPrefixes(name);
   const doomed: string[] = [];
@@ -126,7 +129,7 @@ export async function collectGarbage(options: CollectGarbageOptions): Promise<Ga
     if (!block) continue; // not ours: leave it
     if (block.seq > latest.seq)
       report.kept.pending += 1; // a commit that may be in progress now
-    else if (live.has(entry.key)) report.kept.blocks += 1;
+    else if (block.seq > oldestKept || live.has(entry.key)) report.kept.blocks += 1;
     else {
       doomed.push(entry.key);
       report.deleted.blocks += 1;

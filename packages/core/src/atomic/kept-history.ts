@@ -36,7 +36,7 @@ export async function readKeptHistory(store: BlockStore, name: string): Promise<
 }
 
 /** Records `from` … `to`, ascending, read 16 at a time; a missing one is explained (a collection meanwhile, or a gap). */
-export async function readRecordRange(store: BlockStore, name: string, from: number, to: number): Promise<CommitRecord[]> {
+async function readRecordRange(store: BlockStore, name: string, from: number, to: number): Promise<CommitRecord[]> {
   const seqs = Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
   const records = new Array<CommitRecord>(seqs.length);
   await forEachLimit(seqs, PARALLEL_REQUESTS, async (seq) => {
