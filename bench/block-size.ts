@@ -22,7 +22,7 @@ import { withMetrics, type BlockStore } from '@blockvfs/core';
 import { withLatency } from '@blockvfs/core/testing';
 import { openDatabase } from '@blockvfs/vfs-wasqlite';
 import { exportFile, importFile, makeDatabase, sameFiles } from './transfer.ts';
-import { isBlockKey, processStore, runWorkloads, type StepResult } from './workloads.ts';
+import { isBlockKey, processStore, result, runWorkloads, timed, type StepResult } from './workloads.ts';
 
 export const PAGE_SIZE = 4096;
 /** Point queries and single-row updates on the 50 MB database. */
@@ -43,17 +43,6 @@ export interface BlockSizeOptions {
   /** The SQLite file's approximate size (default 50 MB). */
   fileBytes?: number;
   onStep?: (step: string) => void;
-}
-
-async function timed(run: () => Promise<unknown>): Promise<number> {
-  const started = performance.now();
-  await run();
-  return (performance.now() - started) / 1000;
-}
-
-function measured(step: string, seconds: number, store: ReturnType<typeof withMetrics>, notes: Record<string, number> = {}): StepResult {
-  const { get, put, delete: del, list, bytesRead, bytesWritten } = store.metrics;
-  return { step, seconds, get, put, delete: del, list, bytesRead, bytesWritten, notes };
 }
 
 export async function runBlockSizes(options: BlockSizeOptions): Promise<BlockSizeResult[]> {
@@ -78,7 +67,7 @@ export async function runBlockSizes(options: BlockSizeOptions): Promise<BlockSiz
 
       options.onStep?.(`${label}: import`);
       const importing = withMetrics(withLatency(base, latency));
-      steps.push(measured('import', await timed(() => importFile(importing, name, file, blockSize)), importing, { bytes }));
+      steps.push(result('import', await timed(() => importFile(importing, name, file, blockSize)), importing, { bytes }));
 
       options.onStep?.(`${label}: export`);
       const exporting = withMetrics(withLatency(base, latency));
@@ -87,7 +76,7 @@ export async function runBlockSizes(options: BlockSizeOptions): Promise<BlockSiz
       const identical = await sameFiles(file, exported);
       await rm(exported);
       if (!identical) throw new Error(`${label}: the exported file differs from the imported one`);
-      steps.push(measured('export', exportSeconds, exporting, { bytes }));
+      steps.push(result('export', exportSeconds, exporting, { bytes }));
 
       // The cold full scan: a new store object (no block cached), the open not counted (as step d).
       options.onStep?.(`${label}: cold full scan`);
@@ -100,7 +89,7 @@ export async function runBlockSizes(options: BlockSizeOptions): Promise<BlockSiz
       });
       await db.close();
       if (counted !== rows) throw new Error(`${label}: the scan counted ${counted} rows of ${rows}`);
-      steps.push(measured('scan', scanSeconds, scanning, { bytes, rows }));
+      steps.push(result('scan', scanSeconds, scanning, { bytes, rows }));
 
       // Point queries by random id, then single-row updates by random id, each on a new store object.
       const randomIds = (count: number) => Array.from({ length: count }, () => 1 + Math.floor(Math.random() * rows));
@@ -116,7 +105,7 @@ export async function runBlockSizes(options: BlockSizeOptions): Promise<BlockSiz
         });
         await db.close();
         const blockGets = keysRead.filter((key) => isBlockKey(name, key)).length;
-        steps.push(measured('point', seconds, metered, { queries: POINT_QUERIES, blockGets }));
+        steps.push(result('point', seconds, metered, { queries: POINT_QUERIES, blockGets }));
       }
       options.onStep?.(`${label}: single-row updates`);
       {
@@ -128,7 +117,7 @@ export async function runBlockSizes(options: BlockSizeOptions): Promise<BlockSiz
           for (const id of ids) await db.run('UPDATE t SET body = randomblob(1000) WHERE id = ?', [id]);
         });
         await db.close();
-        steps.push(measured('update', seconds, metered, { commits: UPDATES }));
+        steps.push(result('update', seconds, metered, { commits: UPDATES }));
       }
       options.onStep?.(`${label}: three-row transactions`);
       {
@@ -143,7 +132,7 @@ export async function runBlockSizes(options: BlockSizeOptions): Promise<BlockSiz
             });
         });
         await db.close();
-        steps.push(measured('update3', seconds, metered, { commits: UPDATES }));
+        steps.push(result('update3', seconds, metered, { commits: UPDATES }));
       }
       results.push({ blockSize, steps });
     }

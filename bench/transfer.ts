@@ -15,6 +15,7 @@ import { withMetrics, type BlockStore, type StoreMetrics } from '@blockvfs/core'
 import { forEachLimit } from '@blockvfs/core/store';
 import { withLatency } from '@blockvfs/core/testing';
 import { deserialize, serialize } from '@blockvfs/serialize';
+import { timed } from './workloads.ts';
 
 /** How many requests the plain transfer keeps in flight. */
 export const PLAIN_PARALLEL = 64;
@@ -41,12 +42,6 @@ export interface TransferOptions {
   fileBytes?: number;
   onStep?: (step: string) => void;
 }
-
-const timed = async (run: () => Promise<void>): Promise<number> => {
-  const started = performance.now();
-  await run();
-  return (performance.now() - started) / 1000;
-};
 
 const requests = (m: StoreMetrics) => ({ get: m.get, put: m.put, list: m.list, delete: m.delete });
 

@@ -59,13 +59,15 @@ export function processStore(base: BlockStore, latency: number) {
   return { store, metered, keysRead };
 }
 
-async function timed(run: () => Promise<unknown>): Promise<number> {
+/** Seconds that `run` takes. */
+export async function timed(run: () => Promise<unknown>): Promise<number> {
   const started = performance.now();
   await run();
   return (performance.now() - started) / 1000;
 }
 
-function result(step: string, seconds: number, metered: ReturnType<typeof withMetrics>, notes: Record<string, number> = {}): StepResult {
+/** A step's result: its seconds and what `metered` counted. */
+export function result(step: string, seconds: number, metered: ReturnType<typeof withMetrics>, notes: Record<string, number> = {}): StepResult {
   const { get, put, delete: del, list, bytesRead, bytesWritten } = metered.metrics;
   return { step, seconds, get, put, delete: del, list, bytesRead, bytesWritten, notes };
 }

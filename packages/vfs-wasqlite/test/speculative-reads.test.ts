@@ -90,6 +90,22 @@ async function until(condition: () => boolean): Promise<void> {
   expect(condition()).toBe(true);
 }
 
+/**
+ * A table t with one row ('first') on a shared store, and `count` connections of one process
+ * through a gated store over it, each having read the row (its pages in memory).
+ */
+async function firstRowBehindGate(count: number): Promise<{ shared: MemoryStore; gated: ReturnType<typeof gatedStore>; connections: Database[] }> {
+  const shared = new MemoryStore();
+  const setup = await open(shared);
+  await setup.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t (v) VALUES ('first')");
+  await setup.close();
+  const gated = gatedStore(shared);
+  const connections: Database[] = [];
+  for (let i = 0; i < count; i++) connections.push(await open(gated.store));
+  for (const db of connections) expect(await db.all('SELECT v FROM t')).toEqual([{ v: 'first' }]);
+  return { shared, gated, connections };
+}
+
 describe('reads that do not wait for their look', () => {
   test('a read answered from memory while another process commits returns the newer state', async () => {
     const shared = new MemoryStore();
@@ -140,15 +156,8 @@ describe('reads that do not wait for their look', () => {
   });
 
   test("two connections of one process (each with its own view): a commit made while one's look is in flight is seen by both", async () => {
-    const shared = new MemoryStore();
-    const setup = await open(shared);
-    await setup.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t (v) VALUES ('first')");
-    await setup.close();
-    const gated = gatedStore(shared);
-    const one = await open(gated.store);
-    const two = await open(gated.store);
-    expect(await one.all('SELECT v FROM t')).toEqual([{ v: 'first' }]);
-    expect(await two.all('SELECT v FROM t')).toEqual([{ v: 'first' }]);
+    const { shared, gated, connections } = await firstRowBehindGate(2);
+    const [one, two] = connections as [Database, Database];
 
     gated.hold();
     const first = one.all('SELECT v FROM t ORDER BY id'); // answered from memory, held back for its look
@@ -166,15 +175,8 @@ describe('reads that do not wait for their look', () => {
   });
 
   test("an iterate (which waits for its look) begun while another connection's look is in flight sees the same commit", async () => {
-    const shared = new MemoryStore();
-    const setup = await open(shared);
-    await setup.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t (v) VALUES ('first')");
-    await setup.close();
-    const gated = gatedStore(shared);
-    const one = await open(gated.store);
-    const two = await open(gated.store);
-    expect(await one.all('SELECT v FROM t')).toEqual([{ v: 'first' }]);
-    expect(await two.all('SELECT v FROM t')).toEqual([{ v: 'first' }]);
+    const { shared, gated, connections } = await firstRowBehindGate(2);
+    const [one, two] = connections as [Database, Database];
 
     gated.hold();
     const first = one.all('SELECT v FROM t ORDER BY id');
@@ -198,13 +200,8 @@ describe('reads that do not wait for their look', () => {
   });
 
   test("a second call on the same connection waits for the first call's look in flight, and sees a commit made before it began", async () => {
-    const shared = new MemoryStore();
-    const setup = await open(shared);
-    await setup.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t (v) VALUES ('first')");
-    await setup.close();
-    const gated = gatedStore(shared);
-    const db = await open(gated.store);
-    expect(await db.all('SELECT v FROM t')).toEqual([{ v: 'first' }]);
+    const { shared, gated, connections } = await firstRowBehindGate(1);
+    const [db] = connections as [Database];
 
     gated.hold();
     const first = db.all('SELECT v FROM t ORDER BY id'); // answered from memory, held back for its look
