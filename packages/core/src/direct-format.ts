@@ -215,8 +215,8 @@ export class DirectFormat implements FileFormat {
   }
 
   #put(index: number, data: Uint8Array, size: number): Promise<PutResult> {
-    const length = blockLength(index, size, this.blockSize);
-    return this.store.put(directBlockKey(this.name, index), data.length === length ? data : data.subarray(0, length));
+    // A copy: the caller may change its buffer once the commit settles (FileFormat.commit).
+    return this.store.put(directBlockKey(this.name, index), data.slice(0, blockLength(index, size, this.blockSize)));
   }
 
   /** Block `index` as stored, zero-padded to a whole block (for a caller that grew the file without handing it over). */

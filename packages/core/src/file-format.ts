@@ -36,7 +36,10 @@ export interface FileFormat {
   /**
    * Makes the changed blocks and the new size durable. `blocks` holds whole-block
    * buffers (`blockSize` bytes); the format trims the last one to `size`. Blocks at
-   * or past `size` are dropped.
+   * or past `size` are dropped. The buffers are lent for the call: once it settles,
+   * the format keeps none of them and no request of its reads them (a timed-out
+   * attempt may still be sending after its retry succeeded), so the caller may change
+   * them; a format copies what it keeps or hands to the store.
    */
   commit(change: FileChange): Promise<void>;
   /**

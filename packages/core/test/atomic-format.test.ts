@@ -1,7 +1,8 @@
 import { MemoryStore } from '@blockvfs/store-memory';
 import { describe, expect, it } from 'vitest';
 import { AtomicFormat, type AtomicFormatOptions } from '../src/atomic/atomic-format.js';
-import { atomicBlockKey, atomicCheckpointKey, atomicCommitKey, atomicHeadKey } from '../src/atomic/objects.js';
+import { atomicBlockKey, atomicCheckpointKey, atomicCommitKey, atomicHeadKey, decodeRecord, encodeRecord } from '../src/atomic/objects.js';
+import CRC32 from 'crc-32';
 import { crc32 } from '../src/checksum.js';
 import { FORMAT_VERSION, KIND_COMMIT, decodeObject, encodeObject } from '../src/atomic/encoding.js';
 import { BlockVfsError, isBlockVfsError, isWrongLayoutError, withMetrics, type BlockStore } from '@blockvfs/core';
@@ -41,6 +42,35 @@ describe('atomic encoding', () => {
     const decoded = decodeObject(bytes, KIND_COMMIT, 'k', 'memory');
     expect(decoded.header).toEqual({ seq: 7 });
     expect([...decoded.payload]).toEqual([1, 2, 3]);
+  });
+
+  it('computes the same CRC-32 natively (Node) as in JavaScript (browsers), and lays payload parts end to end', () => {
+    const random = new Uint8Array(100_003).map(() => Math.floor(Math.random() * 256));
+    for (const bytes of [new Uint8Array(0), random, random.subarray(17, 4113)]) expect(crc32(bytes)).toBe(CRC32.buf(bytes) >>> 0);
+    const parts = encodeObject(KIND_COMMIT, { seq: 7 }, [new Uint8Array([1, 2]), new Uint8Array(0), new Uint8Array([3])]);
+    expect(parts).toEqual(encodeObject(KIND_COMMIT, { seq: 7 }, new Uint8Array([1, 2, 3])));
+  });
+
+  it('encodes a record whose inline blocks are views of its own bytes, not of the buffers given', () => {
+    const block = new Uint8Array(512).fill(9);
+    const { bytes, inline } = encodeRecord({
+      seq: 3,
+      tag: '0123456789abcdef',
+      time: 1,
+      size: 1024,
+      blockSize: 512,
+      blocks: [],
+      inline: [
+        [0, block],
+        [1, block],
+      ],
+    });
+    block.fill(0); // the caller reuses its buffer
+    expect(inline.map(([index, data]) => [index, data.buffer === bytes.buffer, data.every((b) => b === 9)])).toEqual([
+      [0, true, true],
+      [1, true, true],
+    ]);
+    expect(decodeRecord(bytes, 'db/log/3', 3, 'memory').inline).toEqual(inline);
   });
 
   it('refuses another format version, a flipped bit and a wrong kind, naming the object', () => {

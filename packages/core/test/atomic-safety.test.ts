@@ -98,7 +98,7 @@ describe('catching up', () => {
     await commits(writer.file, 1, 2);
     await store.put(
       atomicCommitKey('db', 3),
-      encodeRecord({ seq: 3, tag: '0123456789abcdef', time: 1, size: 512, blockSize: 512, blocks: [], inline: [[0, pattern(512, 3)]] }),
+      encodeRecord({ seq: 3, tag: '0123456789abcdef', time: 1, size: 512, blockSize: 512, blocks: [], inline: [[0, pattern(512, 3)]] }).bytes,
     );
     const error = await rejection(openFile(store));
     expect(isBlockVfsError(error, 'permanent')).toBe(true);
@@ -351,7 +351,7 @@ describe('records at or below the head’s oldest', () => {
               blocks: [],
               inline: [[0, pattern(BLOCK, 99)]] as Array<[number, Uint8Array]>,
             };
-            await store.put(atomicCommitKey('db', seq), encodeRecord(late), { ifNoneMatch: '*' });
+            await store.put(atomicCommitKey('db', seq), encodeRecord(late).bytes, { ifNoneMatch: '*' });
           }
         }
         return bytes;

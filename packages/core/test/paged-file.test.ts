@@ -254,6 +254,29 @@ describe('PagedFile', () => {
     expectSameBytes(await readAll(await open(memory, bs)), pattern(10 * bs, 1).subarray(0, 2 * bs + 1));
   });
 
+  it.each([
+    ['direct', {}],
+    ['atomic, inline', {}],
+    ['atomic, block objects', { atomic: { inlineLimit: 0 } }],
+  ] as const)('changes a block the latest sync committed in place, which neither the store nor a discard sees (%s)', async (layout, options) => {
+    const store = new MemoryStore();
+    const opened = (): Promise<PagedFile> => openPagedFile(store, 'db', { layout: layout === 'direct' ? 'direct' : 'atomic', blockSize: 4096, ...options });
+    const file = await opened();
+    const committed = pattern(2 * 4096, 1);
+    await file.write(committed, 0);
+    await file.sync();
+    await file.write(pattern(100, 2), 50); // block 0: its committed buffer, taken over
+    expectSameBytes(await readAll(await opened()), committed);
+    file.discard();
+    expectSameBytes(await readAll(file), committed);
+    await file.write(pattern(100, 3), 50);
+    await file.sync();
+    const expected = committed.slice();
+    expected.set(pattern(100, 3), 50);
+    expectSameBytes(await readAll(file), expected);
+    expectSameBytes(await readAll(await opened()), expected);
+  });
+
   it('is what openPagedFile gives for the direct layout, with the default block size 4096', async () => {
     const store = new MemoryStore();
     const file = await openPagedFile(store, 'main.db', { layout: 'direct' });

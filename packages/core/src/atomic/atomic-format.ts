@@ -385,7 +385,8 @@ export class AtomicFormat implements FileFormat {
     const inline = staged.length === 0 && bytes <= this.#inlineLimit;
     if (!inline) {
       await forEachLimit(written, PARALLEL_REQUESTS, async ([index, data]) => {
-        await this.#blocks.put(atomicBlockKey(this.name, index, seq, tag), data);
+        // A copy: the caller may change its buffer once the commit settles (FileFormat.commit).
+        await this.#blocks.put(atomicBlockKey(this.name, index, seq, tag), data.slice());
       });
     }
     const blocks: BlockRef[] = inline
@@ -401,11 +402,12 @@ export class AtomicFormat implements FileFormat {
       size: change.size,
       blockSize: bs,
       blocks,
-      inline: inline ? written.map(([index, data]) => [index, data.slice()]) : [],
+      inline: inline ? written : [],
     };
+    const encoded = encodeRecord(record);
     const started = this.#clock.now();
     try {
-      await this.#createRecord(record);
+      await this.#createRecord(record, encoded.bytes);
     } catch (error) {
       this.#stale = true; // lost, or an unknown outcome: the next refresh must look, whatever the freshness
       if (isBlockVfsError(error, 'precondition-failed') && record.blocks.length > 0) {
@@ -414,7 +416,8 @@ export class AtomicFormat implements FileFormat {
       }
       throw error;
     }
-    applyRecord(this.#state, record);
+    // The map keeps the record's own copies of its inline blocks: the caller may reuse its buffers.
+    applyRecord(this.#state, { ...record, inline: encoded.inline });
     this.#confirmedAt = started;
     this.#tellCommit(record, written.length + staged.length, bytes, inline, began);
     if (this.#checkpointEvery > 0 && this.#state.seq - this.checkpointSeq >= this.#checkpointEvery) {
@@ -570,10 +573,10 @@ export class AtomicFormat implements FileFormat {
   }
 
   /** Creates the record with create-if-absent, and settles an ambiguous outcome by reading it back. */
-  async #createRecord(record: CommitRecord): Promise<void> {
+  async #createRecord(record: CommitRecord, bytes: Uint8Array): Promise<void> {
     const key = atomicCommitKey(this.name, record.seq);
     try {
-      await this.store.put(key, encodeRecord(record), this.#conditional ? { ifNoneMatch: '*' } : undefined);
+      await this.store.put(key, bytes, this.#conditional ? { ifNoneMatch: '*' } : undefined);
       return;
     } catch (error) {
       // A lost race, or a request that may have happened (a timeout, a retry layer whose

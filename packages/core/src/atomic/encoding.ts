@@ -27,7 +27,8 @@ export const FORMAT_VERSION = 2;
 export const OLDEST_READABLE_VERSION = 1;
 const MAGIC = new TextEncoder().encode('BVFSATOM');
 const PREFIX_BYTES = 16;
-const TRAILER_BYTES = 4;
+/** The bytes after an object's payload: its checksum. */
+export const TRAILER_BYTES = 4;
 
 export const KIND_COMMIT = 1;
 export const KIND_CHECKPOINT = 2;
@@ -45,9 +46,15 @@ export interface Decoded {
   payload: Uint8Array;
 }
 
-export function encodeObject(kind: ObjectKind, header: object, payload: Uint8Array = new Uint8Array(0)): Uint8Array {
+/**
+ * `payload` may come in parts (a commit's inline blocks), laid end to end: copied once,
+ * into the object, rather than first into a payload of their own.
+ */
+export function encodeObject(kind: ObjectKind, header: object, payload: Uint8Array | readonly Uint8Array[] = []): Uint8Array {
+  const parts = payload instanceof Uint8Array ? [payload] : payload;
   const json = new TextEncoder().encode(JSON.stringify(header));
-  const bytes = new Uint8Array(PREFIX_BYTES + json.length + payload.length + TRAILER_BYTES);
+  const payloadLength = parts.reduce((sum, part) => sum + part.length, 0);
+  const bytes = new Uint8Array(PREFIX_BYTES + json.length + payloadLength + TRAILER_BYTES);
   const view = new DataView(bytes.buffer);
   bytes.set(MAGIC, 0);
   view.setUint16(8, FORMAT_VERSION, true);
@@ -55,7 +62,11 @@ export function encodeObject(kind: ObjectKind, header: object, payload: Uint8Arr
   view.setUint8(11, 0);
   view.setUint32(12, json.length, true);
   bytes.set(json, PREFIX_BYTES);
-  bytes.set(payload, PREFIX_BYTES + json.length);
+  let offset = PREFIX_BYTES + json.length;
+  for (const part of parts) {
+    bytes.set(part, offset);
+    offset += part.length;
+  }
   view.setUint32(bytes.length - TRAILER_BYTES, crc32(bytes.subarray(0, bytes.length - TRAILER_BYTES)), true);
   return bytes;
 }

@@ -1,5 +1,5 @@
 import { BlockVfsError } from '../errors.js';
-import { KIND_CHECKPOINT, KIND_COMMIT, KIND_HEAD, KIND_LEASE, decodeObject, encodeObject } from './encoding.js';
+import { KIND_CHECKPOINT, KIND_COMMIT, KIND_HEAD, KIND_LEASE, TRAILER_BYTES, decodeObject, encodeObject } from './encoding.js';
 
 /**
  * The objects of the atomic layout (docs/atomic-format.md): their keys, and their
@@ -111,13 +111,12 @@ export interface LeaseRecord {
   expires: number;
 }
 
-export function encodeRecord(record: CommitRecord): Uint8Array {
-  const payload = new Uint8Array(record.inline.reduce((sum, [, data]) => sum + data.length, 0));
-  let offset = 0;
-  for (const [, data] of record.inline) {
-    payload.set(data, offset);
-    offset += data.length;
-  }
+/**
+ * A commit record's bytes, and its inline blocks as views of those bytes: what the
+ * block map may keep after the commit (nobody changes an encoded record), so that a
+ * commit copies its blocks once, into the record, and keeps no second copy.
+ */
+export function encodeRecord(record: CommitRecord): { bytes: Uint8Array; inline: Array<[number, Uint8Array]> } {
   const header = {
     seq: record.seq,
     tag: record.tag,
@@ -131,7 +130,19 @@ export function encodeRecord(record: CommitRecord): Uint8Array {
     }),
     inline: record.inline.map(([index, data]) => [index, data.length]),
   };
-  return encodeObject(KIND_COMMIT, header, payload);
+  const bytes = encodeObject(
+    KIND_COMMIT,
+    header,
+    record.inline.map(([, data]) => data),
+  );
+  // The payload ends right before the trailing checksum.
+  let offset = bytes.length - TRAILER_BYTES - record.inline.reduce((sum, [, data]) => sum + data.length, 0);
+  const inline = record.inline.map(([index, data]): [number, Uint8Array] => {
+    const view = bytes.subarray(offset, offset + data.length);
+    offset += data.length;
+    return [index, view];
+  });
+  return { bytes, inline };
 }
 
 export function decodeRecord(bytes: Uint8Array, key: string, seq: number, store: string): CommitRecord {
