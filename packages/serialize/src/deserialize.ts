@@ -1,4 +1,4 @@
-import { AtomicFormat, blockCount, checkLayout, DirectFormat, openPagedFile, PagedFile } from '@blockvfs/core/format';
+import { AtomicFormat, blockCount, changeCounterOf, checkLayout, DirectFormat, directBlockKey, openPagedFile, PagedFile, setChangeCounterPast } from '@blockvfs/core/format';
 import { blockSizeProblem, storeProblem } from '@blockvfs/core/store';
 import { DEFAULT_LAYOUT, defaultBlockSize, hasAtomicDatabase, isBlockVfsError, isWrongLayoutError, type BlockStore, type Layout } from '@blockvfs/core';
 import { serializeError } from './errors.js';
@@ -128,10 +128,24 @@ interface CommitOptions {
   wal: boolean;
 }
 
-/** Reads the next piece of the file from the spool, its header set to rollback mode when asked. */
-async function readPiece(spool: TempSpool, data: Uint8Array, offset: number, wal: boolean): Promise<void> {
+/**
+ * Reads the next piece of the file from the spool, its header set to rollback mode when
+ * asked, and its change counter moved past `pastCounter`, the replaced database's (see
+ * @blockvfs/core's change-counter.ts: else a connection that read the old database could
+ * keep its pages, and write them back over the new one).
+ */
+async function readPiece(spool: TempSpool, data: Uint8Array, offset: number, wal: boolean, pastCounter: number | undefined): Promise<void> {
   await spool.read(data, offset);
-  if (wal && offset === 0) setRollbackMode(data);
+  if (offset !== 0) return;
+  if (wal) setRollbackMode(data);
+  if (pastCounter !== undefined) setChangeCounterPast(data, pastCounter);
+}
+
+/** The change counter of the SQLite database in `file`, or undefined when it holds none. */
+async function changeCounterIn(file: PagedFile): Promise<number | undefined> {
+  const header = new Uint8Array(Math.min(100, file.size));
+  await file.read(header, 0);
+  return changeCounterOf(header);
 }
 
 /**
@@ -155,10 +169,11 @@ async function commitToStore(store: BlockStore, name: string, spool: TempSpool, 
   const file = new PagedFile(format);
   const { blockSize } = file;
   try {
+    const pastCounter = await changeCounterIn(file);
     const step = blockSize * Math.max(1, Math.floor(WRITE_STEP / blockSize)); // whole blocks, so none is read back
     for (let offset = 0; offset < total; offset += step) {
       const data = new Uint8Array(Math.min(step, total - offset));
-      await readPiece(spool, data, offset, options.wal);
+      await readPiece(spool, data, offset, options.wal, pastCounter);
       await file.write(data, offset);
     }
     await file.truncate(total);
@@ -186,6 +201,8 @@ async function writeToStore(store: BlockStore, name: string, spool: TempSpool, t
     // pages at the next open, corrupting them. So it goes before any new block is
     // written; a crash in between only loses the rollback of a database that is
     // being replaced anyway.
+    // From its first object as it is (a failed import may have left blocks of two sizes, which DirectFormat refuses to open).
+    const pastCounter = existed ? changeCounterOf((await store.get(directBlockKey(name, 0), { offset: 0, length: 100 })) ?? new Uint8Array(0)) : undefined;
     await DirectFormat.delete(store, journalName(name));
     // knownSize 0: the new file is written from scratch whatever was there; nothing is read.
     const progress = writeProgress(total, onProgress);
@@ -194,7 +211,7 @@ async function writeToStore(store: BlockStore, name: string, spool: TempSpool, t
     const step = blockSize * Math.max(1, Math.floor(WRITE_STEP / blockSize)); // whole blocks, so none is read back
     for (let offset = 0; offset < total; offset += step) {
       const data = new Uint8Array(Math.min(step, total - offset));
-      await readPiece(spool, data, offset, options.wal);
+      await readPiece(spool, data, offset, options.wal, pastCounter);
       await file.write(data, offset);
       await file.sync();
       written = offset + data.length;

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { directBlockKey } from '@blockvfs/core/format';
+import { changeCounterOf, directBlockKey } from '@blockvfs/core/format';
 import type { BlockStore } from '@blockvfs/core';
 
 /**
@@ -18,6 +18,20 @@ export function shell(path: string, sql: string, ...flags: string[]): string {
 export function shellRows(path: string, sql: string): Record<string, unknown>[] {
   const out = shell(path, sql, '-json').trim();
   return out === '' ? [] : (JSON.parse(out) as Record<string, unknown>[]);
+}
+
+/**
+ * `file` as an import stores it over a database whose file was `replaced`: with its
+ * change counter one past both files' (and the version-valid-for number with it, as
+ * SQLite keeps them), so that no connection mistakes it for the database it last read.
+ */
+export function asReplacing(file: Uint8Array, replaced: Uint8Array): Uint8Array {
+  const copy = file.slice();
+  const view = new DataView(copy.buffer);
+  const counter = Math.max(changeCounterOf(file) ?? 0, changeCounterOf(replaced) ?? 0) + 1;
+  view.setUint32(24, counter);
+  view.setUint32(92, counter);
+  return copy;
 }
 
 /**

@@ -5,9 +5,10 @@ import { isBlockVfsError, type BlockStore } from '@blockvfs/core';
 import { withFaults } from '@blockvfs/core/testing';
 import { MemoryStore } from '@blockvfs/store-memory';
 import { openDatabase } from '@blockvfs/vfs-wasqlite';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { changeCounterOf } from '@blockvfs/core/format';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deserialize, serialize, type DeserializeProgress, type SerializeProgress } from '@blockvfs/serialize';
-import { blockSizes, concat, makeHotJournal, makeShellDatabase, putFile, sha256, snapshot } from './helpers.js';
+import { asReplacing, blockSizes, concat, makeHotJournal, makeShellDatabase, putFile, sha256, snapshot } from './helpers.js';
 
 /** deserialize onto a name that already holds a database: the new one replaces it entirely. */
 
@@ -27,7 +28,7 @@ it('replaces a larger database written with another block size, leaving none of 
   await deserialize({ layout: 'direct', store, name: 'db', source: [small] });
   expect(await blockSizes(store, 'db')).toEqual([...Array(small.length / 4096).fill(4096), 1]);
   expect([...(await snapshot(store)).keys()].filter((key) => key.startsWith('db/00')).length).toBe(small.length / 4096);
-  expect(sha256(await concat(serialize({ layout: 'direct', store, name: 'db' })))).toBe(sha256(small));
+  expect(sha256(await concat(serialize({ layout: 'direct', store, name: 'db' })))).toBe(sha256(asReplacing(small, big)));
   const db = await openDatabase({ layout: 'direct', store, name: 'db', readOnly: true });
   try {
     expect(await db.get('SELECT count(*) AS n FROM books')).toEqual({ n: 100 });
@@ -40,7 +41,7 @@ it('replaces a smaller database with a larger one', async () => {
   const store = new MemoryStore();
   await deserialize({ layout: 'direct', store, name: 'db', source: [small] });
   await deserialize({ layout: 'direct', store, name: 'db', source: [big] });
-  expect(sha256(await concat(serialize({ layout: 'direct', store, name: 'db' })))).toBe(sha256(big));
+  expect(sha256(await concat(serialize({ layout: 'direct', store, name: 'db' })))).toBe(sha256(asReplacing(big, small)));
 });
 
 it('deletes a stale hot journal, which SQLite would otherwise play back onto the new pages', async () => {
@@ -57,7 +58,7 @@ it('deletes a stale hot journal, which SQLite would otherwise play back onto the
   } finally {
     await db.close();
   }
-  expect(sha256(await concat(serialize({ layout: 'direct', store, name: 'db' })))).toBe(sha256(small));
+  expect(sha256(await concat(serialize({ layout: 'direct', store, name: 'db' })))).toBe(sha256(asReplacing(small, big)));
 });
 
 it('reports progress: reading, then writing up to the total', async () => {
@@ -133,5 +134,37 @@ it('a store failure while replacing a database says that it may now be a mix, an
   expect(isBlockVfsError(error, 'transient')).toBe(true);
   expect((error as Error).message).toMatch(/may now mix pages of the old and the new database/);
   await deserialize({ layout: 'direct', store: memory, name: 'db', source: [big] });
-  expect(sha256(await concat(serialize({ layout: 'direct', store: memory, name: 'db' })))).toBe(sha256(big));
+  // The counter moved past the mix's: one past the first try's, which was one past both files'.
+  expect(sha256(await concat(serialize({ layout: 'direct', store: memory, name: 'db' })))).toBe(sha256(asReplacing(big, asReplacing(big, small))));
+});
+
+describe.each(['atomic', 'direct'] as const)('%s layout: a connection open on the database an import replaces', (layout) => {
+  it('reads the new database at its next statement, and its next write keeps it, even when both files have the same change counter', async () => {
+    const store = new MemoryStore();
+    const writer = await openDatabase({ layout, store, name: 'db', blockSize: 4096 });
+    await writer.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'old'), (2, 'old')");
+    await writer.close();
+    const reader = await openDatabase({ layout, store, name: 'db' });
+    expect(await reader.all('SELECT v FROM t')).toEqual([{ v: 'old' }, { v: 'old' }]); // its page cache holds the old pages
+    const old = await concat(serialize({ layout, store, name: 'db' }));
+    // Another database whose change counter is the old one's: SQLite would keep the old pages for it.
+    const other = await openDatabase({ layout, store, name: 'other', blockSize: 4096 });
+    await other.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'new'), (2, 'new'), (3, 'new')");
+    await other.close();
+    const file = await concat(serialize({ layout, store, name: 'other' }));
+    new DataView(file.buffer).setUint32(24, changeCounterOf(old) as number);
+    new DataView(file.buffer).setUint32(92, changeCounterOf(old) as number);
+    await deserialize({ layout, store, name: 'db', source: [file] });
+    expect(changeCounterOf(await concat(serialize({ layout, store, name: 'db' })))).toBe((changeCounterOf(old) as number) + 1);
+    expect(await reader.all('SELECT v FROM t')).toEqual([{ v: 'new' }, { v: 'new' }, { v: 'new' }]);
+    await reader.run("INSERT INTO t VALUES (4, 'after')");
+    await reader.close();
+    const fresh = await openDatabase({ layout, store, name: 'db' });
+    try {
+      expect(await fresh.all('SELECT v FROM t ORDER BY id')).toEqual([{ v: 'new' }, { v: 'new' }, { v: 'new' }, { v: 'after' }]);
+      expect(await fresh.get('PRAGMA integrity_check')).toEqual({ integrity_check: 'ok' });
+    } finally {
+      await fresh.close();
+    }
+  });
 });

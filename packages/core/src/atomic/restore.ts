@@ -1,5 +1,6 @@
 import type { BlockStore } from '../block-store.js';
 import { BlockVfsError, isBlockVfsError } from '../errors.js';
+import { changeCounterOf, setChangeCounterPast } from '../change-counter.js';
 import { blockCount, blockLength } from '../file-format.js';
 import { PagedFile } from '../paged-file.js';
 import { AtomicFormat } from './atomic-format.js';
@@ -15,8 +16,6 @@ import { checkInspectOptions } from './inspect.js';
  */
 
 const SOURCE = '@blockvfs/core';
-/** "SQLite format 3\0" */
-const SQLITE_MAGIC = new TextEncoder().encode('SQLite format 3\0');
 
 export interface RestoreOptions {
   store: BlockStore;
@@ -59,15 +58,19 @@ export async function restoreCommit(options: RestoreOptions): Promise<RestoreRep
         changed.push(index);
     }
     if (changed.length === 0 && then.size === now.size) return { restored: old.seq, commit: 0, blocksWritten: 0, size: then.size };
-    const counters = [await changeCounter(to), await changeCounter(from)];
-    const counter = counters.includes(undefined) ? undefined : Math.max(...(counters as number[]));
+    // The newest state's counter, before the restored state's replaces it (see change-counter.ts).
+    const past = changeCounterOf(await header(to));
     for (const index of changed) {
       const data = new Uint8Array(blockLength(index, then.size, blockSize));
       await from.read(data, index * blockSize);
       await to.write(data, index * blockSize);
     }
     await to.truncate(then.size);
-    if (counter !== undefined) await setChangeCounter(to, counter + 1);
+    if (past !== undefined) {
+      const restored = await header(to);
+      setChangeCounterPast(restored, past);
+      await to.write(restored, 0);
+    }
     await to.sync();
     return { restored: old.seq, commit: current.seq, blocksWritten: changed.length, size: then.size };
   } catch (error) {
@@ -85,25 +88,9 @@ export async function restoreCommit(options: RestoreOptions): Promise<RestoreRep
   }
 }
 
-/**
- * An SQLite file's change counter (header offset 24; undefined for a file that is not
- * SQLite's). The restored state gets one past the newest state's: a connection keeps its
- * page cache while the counter it last saw is unchanged, and the older state's counter
- * could equal one that a connection saw on the replaced history, with other pages behind it.
- */
-async function changeCounter(file: PagedFile): Promise<number | undefined> {
-  if (file.size < 100) return undefined;
-  const header = new Uint8Array(100);
-  await file.read(header, 0);
-  if (!SQLITE_MAGIC.every((byte, i) => header[i] === byte)) return undefined;
-  return new DataView(header.buffer).getUint32(24);
-}
-
-/** Sets the change counter and the version-valid-for number (offset 92), as SQLite does at every commit. */
-async function setChangeCounter(file: PagedFile, counter: number): Promise<void> {
-  if (file.size < 100) return;
-  const bytes = new Uint8Array(4);
-  new DataView(bytes.buffer).setUint32(0, counter >>> 0);
-  await file.write(bytes, 24);
-  await file.write(bytes, 92);
+/** The file's first 100 bytes (fewer when it is shorter). */
+async function header(file: PagedFile): Promise<Uint8Array> {
+  const bytes = new Uint8Array(Math.min(100, file.size));
+  await file.read(bytes, 0);
+  return bytes;
 }
