@@ -1,4 +1,14 @@
-import { AtomicFormat, blockCount, changeCounterOf, checkLayout, DirectFormat, directBlockKey, openPagedFile, PagedFile, setChangeCounterPast } from '@blockvfs/core/format';
+import {
+  AtomicFormat,
+  blockCount,
+  changeCounterOf,
+  checkLayout,
+  DirectFormat,
+  directBlockKey,
+  openPagedFile,
+  PagedFile,
+  setChangeCounterPast,
+} from '@blockvfs/core/format';
 import { blockSizeProblem, storeProblem } from '@blockvfs/core/store';
 import { DEFAULT_LAYOUT, defaultBlockSize, hasAtomicDatabase, isBlockVfsError, isWrongLayoutError, type BlockStore, type Layout } from '@blockvfs/core';
 import { serializeError } from './errors.js';
