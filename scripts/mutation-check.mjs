@@ -296,6 +296,24 @@ const MUTATIONS = [
     replace: '    if (inFlight && false) return inFlight.then',
     tests: [SPECULATION],
   },
+  // Pages of a database replaced other than through SQLite.
+  {
+    id: 'import-counter',
+    what: "an import over an existing database moves SQLite's change counter past the replaced one's, so open connections drop their cached pages",
+    file: 'packages/serialize/src/deserialize.ts',
+    find: '  if (pastCounter !== undefined) setChangeCounterPast(data, pastCounter);',
+    replace: '',
+    tests: ['packages/serialize/test/replace.test.ts'],
+  },
+  // A block buffer PagedFile takes over from the latest commit instead of copying it.
+  {
+    id: 'recent-takeover',
+    what: 'a committed block taken over for changing is no longer read as committed (a rollback must not see the changes)',
+    file: 'packages/core/src/paged-file.ts',
+    find: '      this.#recent.blocks.delete(index);\n      this.#dirty.set(index, recent);',
+    replace: '      this.#dirty.set(index, recent);',
+    tests: ['packages/core/test/paged-file.test.ts'],
+  },
 ];
 
 const filter = process.argv.slice(2).filter((arg) => arg !== '--');
