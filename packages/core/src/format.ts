@@ -16,5 +16,5 @@ export {
   type CommitEvent,
 } from './atomic/atomic-format.js';
 export { atomicBlockKey, atomicCheckpointKey, atomicCommitKey, atomicHeadKey, atomicLeaseKey } from './atomic/objects.js';
-export { WriterLease, MIN_LEASE_TTL_MS } from './atomic/lease.js';
+export { WriterLease, MIN_LEASE_TTL_MS, writersUseLease } from './atomic/lease.js';
 export { DEFAULT_COLLECT_EVERY_COMMITS, type BackgroundCollectionOptions } from './atomic/background-collector.js';

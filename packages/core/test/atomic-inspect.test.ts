@@ -2,7 +2,7 @@ import { MemoryStore } from '@blockvfs/store-memory';
 import { describe, expect, it } from 'vitest';
 import { PagedFile, WriterLease } from '@blockvfs/core/format';
 import { AtomicFormat } from '../src/atomic/atomic-format.js';
-import { atomicBlockKey, atomicCommitKey } from '../src/atomic/objects.js';
+import { atomicBlockKey, atomicCommitKey, atomicLeaseKey } from '../src/atomic/objects.js';
 import { collectGarbage, inspectDatabase, isBlockVfsError, listCommits, restoreCommit, verifyObjects, withCache, type BlockStore } from '@blockvfs/core';
 
 /** inspectDatabase, listCommits, verifyObjects and restoreCommit on a file of the atomic layout (PagedFile, no SQLite). */
@@ -171,5 +171,22 @@ describe('restoreCommit', () => {
     await restoreCommit({ store, name: 'db', asOf: 1 });
     const now = new DataView((await contents(store)).buffer);
     expect([now.getUint32(24), now.getUint32(92)]).toEqual([4, 4]);
+  });
+
+  it('is refused while another writer holds the writer lease, and leaves no lease on a database whose writers use none', async () => {
+    const store = new MemoryStore();
+    await makeHistory(store, [3000, 5000]);
+    await restoreCommit({ store, name: 'db', asOf: 1 });
+    expect(await store.get(atomicLeaseKey('db'))).toBeUndefined();
+    const holder = new PagedFile(await AtomicFormat.open(store, 'db', { blockSize: BLOCK, cacheBytes: 0, lease: true }));
+    await holder.write(new Uint8Array(10).fill(7), 0);
+    await holder.sync(); // takes the lease
+    const seq = (await listCommits({ store, name: 'db' })).length;
+    const error: unknown = await restoreCommit({ store, name: 'db', asOf: 1 }).catch((e: unknown) => e);
+    expect(isBlockVfsError(error, 'precondition-failed')).toBe(true);
+    expect((error as Error).message).toMatch(/holds its lease/);
+    expect((await listCommits({ store, name: 'db' })).length).toBe(seq);
+    await holder.close(); // releases it
+    expect((await restoreCommit({ store, name: 'db', asOf: 1 })).commit).toBe(seq + 1);
   });
 });

@@ -8,6 +8,7 @@ import {
   openPagedFile,
   PagedFile,
   setChangeCounterPast,
+  writersUseLease,
 } from '@blockvfs/core/format';
 import { blockSizeProblem, storeProblem } from '@blockvfs/core/store';
 import { DEFAULT_LAYOUT, defaultBlockSize, hasAtomicDatabase, isBlockVfsError, isWrongLayoutError, type BlockStore, type Layout } from '@blockvfs/core';
@@ -168,7 +169,13 @@ async function commitToStore(store: BlockStore, name: string, spool: TempSpool, 
   // Blocks go up as PagedFile's memory bound fills and at the final sync: progress is what the store confirmed.
   const progress = writeProgress(total, onProgress);
   const reported = reportUploads(store, `${name}/blocks/`, progress.uploaded);
-  const format = await AtomicFormat.open(reported, name, { blockSize: options.blockSize ?? defaultBlockSize('atomic'), singleWriter: options.singleWriter });
+  const format = await AtomicFormat.open(reported, name, {
+    blockSize: options.blockSize ?? defaultBlockSize('atomic'),
+    singleWriter: options.singleWriter,
+    // Not while another writer holds the writer lease, when writers use one: its holder trusts its view, and would read
+    // on from the replaced database (see writersUseLease).
+    lease: await writersUseLease(store, name),
+  });
   if (options.blockSize !== undefined && format.seq > 0 && options.blockSize !== format.blockSize) {
     throw serializeError(
       'invalid',
@@ -179,6 +186,7 @@ async function commitToStore(store: BlockStore, name: string, spool: TempSpool, 
   const file = new PagedFile(format);
   const { blockSize } = file;
   try {
+    await format.beginWrite(); // the lease first: refused before anything is uploaded
     const pastCounter = await changeCounterIn(file);
     const step = blockSize * Math.max(1, Math.floor(WRITE_STEP / blockSize)); // whole blocks, so none is read back
     for (let offset = 0; offset < total; offset += step) {
@@ -198,6 +206,8 @@ async function commitToStore(store: BlockStore, name: string, spool: TempSpool, 
       store.name,
       error,
     );
+  } finally {
+    await file.close().catch(() => undefined); // releases the lease (best effort: it expires anyway)
   }
 }
 

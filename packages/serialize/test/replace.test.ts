@@ -168,3 +168,23 @@ describe.each(['atomic', 'direct'] as const)('%s layout: a connection open on th
     }
   });
 });
+
+it('atomic layout: an import is refused while another writer holds the writer lease, before uploading anything, and goes through once it is released', async () => {
+  const memory = new MemoryStore();
+  const holder = await openDatabase({ store: memory, name: 'db', lease: true });
+  await holder.exec("CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('kept')"); // takes the lease
+  const before = await snapshot(memory);
+  const error: unknown = await deserialize({ store: memory, name: 'db', source: [small] }).catch((e: unknown) => e);
+  expect(isBlockVfsError(error, 'precondition-failed')).toBe(true);
+  expect((error as Error).message).toMatch(/importing database "db" failed, and the database is as it was .*lease/);
+  expect(await snapshot(memory)).toEqual(before);
+  expect(await holder.all('SELECT v FROM t')).toEqual([{ v: 'kept' }]);
+  await holder.close(); // releases it
+  await deserialize({ store: memory, name: 'db', source: [small] });
+  const db = await openDatabase({ store: memory, name: 'db' });
+  try {
+    expect(await db.get('SELECT count(*) AS n FROM books')).toEqual({ n: 100 });
+  } finally {
+    await db.close();
+  }
+});

@@ -185,6 +185,17 @@ function timeText(ms: number): string {
   return Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : `${ms} ms after the epoch`;
 }
 
+/**
+ * Whether writers of database `name` use the writer lease (its object exists: taken, or
+ * released). A maintenance writer (an import, a restore) then takes it too, so that it
+ * never commits under a holder who trusts its view; on a database whose writers never
+ * used one it leaves none behind. False on a store without conditional puts, which
+ * cannot hold a lease.
+ */
+export async function writersUseLease(store: BlockStore, name: string): Promise<boolean> {
+  return store.capabilities.conditionalPut && (await store.get(atomicLeaseKey(name))) !== undefined;
+}
+
 export interface BreakLeaseOptions {
   store: BlockStore;
   /** The database's name on the store. */

@@ -5,6 +5,7 @@ import { blockCount, blockLength } from '../file-format.js';
 import { PagedFile } from '../paged-file.js';
 import { AtomicFormat } from './atomic-format.js';
 import { readHead, stateAt } from './history.js';
+import { writersUseLease } from './lease.js';
 import { checkInspectOptions } from './inspect.js';
 
 /**
@@ -38,7 +39,9 @@ export interface RestoreReport {
 export async function restoreCommit(options: RestoreOptions): Promise<RestoreReport> {
   const { store, name } = checkInspectOptions(options, 'restoreCommit');
   const old = await AtomicFormat.open(store, name, { blockSize: 4096, asOf: options.asOf, cacheBytes: 0, singleWriter: true });
-  const current = await AtomicFormat.open(store, name, { blockSize: old.blockSize, cacheBytes: 0 });
+  // Not while another writer holds the writer lease, when writers use one (see writersUseLease). Released by to.close().
+  const lease = await writersUseLease(store, name);
+  const current = await AtomicFormat.open(store, name, { blockSize: old.blockSize, cacheBytes: 0, lease });
   if (current.seq === 0)
     throw new BlockVfsError('not-found', `there is no database "${name}" in the atomic layout on this store`, { source: SOURCE, store: store.name });
   const from = new PagedFile(old);
@@ -76,7 +79,8 @@ export async function restoreCommit(options: RestoreOptions): Promise<RestoreRep
   } catch (error) {
     to.discard();
     if (isBlockVfsError(error, 'precondition-failed')) {
-      throw new BlockVfsError('precondition-failed', `another writer committed to "${name}" during the restore, which was not applied: run it again`, {
+      // Another writer committed during the restore, or holds the writer lease: the cause says which.
+      throw new BlockVfsError('precondition-failed', `the restore of "${name}" was not applied, for another writer (${error.message}): run it again`, {
         source: SOURCE,
         store: store.name,
         cause: error,
