@@ -7,6 +7,8 @@
  * write of its puts them back over the new one.
  */
 
+import type { PagedFile } from './paged-file.js';
+
 /** "SQLite format 3\0" */
 const SQLITE_MAGIC = new TextEncoder().encode('SQLite format 3\0');
 const HEADER_BYTES = 100;
@@ -33,6 +35,13 @@ export function setChangeCounterPast(header: Uint8Array, past: number): void {
   if (own === versionValidFor) bytes.setUint32(92, counter);
   else if (counter === versionValidFor) counter = (counter + 1) >>> 0;
   bytes.setUint32(24, counter);
+}
+
+/** The first bytes of `file` that hold SQLite's header (fewer when the file is shorter). */
+export async function headerOf(file: PagedFile): Promise<Uint8Array> {
+  const bytes = new Uint8Array(Math.min(HEADER_BYTES, file.size));
+  await file.read(bytes, 0);
+  return bytes;
 }
 
 function view(bytes: Uint8Array): DataView {

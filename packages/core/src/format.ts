@@ -4,7 +4,7 @@
 export { blockCount, blockLength, type FileChange, type FileFormat } from './file-format.js';
 export { DirectFormat, directBlockKey, type DirectFormatOptions } from './direct-format.js';
 export { PagedFile, type PagedFileOptions } from './paged-file.js';
-export { changeCounterOf, setChangeCounterPast } from './change-counter.js';
+export { changeCounterOf, headerOf, setChangeCounterPast } from './change-counter.js';
 export { checkLayout, openPagedFile, type OpenPagedFileOptions } from './layout.js';
 export { WrongLayoutError, hasAtomicDatabase, isWrongLayoutError } from './stored-database.js';
 export {

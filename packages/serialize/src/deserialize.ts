@@ -5,6 +5,7 @@ import {
   checkLayout,
   DirectFormat,
   directBlockKey,
+  headerOf,
   openPagedFile,
   PagedFile,
   setChangeCounterPast,
@@ -152,13 +153,6 @@ async function readPiece(spool: TempSpool, data: Uint8Array, offset: number, wal
   if (pastCounter !== undefined) setChangeCounterPast(data, pastCounter);
 }
 
-/** The change counter of the SQLite database in `file`, or undefined when it holds none. */
-async function changeCounterIn(file: PagedFile): Promise<number | undefined> {
-  const header = new Uint8Array(Math.min(100, file.size));
-  await file.read(header, 0);
-  return changeCounterOf(header);
-}
-
 /**
  * Atomic layout: replaces file `name` with the `total` bytes in `spool` as one commit.
  * The blocks go up ahead of it as PagedFile's memory bound is reached (invisible until
@@ -187,7 +181,7 @@ async function commitToStore(store: BlockStore, name: string, spool: TempSpool, 
   const { blockSize } = file;
   try {
     await format.beginWrite(); // the lease first: refused before anything is uploaded
-    const pastCounter = await changeCounterIn(file);
+    const pastCounter = changeCounterOf(await headerOf(file));
     const step = blockSize * Math.max(1, Math.floor(WRITE_STEP / blockSize)); // whole blocks, so none is read back
     for (let offset = 0; offset < total; offset += step) {
       const data = new Uint8Array(Math.min(step, total - offset));

@@ -1,6 +1,6 @@
 import type { BlockStore } from '../block-store.js';
 import { BlockVfsError, isBlockVfsError } from '../errors.js';
-import { changeCounterOf, setChangeCounterPast } from '../change-counter.js';
+import { changeCounterOf, headerOf, setChangeCounterPast } from '../change-counter.js';
 import { blockCount, blockLength } from '../file-format.js';
 import { PagedFile } from '../paged-file.js';
 import { AtomicFormat } from './atomic-format.js';
@@ -62,7 +62,7 @@ export async function restoreCommit(options: RestoreOptions): Promise<RestoreRep
     }
     if (changed.length === 0 && then.size === now.size) return { restored: old.seq, commit: 0, blocksWritten: 0, size: then.size };
     // The newest state's counter, before the restored state's replaces it (see change-counter.ts).
-    const past = changeCounterOf(await header(to));
+    const past = changeCounterOf(await headerOf(to));
     for (const index of changed) {
       const data = new Uint8Array(blockLength(index, then.size, blockSize));
       await from.read(data, index * blockSize);
@@ -70,7 +70,7 @@ export async function restoreCommit(options: RestoreOptions): Promise<RestoreRep
     }
     await to.truncate(then.size);
     if (past !== undefined) {
-      const restored = await header(to);
+      const restored = await headerOf(to);
       setChangeCounterPast(restored, past);
       await to.write(restored, 0);
     }
@@ -90,11 +90,4 @@ export async function restoreCommit(options: RestoreOptions): Promise<RestoreRep
   } finally {
     await to.close().catch(() => undefined);
   }
-}
-
-/** The file's first 100 bytes (fewer when it is shorter). */
-async function header(file: PagedFile): Promise<Uint8Array> {
-  const bytes = new Uint8Array(Math.min(100, file.size));
-  await file.read(bytes, 0);
-  return bytes;
 }
