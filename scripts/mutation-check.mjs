@@ -314,6 +314,23 @@ const MUTATIONS = [
     replace: '      this.#dirty.set(index, recent);',
     tests: ['packages/core/test/paged-file.test.ts'],
   },
+  // Segmented checkpoints: a segment loaded after commits must not undo them.
+  {
+    id: 'segment-merge',
+    what: 'a checkpoint segment loaded after a shrink keeps none of its blocks past the smallest size since',
+    file: 'packages/core/src/atomic/block-map.ts',
+    find: 'if (index < this.#limit && !this.#entries.has(index))',
+    replace: 'if (!this.#entries.has(index))',
+    tests: ['packages/core/test/segmented-checkpoint.test.ts'],
+  },
+  {
+    id: 'segment-fallback',
+    what: 'a segment collected with its checkpoint is read from a newer checkpoint at or before the view',
+    file: HISTORY,
+    find: '      for (const seq of (head?.checkpoints ?? []).filter((c) => c > checkpoint.seq && c <= atMost).reverse()) {',
+    replace: '      for (const seq of [] as number[]) {',
+    tests: ['packages/core/test/segmented-checkpoint.test.ts'],
+  },
 ];
 
 const filter = process.argv.slice(2).filter((arg) => arg !== '--');

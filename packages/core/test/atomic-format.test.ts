@@ -78,7 +78,7 @@ describe('atomic encoding', () => {
     const newer = bytes.slice();
     newer[8] = FORMAT_VERSION + 1;
     expect(() => decodeObject(newer, KIND_COMMIT, 'db/log/1', 'memory')).toThrow(
-      /"db\/log\/1" has atomic format version 3; this blockvfs reads versions 1 to 2 \(upgrade blockvfs\)/,
+      /"db\/log\/1" has atomic format version 4; this blockvfs reads versions 1 to 3 \(upgrade blockvfs\)/,
     );
     const flipped = bytes.slice();
     flipped[20] = (flipped[20] as number) ^ 1;

@@ -52,6 +52,12 @@ const PARALLEL_REQUESTS = 128;
 
 export const DEFAULT_INLINE_LIMIT = 128 * 1024;
 export const DEFAULT_CHECKPOINT_EVERY = 100;
+/**
+ * A commit naming more blocks than this is followed by a checkpoint: its record holds
+ * about 18 bytes per block (4096: 72 KiB), which every open would read until the next
+ * checkpoint (an import of 2 GB at 64 KiB blocks: 549 KiB).
+ */
+const LARGE_COMMIT_BLOCKS = 4096;
 export const DEFAULT_BLOCK_CACHE_BYTES = 32 * 1024 * 1024;
 export { VIEW_TRUST_MS };
 
@@ -66,8 +72,18 @@ export interface AtomicFormatOptions {
   singleWriter?: boolean;
   /** A commit whose blocks total at most this many bytes carries them inside its record (one PUT). Default 128 KiB; 0 turns it off. */
   inlineLimit?: number;
-  /** Write a checkpoint after this many commits since the last one (0: only when `checkpoint()` is called). Default 100. */
+  /**
+   * Write a checkpoint after this many commits since the last one, and after a commit
+   * that names more than 4096 blocks (the next open then reads the checkpoint, not that
+   * large record). 0: only when `checkpoint()` is called. Default 100.
+   */
   checkpointEvery?: number;
+  /**
+   * A checkpoint of a file of more blocks than this is segmented: its block map in
+   * segments of at least this many blocks, each loaded when first needed, so that an
+   * open reads a few KiB of map whatever the file's size. Default 1024.
+   */
+  checkpointSegmentBlocks?: number;
   /** Bytes of block objects kept in memory (they never change, so a copy is never stale). Default 32 MiB; 0 keeps none. */
   cacheBytes?: number;
   /**
@@ -147,6 +163,7 @@ export class AtomicFormat implements FileFormat {
   #refreshing: Promise<boolean> | undefined;
   readonly #inlineLimit: number;
   readonly #checkpointEvery: number;
+  readonly #segmentBlocks: number | undefined;
   readonly #freshness: number;
   readonly #conditional: boolean;
   readonly #lease: WriterLease | undefined;
@@ -163,6 +180,7 @@ export class AtomicFormat implements FileFormat {
     this.pinned = pinned;
     this.#inlineLimit = options.inlineLimit ?? DEFAULT_INLINE_LIMIT;
     this.#checkpointEvery = options.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
+    this.#segmentBlocks = options.checkpointSegmentBlocks;
     this.#freshness = options.freshnessMs ?? 0;
     this.#conditional = store.capabilities.conditionalPut;
     this.#clock = options.clock ?? systemClock;
@@ -255,7 +273,7 @@ export class AtomicFormat implements FileFormat {
         'a block this transaction uploaded ahead of its commit',
       );
     }
-    const entry = this.#state.map.get(index);
+    const entry = this.#state.map.known(index) ? this.#state.map.get(index) : await this.#entryOf(index);
     if (!entry) return undefined;
     if (entry.inline) return entry.inline.slice(); // callers may keep it; ours must stay unchanged
     this.#noteRead(index);
@@ -265,6 +283,7 @@ export class AtomicFormat implements FileFormat {
   /** Block `index` from memory: held inline, or its object in the block cache (see FileFormat.readBlockInMemory). */
   readBlockInMemory(index: number): Uint8Array | null | undefined {
     if (this.#attempt?.staged.has(index)) return undefined;
+    if (!this.#state.map.known(index)) return undefined; // its checkpoint segment is still to load
     const entry = this.#state.map.get(index);
     if (!entry) return null;
     if (entry.inline) return entry.inline;
@@ -277,6 +296,13 @@ export class AtomicFormat implements FileFormat {
     // Noted like a read from the store, so that a scan that reaches uncached blocks finds them being fetched ahead.
     this.#noteRead(index);
     return bytes;
+  }
+
+  /** Block `index`'s entry in the current state, its checkpoint segment loaded first (callers look first whether it is known: no await then). */
+  async #entryOf(index: number): Promise<BlockEntry | undefined> {
+    // The state may be swapped by a reload while a segment loads: look again in the one in force.
+    while (!this.#state.map.known(index)) await this.#state.map.load(index, this.#state.seq);
+    return this.#state.map.get(index);
   }
 
   /** Block `index`'s object in the current state, with the check of its bytes. */
@@ -312,7 +338,12 @@ export class AtomicFormat implements FileFormat {
   /** Tells the reader that block `index` is being read, so that a scan's next blocks are fetched ahead. */
   #noteRead(index: number): void {
     this.#reader.noteRead(index, blockCount(this.#state.size, this.#state.blockSize), (next) => {
-      const entry = this.#state.map.get(next);
+      const { map, seq } = this.#state;
+      if (!map.known(next)) {
+        map.load(next, seq).catch(() => undefined); // for the reads to come; the read that needs it meets a failure again
+        return undefined;
+      }
+      const entry = map.get(next);
       return entry && !entry.inline ? this.#objectOf(next, entry) : undefined; // none: absent, or held inline
     });
   }
@@ -420,7 +451,8 @@ export class AtomicFormat implements FileFormat {
     applyRecord(this.#state, { ...record, inline: encoded.inline });
     this.#confirmedAt = started;
     this.#tellCommit(record, written.length + staged.length, bytes, inline, began);
-    if (this.#checkpointEvery > 0 && this.#state.seq - this.checkpointSeq >= this.#checkpointEvery) {
+    const large = record.blocks.length > LARGE_COMMIT_BLOCKS;
+    if (this.#checkpointEvery > 0 && (large || this.#state.seq - this.checkpointSeq >= this.#checkpointEvery)) {
       // The commit is durable already; a failed checkpoint only means a longer open, and the next commit tries again.
       await this.checkpoint().catch(() => undefined);
     }
@@ -436,7 +468,7 @@ export class AtomicFormat implements FileFormat {
    * it; a caller of the format alone may not.
    */
   async #resized(change: FileChange, attempt: Attempt | undefined): Promise<Map<number, Uint8Array>> {
-    const { size: oldSize, blockSize: bs, map } = this.#state;
+    const { size: oldSize, blockSize: bs } = this.#state;
     const resized = new Map<number, Uint8Array>();
     for (const index of new Set([Math.floor(oldSize / bs), Math.floor(change.size / bs)])) {
       const after = blockLength(index, change.size, bs);
@@ -452,7 +484,8 @@ export class AtomicFormat implements FileFormat {
           'a block this transaction uploaded ahead of its commit',
         );
       } else {
-        if (!map.has(index) || blockLength(index, oldSize, bs) === after) continue;
+        const entry = this.#state.map.known(index) ? this.#state.map.get(index) : await this.#entryOf(index);
+        if (entry === undefined || blockLength(index, oldSize, bs) === after) continue;
         stored = (await this.readBlock(index)) ?? new Uint8Array(0);
       }
       const block = new Uint8Array(bs);
@@ -484,7 +517,8 @@ export class AtomicFormat implements FileFormat {
 
   /**
    * Writes a checkpoint of the current state: folds inline blocks into block objects,
-   * writes `checkpoint/<seq>` (the full block map), then adds it to the head.
+   * writes `checkpoint/<seq>` (the full block map, or for a large file its segments
+   * first), then adds it to the head.
    * Interrupted anywhere, it leaves only unreferenced objects or a head that does not
    * list it yet: both harmless.
    */
@@ -498,11 +532,14 @@ export class AtomicFormat implements FileFormat {
       const head = await readHead(this.store, this.name);
       if (head && head.oldest > seq) return;
     }
-    const folded = await writeCheckpoint(this.store, this.name, state, this.#blocks);
-    this.#head = await updateHead(this.store, this.name, (head) => withCheckpoint(head, seq, state.blockSize), this.#head);
+    // Of the state once its map is loaded: a commit may land while segments load.
+    const { seq: written, folded } = await writeCheckpoint(this.store, this.name, state, this.#blocks, this.#segmentBlocks);
+    this.#head = await updateHead(this.store, this.name, (head) => withCheckpoint(head, written, state.blockSize), this.#head);
     for (const [index, entry] of folded) {
       // Only if no later commit replaced it meanwhile (calls do not overlap today, but cheaply safe).
-      if (this.#state.map.get(index)?.seq === entry.seq) this.#state.map.set(index, entry);
+      // (A reload meanwhile may have put in a state whose segment for it is not loaded: nothing to replace there.)
+      const { map } = this.#state;
+      if (map.known(index) && map.get(index)?.seq === entry.seq) map.set(index, entry);
     }
   }
 
@@ -665,6 +702,9 @@ function checkOptions(store: BlockStore, name: string, options: AtomicFormatOpti
   }
   count(options.inlineLimit, 'inlineLimit');
   count(options.checkpointEvery, 'checkpointEvery');
+  if (options.checkpointSegmentBlocks !== undefined && !(Number.isSafeInteger(options.checkpointSegmentBlocks) && options.checkpointSegmentBlocks >= 1)) {
+    throw invalid(`checkpointSegmentBlocks must be a positive integer, got ${options.checkpointSegmentBlocks}`);
+  }
   count(options.cacheBytes, 'cacheBytes');
   count(options.freshnessMs, 'freshnessMs');
   count(options.collect?.retentionMs, 'collect.retentionMs');

@@ -8,7 +8,7 @@ import { BlockVfsError } from '../errors.js';
  * ```
  *  0  8 bytes  magic "BVFSATOM"
  *  8  u16 LE   format version (2; 1 is still read)
- * 10  u8       kind (1 commit, 2 checkpoint, 3 head, 4 lease)
+ * 10  u8       kind (1 commit, 2 checkpoint, 3 head, 4 lease, 5 checkpoint segment)
  * 11  u8       reserved, 0
  * 12  u32 LE   header length H
  * 16  H bytes  header: UTF-8 JSON object
@@ -18,12 +18,18 @@ import { BlockVfsError } from '../errors.js';
  */
 
 /**
- * The version written. Version 2 added block checksums to commit records and
- * checkpoints (objects.ts); heads and leases are the same in both. Version 1 objects
- * are still read, so databases written before keep opening (and then grow version 2
- * records on top of their version 1 history).
+ * The newest version read. Version 2 added block checksums to commit records and
+ * checkpoints (objects.ts); heads and leases are the same in both. Version 3 added
+ * segmented checkpoints (a checkpoint of a large file names segments of its block map,
+ * each its own object); only those objects carry version 3, everything else is still
+ * written as version 2, so that a database that never grew a segmented checkpoint stays
+ * readable by a blockvfs that reads version 2. Version 1 objects are still read, so
+ * databases written before keep opening (and then grow newer records on top of their
+ * version 1 history).
  */
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
+/** The version of every object but segmented checkpoints and their segments. */
+export const BASE_VERSION = 2;
 export const OLDEST_READABLE_VERSION = 1;
 const MAGIC = new TextEncoder().encode('BVFSATOM');
 const PREFIX_BYTES = 16;
@@ -34,8 +40,9 @@ export const KIND_COMMIT = 1;
 export const KIND_CHECKPOINT = 2;
 export const KIND_HEAD = 3;
 export const KIND_LEASE = 4;
-export type ObjectKind = typeof KIND_COMMIT | typeof KIND_CHECKPOINT | typeof KIND_HEAD | typeof KIND_LEASE;
-const KIND_NAMES: Record<ObjectKind, string> = { 1: 'commit record', 2: 'checkpoint', 3: 'head', 4: 'writer lease' };
+export const KIND_SEGMENT = 5;
+export type ObjectKind = typeof KIND_COMMIT | typeof KIND_CHECKPOINT | typeof KIND_HEAD | typeof KIND_LEASE | typeof KIND_SEGMENT;
+const KIND_NAMES: Record<ObjectKind, string> = { 1: 'commit record', 2: 'checkpoint', 3: 'head', 4: 'writer lease', 5: 'checkpoint segment' };
 
 const SOURCE = '@blockvfs/core';
 
@@ -50,14 +57,19 @@ export interface Decoded {
  * `payload` may come in parts (a commit's inline blocks), laid end to end: copied once,
  * into the object, rather than first into a payload of their own.
  */
-export function encodeObject(kind: ObjectKind, header: object, payload: Uint8Array | readonly Uint8Array[] = []): Uint8Array {
+export function encodeObject(
+  kind: ObjectKind,
+  header: object,
+  payload: Uint8Array | readonly Uint8Array[] = [],
+  version: typeof BASE_VERSION | typeof FORMAT_VERSION = BASE_VERSION,
+): Uint8Array {
   const parts = payload instanceof Uint8Array ? [payload] : payload;
   const json = new TextEncoder().encode(JSON.stringify(header));
   const payloadLength = parts.reduce((sum, part) => sum + part.length, 0);
   const bytes = new Uint8Array(PREFIX_BYTES + json.length + payloadLength + TRAILER_BYTES);
   const view = new DataView(bytes.buffer);
   bytes.set(MAGIC, 0);
-  view.setUint16(8, FORMAT_VERSION, true);
+  view.setUint16(8, version, true);
   view.setUint8(10, kind);
   view.setUint8(11, 0);
   view.setUint32(12, json.length, true);

@@ -3,8 +3,8 @@ import { storeProblem } from '../argument-checks.js';
 import { BlockVfsError } from '../errors.js';
 import { isCachedStore } from '../layers/cache.js';
 import { VIEW_TRUST_MS } from './view-trust.js';
-import { commitAtOrBefore, loadLatest, readHead, stateAt, updateHead, writeCheckpoint } from './history.js';
-import { atomicBlockKey, atomicPrefixes, parseBlockKey, parseSeqKey, type Head } from './objects.js';
+import { commitAtOrBefore, loadLatest, loadWholeMap, readHead, stateAt, updateHead, writeCheckpoint } from './history.js';
+import { atomicBlockKey, atomicPrefixes, parseBlockKey, parseCheckpointKey, parseSeqKey, type Head } from './objects.js';
 
 const SOURCE = '@blockvfs/core';
 
@@ -107,7 +107,8 @@ export async function collectGarbage(options: CollectGarbageOptions): Promise<Ga
   // object with a seq past the oldest kept commit is kept. That keeps too the orphans of
   // attempts that lost a seq in that range, until the oldest kept commit passes them.
   const live = new Set<string>();
-  for (const [index, entry] of base.map) live.add(atomicBlockKey(name, index, entry.seq, entry.tag));
+  await loadWholeMap(base);
+  for (const [index, entry] of base.map.entries()) live.add(atomicBlockKey(name, index, entry.seq, entry.tag));
 
   const prefixes = atomicPrefixes(name);
   const doomed: string[] = [];
@@ -136,18 +137,22 @@ export async function collectGarbage(options: CollectGarbageOptions): Promise<Ga
       report.deleted.bytes += entry.size;
     }
   }
-  for (const [prefix, keep, counter] of [
-    [prefixes.log, (seq: number) => seq > oldestKept, 'records'],
-    [prefixes.checkpoints, (seq: number) => seq >= oldestKept, 'checkpoints'],
-  ] as const) {
-    for await (const entry of store.list(prefix)) {
-      look();
-      const seq = parseSeqKey(entry.key.slice(prefix.length));
-      if (seq === undefined || keep(seq)) continue;
-      doomed.push(entry.key);
-      report.deleted[counter] += 1;
-      report.deleted.bytes += entry.size;
-    }
+  for await (const entry of store.list(prefixes.log)) {
+    look();
+    const seq = parseSeqKey(entry.key.slice(prefixes.log.length));
+    if (seq === undefined || seq > oldestKept) continue;
+    doomed.push(entry.key);
+    report.deleted.records += 1;
+    report.deleted.bytes += entry.size;
+  }
+  // A checkpoint's segments go with it (counted in its bytes, not as checkpoints of their own).
+  for await (const entry of store.list(prefixes.checkpoints)) {
+    look();
+    const checkpoint = parseCheckpointKey(entry.key.slice(prefixes.checkpoints.length));
+    if (checkpoint === undefined || checkpoint.seq >= oldestKept) continue;
+    doomed.push(entry.key);
+    if (!checkpoint.segment) report.deleted.checkpoints += 1;
+    report.deleted.bytes += entry.size;
   }
 
   if (!options.dryRun && doomed.length > 0) {

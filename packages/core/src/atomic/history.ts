@@ -3,18 +3,24 @@ import { forEachLimit } from '../concurrency.js';
 import { crc32c } from '../checksum.js';
 import { BlockVfsError, isBlockVfsError } from '../errors.js';
 import { blockCount } from '../file-format.js';
+import { BlockMap, type MapBase } from './block-map.js';
 import {
   atomicBlockKey,
   atomicCheckpointKey,
+  atomicSegmentKey,
   atomicCommitKey,
   atomicHeadKey,
   atomicPrefixes,
   decodeCheckpoint,
   decodeHead,
   decodeRecord,
+  decodeSegment,
   encodeCheckpoint,
   encodeHead,
+  encodeSegment,
   parseSeqKey,
+  type Checkpoint,
+  type CheckpointEntry,
   type CommitRecord,
   type Head,
 } from './objects.js';
@@ -31,8 +37,32 @@ const SOURCE = '@blockvfs/core';
 const MAX_PROBE_WINDOW = 16;
 /** Attempts at a conditional head update before giving up (each one lost to another writer). */
 const HEAD_UPDATE_ATTEMPTS = 8;
-/** Parallel block uploads when a checkpoint folds inline blocks. */
+/** Parallel block uploads when a checkpoint folds inline blocks, and parallel segment uploads. */
 const PARALLEL_REQUESTS = 16;
+/**
+ * A checkpoint of a file of more blocks than this is segmented (its map in segments of
+ * at least this many blocks, each its own object), so that opening the file reads the
+ * segment it needs first, not the whole map: 1024 blocks is 4 to 24 KiB of map.
+ */
+export const DEFAULT_SEGMENT_BLOCKS = 1024;
+/** A segmented checkpoint has at most this many segments (larger segments past that): a checkpoint's PUTs stay bounded. */
+const MAX_SEGMENTS = 64;
+/** The segment minimum of writers given none: DEFAULT_SEGMENT_BLOCKS, unless a test changed it (setSegmentMinimum). */
+let segmentMinimum = DEFAULT_SEGMENT_BLOCKS;
+
+/**
+ * Sets the segment minimum of every checkpoint written without one given (the
+ * collector's, and writers opened without `checkpointSegmentBlocks`), and returns the
+ * one before. For tests (`@blockvfs/core/testing`): the simulation segments its small
+ * databases this way.
+ */
+export function setSegmentMinimum(blocks: number): number {
+  if (!(Number.isSafeInteger(blocks) && blocks >= 1))
+    throw new BlockVfsError('invalid', `a segment minimum must be a positive integer, got ${blocks}`, { source: SOURCE });
+  const before = segmentMinimum;
+  segmentMinimum = blocks;
+  return before;
+}
 
 /** Where the current version of a block is: a block object, or bytes that came inline in a commit record. */
 export interface BlockEntry {
@@ -51,22 +81,27 @@ export interface FileState {
   time: number;
   size: number;
   blockSize: number;
-  map: Map<number, BlockEntry>;
+  map: BlockMap;
 }
 
 export function emptyState(blockSize: number): FileState {
-  return { seq: 0, time: 0, size: 0, blockSize, map: new Map() };
+  return { seq: 0, time: 0, size: 0, blockSize, map: BlockMap.of() };
 }
 
 export function copyState(state: FileState): FileState {
-  return { ...state, map: new Map(state.map) };
+  return { ...state, map: state.map.copy() };
+}
+
+/** Loads every segment of `state`'s checkpoint not loaded yet (for what needs the whole map). */
+export async function loadWholeMap(state: FileState): Promise<void> {
+  await state.map.loadAll(state.seq);
 }
 
 /** Applies a commit record (which must be `state.seq + 1`, with the state's block size) to `state`. */
 export function applyRecord(state: FileState, record: CommitRecord): void {
   const count = blockCount(record.size, state.blockSize);
   // Every entry lies below the old size's block count, so only a shrink can leave some past the end.
-  if (record.size < state.size) for (const index of [...state.map.keys()]) if (index >= count) state.map.delete(index);
+  if (record.size < state.size) state.map.truncate(count);
   for (const { index, crc } of record.blocks) state.map.set(index, { seq: record.seq, tag: record.tag, crc });
   for (const [index, data] of record.inline) state.map.set(index, { seq: record.seq, tag: record.tag, crc: undefined, inline: data });
   state.size = record.size;
@@ -151,13 +186,97 @@ export async function readRecord(store: BlockStore, name: string, seq: number): 
   return bytes && decodeRecord(bytes, key, seq, store.name);
 }
 
-/** The state at checkpoint `seq`, or undefined when that checkpoint does not exist. */
-export async function readCheckpointState(store: BlockStore, name: string, seq: number): Promise<FileState | undefined> {
+/**
+ * The state at checkpoint `seq`, or undefined when that checkpoint does not exist. A
+ * segmented checkpoint's map is loaded a segment at a time when first needed (its first
+ * segment right away: the file's header is read first); `strict` turns off the fallback
+ * on a newer checkpoint when a segment is missing (for verify, which must see it).
+ */
+export async function readCheckpointState(store: BlockStore, name: string, seq: number, strict = false): Promise<FileState | undefined> {
+  const checkpoint = await readCheckpoint(store, name, seq);
+  if (!checkpoint) return undefined;
+  const { time, size, blockSize, map, segmentBlocks } = checkpoint;
+  if (map !== undefined) return { seq, time, size, blockSize, map: BlockMap.of(map) };
+  const base = segmentedBase(store, name, checkpoint, segmentBlocks as number, strict);
+  const state: FileState = { seq, time, size, blockSize, map: BlockMap.lazy(base, segmentCount(size, blockSize, segmentBlocks as number)) };
+  // Not awaited: it overlaps the catch-up that follows; a failure is met again by the read that needs it.
+  state.map.load(0, seq).catch(() => undefined);
+  return state;
+}
+
+async function readCheckpoint(store: BlockStore, name: string, seq: number): Promise<Checkpoint | undefined> {
   const key = atomicCheckpointKey(name, seq);
   const bytes = await store.get(key);
-  if (!bytes) return undefined;
-  const checkpoint = decodeCheckpoint(bytes, key, seq, store.name);
-  return { seq, time: checkpoint.time, size: checkpoint.size, blockSize: checkpoint.blockSize, map: checkpoint.map };
+  return bytes && decodeCheckpoint(bytes, key, seq, store.name);
+}
+
+function segmentCount(size: number, blockSize: number, segmentBlocks: number): number {
+  return Math.ceil(blockCount(size, blockSize) / segmentBlocks);
+}
+
+/** Segment `segment` of segmented checkpoint `checkpoint`, or undefined when its object is missing. */
+async function readSegment(store: BlockStore, name: string, checkpoint: Checkpoint, segment: number): Promise<Map<number, CheckpointEntry> | undefined> {
+  const segmentBlocks = checkpoint.segmentBlocks as number;
+  const first = segment * segmentBlocks;
+  const count = Math.min(segmentBlocks, blockCount(checkpoint.size, checkpoint.blockSize) - first);
+  const key = atomicSegmentKey(name, checkpoint.seq, segmentBlocks, segment);
+  const bytes = await store.get(key);
+  return bytes && decodeSegment(bytes, key, checkpoint.seq, segment, first, count, store.name);
+}
+
+/**
+ * The base of a map read from segmented checkpoint `checkpoint`. A segment found missing
+ * is read from the newest checkpoint the head still lists after this one and at or
+ * before the state asking: a collection removes a checkpoint (and its segments) once a
+ * newer one covers every commit it keeps, and a view standing on the old one for longer
+ * than that (idle, or reading) loads its part from the newer one instead (the merge in
+ * BlockMap keeps what the commits in between changed).
+ */
+function segmentedBase(store: BlockStore, name: string, checkpoint: Checkpoint, segmentBlocks: number, strict: boolean): MapBase {
+  return {
+    seq: checkpoint.seq,
+    segmentBlocks,
+    load: async (segment, atMost) => {
+      const entries = await readSegment(store, name, checkpoint, segment);
+      if (entries) return entries;
+      const key = atomicSegmentKey(name, checkpoint.seq, segmentBlocks, segment);
+      const head = strict ? undefined : await readHead(store, name);
+      const first = segment * segmentBlocks;
+      for (const seq of (head?.checkpoints ?? []).filter((c) => c > checkpoint.seq && c <= atMost).reverse()) {
+        const newer = await readCheckpoint(store, name, seq);
+        if (!newer) continue;
+        const found = newer.map ?? (await newerSegments(store, name, newer, first, first + segmentBlocks));
+        if (found) return new Map([...found].filter(([index]) => index >= first && index < first + segmentBlocks));
+      }
+      const collected = !strict && !(head?.checkpoints.includes(checkpoint.seq) ?? false);
+      throw new BlockVfsError(
+        collected ? 'transient' : 'permanent',
+        collected
+          ? `checkpoint ${checkpoint.seq} of "${name}", which this view of commit ${atMost} stands on, was collected, and no newer checkpoint at or before that commit is kept: the view is older than what the store keeps; reopen the database`
+          : `"${name}" is damaged: segment ${segment} of checkpoint ${checkpoint.seq} (object "${key}") is missing`,
+        { source: SOURCE, store: store.name },
+      );
+    },
+  };
+}
+
+/** The entries of blocks `first` … `end − 1` from segmented checkpoint `checkpoint`, or undefined when one of the segments is missing. */
+async function newerSegments(
+  store: BlockStore,
+  name: string,
+  checkpoint: Checkpoint,
+  first: number,
+  end: number,
+): Promise<Map<number, CheckpointEntry> | undefined> {
+  const segmentBlocks = checkpoint.segmentBlocks as number;
+  const last = Math.min(Math.ceil(end / segmentBlocks), segmentCount(checkpoint.size, checkpoint.blockSize, segmentBlocks));
+  const found = new Map<number, CheckpointEntry>();
+  for (let segment = Math.floor(first / segmentBlocks); segment < last; segment++) {
+    const entries = await readSegment(store, name, checkpoint, segment);
+    if (!entries) return undefined;
+    for (const [index, entry] of entries) found.set(index, entry);
+  }
+  return found;
 }
 
 /** The newest checkpoint on the store, found by listing (only when the head's is gone: a repair path). */
@@ -437,25 +556,60 @@ export async function missingRecord(store: BlockStore, name: string, seq: number
 }
 
 /**
- * Writes checkpoint `state.seq`: first every block still held inline as its block
- * object (the key it would have had, the same bytes: idempotent), then the checkpoint
- * with create-if-absent (one that exists already holds the same map: accepted). Blocks
- * go through `blocks` (a cached view of `store`, say). Returns the entries that replace
- * the folded inline ones (block objects now, with their checksums).
+ * Blocks per segment of a checkpoint of `blocks` blocks (undefined: not segmented, the
+ * map in the checkpoint itself); `minimum` is the smallest segment and the largest
+ * file kept whole.
  */
-export async function writeCheckpoint(store: BlockStore, name: string, state: FileState, blocks: BlockStore = store): Promise<Array<[number, BlockEntry]>> {
-  const inline = [...state.map].filter(([, entry]) => entry.inline !== undefined);
+export function segmentBlocksFor(blocks: number, minimum = segmentMinimum): number | undefined {
+  return blocks <= minimum ? undefined : Math.max(minimum, Math.ceil(blocks / MAX_SEGMENTS));
+}
+
+/**
+ * Writes checkpoint `state.seq`: first every block still held inline as its block
+ * object (the key it would have had, the same bytes: idempotent), then, for a large
+ * file, its segments (each the same bytes whoever writes it), then the checkpoint with
+ * create-if-absent (one that exists already holds the same map: accepted). The
+ * checkpoint is written last: it exists only once everything it names does. Blocks
+ * go through `blocks` (a cached view of `store`, say). Loads the whole map first, then
+ * writes the state as it is then (a commit applied meanwhile goes into a later
+ * checkpoint). Returns that state's seq, and the entries that replace the folded inline
+ * ones (block objects now, with their checksums).
+ */
+export async function writeCheckpoint(
+  store: BlockStore,
+  name: string,
+  state: FileState,
+  blocks: BlockStore = store,
+  minimum = segmentMinimum,
+): Promise<{ seq: number; folded: Array<[number, BlockEntry]> }> {
+  await loadWholeMap(state);
+  // Taken together, with no await between: the map and the commit it is of.
+  const { seq, time, size, blockSize } = state;
+  const all = state.map.entries();
+  const inline = all.filter(([, entry]) => entry.inline !== undefined);
   const folded = inline.map(([index, entry]): [number, BlockEntry] => [index, { seq: entry.seq, tag: entry.tag, crc: crc32c(entry.inline as Uint8Array) }]);
   await forEachLimit(inline, PARALLEL_REQUESTS, async ([index, entry]) => {
     await blocks.put(atomicBlockKey(name, index, entry.seq, entry.tag), entry.inline as Uint8Array);
   });
   const foldedMap = new Map(folded);
-  const map = new Map([...state.map].map(([index, entry]) => [index, foldedMap.get(index) ?? { seq: entry.seq, tag: entry.tag, crc: entry.crc }]));
-  const body = encodeCheckpoint({ seq: state.seq, time: state.time, size: state.size, blockSize: state.blockSize, map });
+  const entries = all.map(([index, entry]): [number, CheckpointEntry] => [index, foldedMap.get(index) ?? { seq: entry.seq, tag: entry.tag, crc: entry.crc }]);
+  const count = blockCount(size, blockSize);
+  const segmentBlocks = segmentBlocksFor(count, minimum);
+  if (segmentBlocks !== undefined) {
+    // Entries are ascending by index: each segment's are one slice of them.
+    const parts = Array.from({ length: segmentCount(size, blockSize, segmentBlocks) }, () => [] as Array<[number, CheckpointEntry]>);
+    for (const entry of entries) parts[Math.floor(entry[0] / segmentBlocks)]?.push(entry);
+    await forEachLimit(parts.keys(), PARALLEL_REQUESTS, async (segment) => {
+      const first = segment * segmentBlocks;
+      const body = encodeSegment(seq, segment, first, Math.min(segmentBlocks, count - first), parts[segment] as Array<[number, CheckpointEntry]>);
+      await store.put(atomicSegmentKey(name, seq, segmentBlocks, segment), body);
+    });
+  }
+  const body = encodeCheckpoint({ seq, time, size, blockSize, map: segmentBlocks === undefined ? new Map(entries) : undefined, segmentBlocks });
   try {
-    await store.put(atomicCheckpointKey(name, state.seq), body, store.capabilities.conditionalPut ? { ifNoneMatch: '*' } : undefined);
+    await store.put(atomicCheckpointKey(name, seq), body, store.capabilities.conditionalPut ? { ifNoneMatch: '*' } : undefined);
   } catch (error) {
     if (!isBlockVfsError(error, 'precondition-failed')) throw error;
   }
-  return folded;
+  return { seq, folded };
 }

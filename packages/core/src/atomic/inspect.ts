@@ -6,7 +6,8 @@ import { isCachedStore } from '../layers/cache.js';
 import type { Layout } from '../layout.js';
 import { hasAtomicDatabase } from '../stored-database.js';
 import { readKeptHistory, type KeptHistory } from './kept-history.js';
-import { atomicBlockKey, atomicHeadKey, atomicLeaseKey, atomicPrefixes, decodeLease, parseBlockKey, parseSeqKey } from './objects.js';
+import { loadWholeMap } from './history.js';
+import { atomicBlockKey, atomicHeadKey, atomicLeaseKey, atomicPrefixes, decodeLease, parseBlockKey, parseCheckpointKey, parseSeqKey } from './objects.js';
 
 /**
  * Read-only looks at a stored database, for operators (`blockvfs info`, `blockvfs log`)
@@ -95,7 +96,8 @@ async function inspectAtomic(store: BlockStore, name: string, now: number): Prom
 async function tallyObjects(store: BlockStore, name: string, history: KeptHistory): Promise<DatabaseInfo['objects']> {
   const { latest, oldest, base, records } = history;
   const live = new Set<string>();
-  for (const [index, entry] of base.map) live.add(atomicBlockKey(name, index, entry.seq, entry.tag));
+  await loadWholeMap(base);
+  for (const [index, entry] of base.map.entries()) live.add(atomicBlockKey(name, index, entry.seq, entry.tag));
   for (const record of records) for (const { index } of record.blocks) live.add(atomicBlockKey(name, index, record.seq, record.tag));
   // Blocks a later checkpoint folded from a record's inline bytes carry that record's seq and tag.
   for (const record of records) for (const [index] of record.inline) live.add(atomicBlockKey(name, index, record.seq, record.tag));
@@ -120,9 +122,10 @@ async function tallyObjects(store: BlockStore, name: string, history: KeptHistor
       if (seq === undefined) add(objects.other, entry.size);
       else add(seq <= oldest && oldest > 0 ? objects.garbage : objects.records, entry.size);
     } else if (key.startsWith(prefixes.checkpoints)) {
-      const seq = parseSeqKey(key.slice(prefixes.checkpoints.length));
-      if (seq === undefined) add(objects.other, entry.size);
-      else add(seq < oldest ? objects.garbage : objects.checkpoints, entry.size);
+      // A checkpoint's segments count with it.
+      const checkpoint = parseCheckpointKey(key.slice(prefixes.checkpoints.length));
+      if (checkpoint === undefined) add(objects.other, entry.size);
+      else add(checkpoint.seq < oldest ? objects.garbage : objects.checkpoints, entry.size);
     } else if (key === atomicHeadKey(name) || key === atomicLeaseKey(name)) {
       add(objects.other, entry.size);
     }
@@ -133,6 +136,7 @@ async function tallyObjects(store: BlockStore, name: string, history: KeptHistor
 
 /** The file's first bytes (up to 100: SQLite's header), from block 0 of the newest commit. */
 async function firstBytesAtomic(store: BlockStore, name: string, history: KeptHistory): Promise<Uint8Array | undefined> {
+  await history.latest.map.load(0, history.latest.seq);
   const entry = history.latest.map.get(0);
   if (!entry) return undefined;
   if (entry.inline) return entry.inline.subarray(0, 100);

@@ -1,5 +1,5 @@
 import { BlockVfsError } from '../errors.js';
-import { KIND_CHECKPOINT, KIND_COMMIT, KIND_HEAD, KIND_LEASE, TRAILER_BYTES, decodeObject, encodeObject } from './encoding.js';
+import { FORMAT_VERSION, KIND_CHECKPOINT, KIND_COMMIT, KIND_HEAD, KIND_LEASE, KIND_SEGMENT, TRAILER_BYTES, decodeObject, encodeObject } from './encoding.js';
 
 /**
  * The objects of the atomic layout (docs/atomic-format.md): their keys, and their
@@ -11,6 +11,7 @@ import { KIND_CHECKPOINT, KIND_COMMIT, KIND_HEAD, KIND_LEASE, TRAILER_BYTES, dec
 const SOURCE = '@blockvfs/core';
 const SEQ_DIGITS = 12;
 const INDEX_DIGITS = 10;
+const SEGMENT_DIGITS = 6;
 const TAG = /^[0-9a-f]{16}$/;
 
 export function atomicCommitKey(name: string, seq: number): string {
@@ -19,6 +20,16 @@ export function atomicCommitKey(name: string, seq: number): string {
 
 export function atomicCheckpointKey(name: string, seq: number): string {
   return `${name}/checkpoint/${String(seq).padStart(SEQ_DIGITS, '0')}`;
+}
+
+/**
+ * Segment `segment` of checkpoint `seq` whose segments hold `segmentBlocks` blocks each
+ * (a segmented checkpoint's map, in parts), beside its checkpoint. The segment size is
+ * in the key: two writers of the same checkpoint that cut it differently never
+ * overwrite each other's segments (the checkpoint that lands names its own).
+ */
+export function atomicSegmentKey(name: string, seq: number, segmentBlocks: number, segment: number): string {
+  return `${atomicCheckpointKey(name, seq)}.${segmentBlocks}.${String(segment).padStart(SEGMENT_DIGITS, '0')}`;
 }
 
 export function atomicHeadKey(name: string): string {
@@ -45,9 +56,16 @@ export function parseBlockKey(suffix: string): { index: number; seq: number; tag
   return { index: Number(match[1]), seq: Number(match[2]), tag: match[3] as string };
 }
 
-/** The seq of a key suffix under `log/` or `checkpoint/`, or undefined. */
+/** The seq of a key suffix under `log/` or `checkpoint/` (a checkpoint, not one of its segments), or undefined. */
 export function parseSeqKey(suffix: string): number | undefined {
   return /^\d{12}$/.test(suffix) ? Number(suffix) : undefined;
+}
+
+/** The checkpoint seq of a key suffix under `checkpoint/`, and whether it is one of its segments, or undefined. */
+export function parseCheckpointKey(suffix: string): { seq: number; segment: boolean } | undefined {
+  const match = /^(\d{12})(\.[1-9]\d*\.\d{6})?$/.exec(suffix);
+  if (!match) return undefined;
+  return { seq: Number(match[1]), segment: match[2] !== undefined };
 }
 
 /** 8 random bytes as 16 hex digits: tells apart two writers' attempts at the same seq. */
@@ -90,8 +108,15 @@ export interface Checkpoint {
   time: number;
   size: number;
   blockSize: number;
-  /** Block index → the commit whose block object holds it. */
-  map: Map<number, CheckpointEntry>;
+  /**
+   * Block index → the commit whose block object holds it; undefined for a segmented
+   * checkpoint, whose map is in its segments: segment k holds blocks k·segmentBlocks …
+   * (k+1)·segmentBlocks − 1, one object each (`atomicSegmentKey`), for every block
+   * below the file's size.
+   */
+  map: Map<number, CheckpointEntry> | undefined;
+  /** Blocks per segment of a segmented checkpoint (undefined: the map is in the checkpoint itself). */
+  segmentBlocks: number | undefined;
 }
 
 export interface Head {
@@ -174,20 +199,21 @@ export function decodeRecord(bytes: Uint8Array, key: string, seq: number, store:
 }
 
 /**
- * The block map, run-length encoded in the header: [first, count, seq] covers blocks
+ * A block map, run-length encoded in the header: [first, count, seq] covers blocks
  * first … first+count−1, written by commit seq (whose tag is `tags[seq]`). Version 2
  * adds each block's CRC-32C in the payload, 4 bytes (u32 LE) per block in ascending
  * index order, and `unchecked`: runs [first, count] of blocks written under version 1,
- * which have no checksum (0 in the payload).
+ * which have no checksum (0 in the payload). A checkpoint holds the whole map this way;
+ * a segmented one (version 3) names none, and each of its segments holds its part.
  */
-export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
+function encodeMap(entries: ReadonlyArray<readonly [number, CheckpointEntry]>): { fields: object; crcs: Uint8Array } {
   const runs: Array<[number, number, number]> = [];
   const unchecked: Array<[number, number]> = [];
   const tags: Record<string, string> = {};
-  const entries = [...checkpoint.map].sort(([a], [b]) => a - b);
-  const crcs = new Uint8Array(entries.length * 4);
+  const sorted = [...entries].sort(([a], [b]) => a - b);
+  const crcs = new Uint8Array(sorted.length * 4);
   const view = new DataView(crcs.buffer);
-  entries.forEach(([index, entry], i) => {
+  sorted.forEach(([index, entry], i) => {
     tags[entry.seq] = entry.tag;
     const last = runs[runs.length - 1];
     if (last && last[0] + last[1] === index && last[2] === entry.seq) last[1] += 1;
@@ -200,14 +226,10 @@ export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
       view.setUint32(i * 4, entry.crc, true);
     }
   });
-  const { seq, time, size, blockSize } = checkpoint;
-  return encodeObject(KIND_CHECKPOINT, { seq, time, size, blockSize, map: runs, tags, unchecked }, crcs);
+  return { fields: { map: runs, tags, unchecked }, crcs };
 }
 
-export function decodeCheckpoint(bytes: Uint8Array, key: string, seq: number, store: string): Checkpoint {
-  const check = new Checker(key, store);
-  const { version, header, payload } = decodeObject(bytes, KIND_CHECKPOINT, key, store);
-  if (check.count(header.seq, 'seq') !== seq) check.fail(`it says seq ${String(header.seq)}`);
+function decodeMap(check: Checker, version: number, header: Record<string, unknown>, payload: Uint8Array): Map<number, CheckpointEntry> {
   const tags = header.tags;
   if (typeof tags !== 'object' || tags === null) check.fail('no tags');
   const map = new Map<number, CheckpointEntry>();
@@ -231,13 +253,67 @@ export function decodeCheckpoint(bytes: Uint8Array, key: string, seq: number, st
         if (!unchecked.has(index)) (map.get(index) as CheckpointEntry).crc = view.getUint32(i * 4, true);
       });
   }
+  return map;
+}
+
+/** A checkpoint: with its map (version 2), or, segmented, with the size of its segments (version 3, no map). */
+export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
+  const { seq, time, size, blockSize, map, segmentBlocks } = checkpoint;
+  if (map === undefined) {
+    if (segmentBlocks === undefined) throw new BlockVfsError('invalid', `checkpoint ${seq} has neither a map nor segments`, { source: SOURCE });
+    return encodeObject(KIND_CHECKPOINT, { seq, time, size, blockSize, segmentBlocks }, [], FORMAT_VERSION);
+  }
+  const { fields, crcs } = encodeMap([...map]);
+  return encodeObject(KIND_CHECKPOINT, { seq, time, size, blockSize, ...fields }, crcs);
+}
+
+export function decodeCheckpoint(bytes: Uint8Array, key: string, seq: number, store: string): Checkpoint {
+  const check = new Checker(key, store);
+  const { version, header, payload } = decodeObject(bytes, KIND_CHECKPOINT, key, store);
+  if (check.count(header.seq, 'seq') !== seq) check.fail(`it says seq ${String(header.seq)}`);
+  const segmented = version >= 3 && header.segmentBlocks !== undefined;
   return {
     seq,
     time: check.count(header.time, 'time'),
     size: check.count(header.size, 'size'),
     blockSize: check.positive(header.blockSize, 'blockSize'),
-    map,
+    map: segmented ? undefined : decodeMap(check, version, header, payload),
+    segmentBlocks: segmented ? check.positive(header.segmentBlocks, 'segmentBlocks') : undefined,
   };
+}
+
+/** Segment `segment` of checkpoint `seq`: the entries of blocks `first` … `first + count − 1`. */
+export function encodeSegment(
+  seq: number,
+  segment: number,
+  first: number,
+  count: number,
+  entries: ReadonlyArray<readonly [number, CheckpointEntry]>,
+): Uint8Array {
+  const { fields, crcs } = encodeMap(entries);
+  return encodeObject(KIND_SEGMENT, { checkpoint: seq, segment, first, count, ...fields }, crcs, FORMAT_VERSION);
+}
+
+/** Decodes segment `segment` of checkpoint `seq`, which must cover blocks `first` … `first + count − 1` and nothing else. */
+export function decodeSegment(
+  bytes: Uint8Array,
+  key: string,
+  seq: number,
+  segment: number,
+  first: number,
+  count: number,
+  store: string,
+): Map<number, CheckpointEntry> {
+  const check = new Checker(key, store);
+  const { version, header, payload } = decodeObject(bytes, KIND_SEGMENT, key, store);
+  if (check.count(header.checkpoint, 'checkpoint') !== seq) check.fail(`it belongs to checkpoint ${String(header.checkpoint)}`);
+  if (check.count(header.segment, 'segment') !== segment) check.fail(`it says segment ${String(header.segment)}`);
+  if (check.count(header.first, 'first') !== first || check.count(header.count, 'count') !== count) {
+    check.fail(`it covers blocks ${String(header.first)} + ${String(header.count)}, not ${first} + ${count}`);
+  }
+  const map = decodeMap(check, version, header, payload);
+  for (const index of map.keys()) if (index < first || index >= first + count) check.fail(`block ${index} lies outside the segment`);
+  return map;
 }
 
 export function encodeHead(head: Head): Uint8Array {

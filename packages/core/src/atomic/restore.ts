@@ -4,7 +4,7 @@ import { changeCounterOf, headerOf, setChangeCounterPast } from '../change-count
 import { blockCount, blockLength } from '../file-format.js';
 import { PagedFile } from '../paged-file.js';
 import { AtomicFormat } from './atomic-format.js';
-import { readHead, stateAt } from './history.js';
+import { loadWholeMap, readHead, stateAt } from './history.js';
 import { writersUseLease } from './lease.js';
 import { checkInspectOptions } from './inspect.js';
 
@@ -50,6 +50,7 @@ export async function restoreCommit(options: RestoreOptions): Promise<RestoreRep
     // Only blocks whose object differs are copied: an unchanged block is the same (seq, tag) in both states.
     const head = await readHead(store, name);
     const [then, now] = await Promise.all([stateAt(store, name, old.seq, old.blockSize, head), stateAt(store, name, current.seq, current.blockSize, head)]);
+    await Promise.all([loadWholeMap(then), loadWholeMap(now)]);
     const { blockSize } = then;
     const changed: number[] = [];
     for (let index = 0; index < blockCount(then.size, blockSize); index++) {

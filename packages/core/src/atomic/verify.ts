@@ -2,7 +2,7 @@ import { crc32c } from '../checksum.js';
 import { forEachLimit } from '../concurrency.js';
 import { isBlockVfsError } from '../errors.js';
 import { blockLength } from '../file-format.js';
-import { readHead, readCheckpointState } from './history.js';
+import { loadWholeMap, readHead, readCheckpointState } from './history.js';
 import { readKeptHistory } from './kept-history.js';
 import { checkInspectOptions, type InspectOptions } from './inspect.js';
 import { atomicBlockKey, atomicCheckpointKey, atomicLeaseKey, decodeLease } from './objects.js';
@@ -79,7 +79,9 @@ export async function verifyObjects(options: VerifyOptions): Promise<VerifyRepor
   for (const seq of head?.checkpoints ?? []) {
     let state;
     try {
-      state = await readCheckpointState(store, name, seq);
+      // Strict: a missing segment is a problem to report, not one to read around.
+      state = await readCheckpointState(store, name, seq, true);
+      if (state) await loadWholeMap(state);
     } catch (error) {
       if (!isBlockVfsError(error, 'permanent')) throw error;
       problems.push(error.message);
@@ -92,7 +94,7 @@ export async function verifyObjects(options: VerifyOptions): Promise<VerifyRepor
       continue;
     }
     checked.checkpoints += 1;
-    for (const [index, entry] of state.map) {
+    for (const [index, entry] of state.map.entries()) {
       const key = atomicBlockKey(name, index, entry.seq, entry.tag);
       name_(key, { key, length: blockLength(index, state.size, blockSize), crc: entry.crc, by: `checkpoint ${seq}` });
     }
