@@ -4,11 +4,11 @@ import { crc32 } from 'node:zlib';
  * A decoder of the atomic layout's objects written from docs/atomic-format.md §2, not
  * taken from core: the format monitor must not share core's reading of the format, or a
  * mistake in it would be invisible. Throws an Error saying what is wrong. Reads format
- * versions 1 and 2 (version 2 adds a CRC-32C of every block object to records and
- * checkpoints).
+ * versions 1 to 3 (version 2 adds a CRC-32C of every block object to records and
+ * checkpoints; version 3, segmented checkpoints and their segments, and only those).
  */
 
-export const KIND = { record: 1, checkpoint: 2, head: 3, lease: 4 } as const;
+export const KIND = { record: 1, checkpoint: 2, head: 3, lease: 4, segment: 5 } as const;
 export type Kind = keyof typeof KIND;
 
 const MAGIC = 'BVFSATOM';
@@ -26,12 +26,25 @@ export interface RecordObject {
   inline: Array<[number, Uint8Array]>;
 }
 
+export type MapEntries = Map<number, { seq: number; tag: string; crc?: number }>;
+
 export interface CheckpointObject {
   seq: number;
   time: number;
   size: number;
   blockSize: number;
-  map: Map<number, { seq: number; tag: string; crc?: number }>;
+  /** The whole map; undefined for a segmented checkpoint (version 3), whose segments hold it. */
+  map: MapEntries | undefined;
+  /** A segmented checkpoint's blocks per segment. */
+  segmentBlocks: number | undefined;
+}
+
+export interface SegmentObject {
+  checkpoint: number;
+  segment: number;
+  first: number;
+  count: number;
+  map: MapEntries;
 }
 
 export interface HeadObject {
@@ -51,7 +64,9 @@ function open(bytes: Uint8Array, kind: Kind): { version: number; header: Record<
   if (new TextDecoder().decode(bytes.subarray(0, 8)) !== MAGIC) throw new Error('bad magic');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint16(8, true);
-  if (version !== 1 && version !== 2) throw new Error(`version ${version}`);
+  if (version !== 1 && version !== 2 && version !== 3) throw new Error(`version ${version}`);
+  // Version 3 is only for segmented checkpoints and their segments; a segment is never older.
+  if (version === 3 ? kind !== 'checkpoint' && kind !== 'segment' : kind === 'segment') throw new Error(`version ${version} for a ${kind}`);
   if (view.getUint8(10) !== KIND[kind]) throw new Error(`kind ${view.getUint8(10)}, expected ${KIND[kind]} (${kind})`);
   if (view.getUint8(11) !== 0) throw new Error('reserved byte not 0');
   const headerLength = view.getUint32(12, true);
@@ -123,6 +138,35 @@ function blocksOf(version: number, value: unknown): { blocks: number[]; crcs: Ma
 
 export function decodeCheckpointObject(bytes: Uint8Array): CheckpointObject {
   const { version, header, payload } = open(bytes, 'checkpoint');
+  const segmented = version === 3;
+  return {
+    seq: count(header.seq, 'seq'),
+    time: count(header.time, 'time'),
+    size: count(header.size, 'size'),
+    blockSize: count(header.blockSize, 'blockSize'),
+    map: segmented ? undefined : mapOf(version, header, payload),
+    segmentBlocks: segmented ? positive(header.segmentBlocks, 'segmentBlocks') : undefined,
+  };
+}
+
+/** A segment of a segmented checkpoint: the map of blocks first … first+count−1, as a checkpoint holds its whole map. */
+export function decodeSegmentObject(bytes: Uint8Array): SegmentObject {
+  const { version, header, payload } = open(bytes, 'segment');
+  const first = count(header.first, 'first');
+  const length = count(header.count, 'count');
+  const map = mapOf(version, header, payload);
+  for (const index of map.keys()) if (index < first || index >= first + length) throw new Error(`block ${index} outside the segment`);
+  return { checkpoint: count(header.checkpoint, 'checkpoint'), segment: count(header.segment, 'segment'), first, count: length, map };
+}
+
+function positive(value: unknown, field: string): number {
+  const n = count(value, field);
+  if (n < 1) throw new Error(`bad ${field}: 0`);
+  return n;
+}
+
+/** The run-length map of a checkpoint or a segment, with its checksums (version 2 on). */
+function mapOf(version: number, header: Record<string, unknown>, payload: Uint8Array): MapEntries {
   const tags = header.tags;
   if (typeof tags !== 'object' || tags === null) throw new Error('no tags');
   if (!Array.isArray(header.map)) throw new Error('map is not a list');
@@ -153,13 +197,7 @@ export function decodeCheckpointObject(bytes: Uint8Array): CheckpointObject {
         if (!unchecked.has(index)) (map.get(index) as { crc?: number }).crc = view.getUint32(i * 4, true);
       });
   }
-  return {
-    seq: count(header.seq, 'seq'),
-    time: count(header.time, 'time'),
-    size: count(header.size, 'size'),
-    blockSize: count(header.blockSize, 'blockSize'),
-    map,
-  };
+  return map;
 }
 
 const CRC32C_TABLE = (() => {
@@ -201,6 +239,7 @@ export type ParsedKey =
   | { kind: 'lease' }
   | { kind: 'record'; seq: number }
   | { kind: 'checkpoint'; seq: number }
+  | { kind: 'segment'; seq: number; segmentBlocks: number; segment: number }
   | { kind: 'block'; index: number; seq: number; tag: string }
   | { kind: 'unknown' };
 
@@ -213,6 +252,8 @@ export function parseKey(name: string, key: string): ParsedKey | undefined {
   if (match) return { kind: 'record', seq: Number(match[1]) };
   match = /^checkpoint\/(\d{12})$/.exec(rest);
   if (match) return { kind: 'checkpoint', seq: Number(match[1]) };
+  match = /^checkpoint\/(\d{12})\.([1-9]\d*)\.(\d{6})$/.exec(rest);
+  if (match) return { kind: 'segment', seq: Number(match[1]), segmentBlocks: Number(match[2]), segment: Number(match[3]) };
   match = /^blocks\/(\d{10})\.(\d{12})\.([0-9a-f]{16})$/.exec(rest);
   if (match) return { kind: 'block', index: Number(match[1]), seq: Number(match[2]), tag: match[3] as string };
   return { kind: 'unknown' };
@@ -224,4 +265,8 @@ export function blockKeyOf(name: string, index: number, seq: number, blockTag: s
 
 export function checkpointKeyOf(name: string, seq: number): string {
   return `${name}/checkpoint/${String(seq).padStart(12, '0')}`;
+}
+
+export function segmentKeyOf(name: string, seq: number, segmentBlocks: number, segment: number): string {
+  return `${checkpointKeyOf(name, seq)}.${segmentBlocks}.${String(segment).padStart(6, '0')}`;
 }

@@ -8,8 +8,11 @@ import {
   decodeHeadObject,
   decodeLeaseObject,
   decodeRecordObject,
+  decodeSegmentObject,
   parseKey,
+  segmentKeyOf,
   type HeadObject,
+  type MapEntries,
   type RecordObject,
 } from './envelope.js';
 import type { GuaranteeId } from './guarantees.js';
@@ -100,6 +103,8 @@ export class FormatMonitor implements ObjectObserver {
         return this.#record(parsed.seq, data, condition, issuedAt);
       case 'checkpoint':
         return this.#checkpoint(parsed.seq, data, condition);
+      case 'segment':
+        return this.#segment(parsed.seq, parsed.segmentBlocks, parsed.segment, data);
       case 'head':
         return this.#head(data, condition, before);
       case 'lease':
@@ -120,7 +125,8 @@ export class FormatMonitor implements ObjectObserver {
         if (parsed.seq > oldest) this.#fail('collection', `record ${parsed.seq} was deleted while the head keeps commits from ${oldest} on`);
         return;
       case 'checkpoint':
-        if (parsed.seq >= oldest) this.#fail('collection', `checkpoint ${parsed.seq} was deleted while the head keeps commits from ${oldest} on`);
+      case 'segment':
+        if (parsed.seq >= oldest) this.#fail('collection', `checkpoint ${parsed.seq} (${key}) was deleted while the head keeps commits from ${oldest} on`);
         return;
       case 'block': {
         const record = this.records.get(parsed.seq);
@@ -239,18 +245,32 @@ export class FormatMonitor implements ObjectObserver {
     if (checkpoint.size !== state.size) differences.push(`size ${checkpoint.size} ≠ ${state.size}`);
     if (checkpoint.blockSize !== state.blockSize) differences.push(`block size ${checkpoint.blockSize} ≠ ${state.blockSize}`);
     if (checkpoint.time !== state.time) differences.push(`time ${checkpoint.time} ≠ ${state.time}`);
-    for (const [index, entry] of state.map) {
-      const got = checkpoint.map.get(index);
-      if (got?.seq !== entry.seq || got.tag !== entry.tag)
-        differences.push(`block ${index}: ${got ? `${got.seq}.${got.tag}` : 'missing'} ≠ ${entry.seq}.${entry.tag}`);
+    // A segmented checkpoint is written after its segments: every one must be there, right, now.
+    let map = checkpoint.map;
+    if (map === undefined) {
+      map = new Map();
+      const segmentBlocks = checkpoint.segmentBlocks as number;
+      const segments = Math.ceil(blockCount(state.size, state.blockSize) / segmentBlocks);
+      for (let segment = 0; segment < segments; segment++) {
+        const bytes = this.#o.objects.peek(segmentKeyOf(this.#o.name, seq, segmentBlocks, segment));
+        if (!bytes) {
+          differences.push(`segment ${segment} of ${segmentBlocks} blocks does not exist`);
+          continue;
+        }
+        try {
+          for (const [index, entry] of decodeSegmentObject(bytes).map) map.set(index, entry);
+        } catch (error) {
+          differences.push(`segment ${segment} does not decode: ${(error as Error).message}`);
+        }
+      }
     }
-    for (const index of checkpoint.map.keys()) if (!state.map.has(index)) differences.push(`block ${index} should not be there`);
+    differences.push(...this.#mapDifferences(map, state.map, 0, Number.POSITIVE_INFINITY));
     if (differences.length > 0) this.#fail('checkpoint', `checkpoint ${seq} differs from the state after commit ${seq}: ${differences.slice(0, 5).join('; ')}`);
     // A checkpoint below the head's oldest is garbage the format allows (a PUT that landed late, or a
     // collection that another one overtook): never listed (the head check sees to that), deleted by the
     // next collection, its blocks possibly gone already. What it names is not checked.
     if (seq < (this.head()?.oldest ?? 0)) return;
-    for (const [index, entry] of checkpoint.map) {
+    for (const [index, entry] of map) {
       if (!this.#o.objects.has(blockKeyOf(this.#o.name, index, entry.seq, entry.tag))) {
         this.#fail('checkpoint', `checkpoint ${seq} names block ${index} of commit ${entry.seq}, whose object does not exist`);
         break;
@@ -264,6 +284,43 @@ export class FormatMonitor implements ObjectObserver {
         break;
       }
     }
+  }
+
+  /**
+   * A segment of checkpoint `seq`: written before its checkpoint, unconditionally (the
+   * same bytes whoever writes it), holding exactly the state's entries in its range.
+   */
+  #segment(seq: number, segmentBlocks: number, segment: number, data: Uint8Array): void {
+    let decoded;
+    try {
+      decoded = decodeSegmentObject(data);
+    } catch (error) {
+      return this.#fail('envelope', `segment ${segment} of checkpoint ${seq} does not decode: ${(error as Error).message}`);
+    }
+    const state = this.#states.get(seq);
+    if (!state) return this.#fail('checkpoint', `a segment of checkpoint ${seq} was written, but record ${seq} was never created`);
+    const first = segment * segmentBlocks;
+    const count = Math.min(segmentBlocks, blockCount(state.size, state.blockSize) - first);
+    const differences: string[] = [];
+    if (decoded.checkpoint !== seq || decoded.segment !== segment) differences.push(`it says segment ${decoded.segment} of checkpoint ${decoded.checkpoint}`);
+    if (count < 1) differences.push(`the file has no block ${first}`);
+    if (decoded.first !== first || decoded.count !== count) differences.push(`it covers ${decoded.first} + ${decoded.count}, not ${first} + ${count}`);
+    differences.push(...this.#mapDifferences(decoded.map, state.map, first, first + segmentBlocks));
+    if (differences.length > 0)
+      this.#fail('checkpoint', `segment ${segment} of checkpoint ${seq} differs from the state after commit ${seq}: ${differences.slice(0, 5).join('; ')}`);
+  }
+
+  /** How `map` differs from the state's `expected` over blocks `first` … `end − 1`. */
+  #mapDifferences(map: MapEntries, expected: ShadowState['map'], first: number, end: number): string[] {
+    const differences: string[] = [];
+    for (const [index, entry] of expected) {
+      if (index < first || index >= end) continue;
+      const got = map.get(index);
+      if (got?.seq !== entry.seq || got.tag !== entry.tag)
+        differences.push(`block ${index}: ${got ? `${got.seq}.${got.tag}` : 'missing'} ≠ ${entry.seq}.${entry.tag}`);
+    }
+    for (const index of map.keys()) if (!expected.has(index)) differences.push(`block ${index} should not be there`);
+    return differences;
   }
 
   #head(data: Uint8Array, condition: PutCondition | undefined, before: Uint8Array | undefined): void {

@@ -1,3 +1,4 @@
+import { setSegmentMinimum } from '@blockvfs/core/testing';
 import { MAX_IDLE_ENGINES, openDatabase, warmEngines } from '@blockvfs/vfs-wasqlite';
 import { finalCheck, midRunCheck } from './checks.js';
 import { installEnvironment, type RealTimeUse } from './determinism.js';
@@ -105,6 +106,8 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<S
   const world = new World({ scheduler, objects, trace, oracle, monitor, swarm, random: root.fork('world'), epoch: EPOCH, mutation: options.mutation });
   const unhandled = (reason: unknown): void => oracle.finding('progress', `an unhandled rejection: ${describeError(reason)}`);
   process.on('unhandledRejection', unhandled);
+  // Seeds run one at a time in a process: the setting is this seed's alone.
+  const segmentMinimum = setSegmentMinimum(swarm.segmentBlocks);
   try {
     try {
       await scheduler.run(() => main(world), { maxEvents: 500_000, maxWallMs: 120_000 });
@@ -113,6 +116,7 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<S
     }
     await cleanUp(world);
   } finally {
+    setSegmentMinimum(segmentMinimum);
     process.off('unhandledRejection', unhandled);
     environment.restore();
   }

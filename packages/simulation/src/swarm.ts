@@ -1,4 +1,5 @@
 import { DEFAULT_BLOCK_SIZE, MIN_GRACE_MS } from '@blockvfs/core';
+import { DEFAULT_SEGMENT_BLOCKS } from '@blockvfs/core/testing';
 import { Random } from './random.js';
 import type { EtagStyle } from './sim-objects.js';
 import { STORE_OPS, type FaultProfile, type StoreOp, type StoreProfile } from './sim-store.js';
@@ -64,6 +65,8 @@ export interface Swarm {
   collections: Frequency;
   pageSize: number;
   blockSize: number;
+  /** The checkpoints' segment minimum (setSegmentMinimum): small ones segment the small files simulated here. */
+  segmentBlocks: number;
   etags: EtagStyle;
   gc: { retentionMs: number; graceMs: number };
   processes: ProcessPlan[];
@@ -189,6 +192,7 @@ export function drawSwarm(seed: number, overrides: SwarmOverrides = {}): Swarm {
     collections: 'sometimes',
     pageSize,
     blockSize,
+    segmentBlocks: DEFAULT_SEGMENT_BLOCKS,
     etags,
     gc,
     processes,
@@ -205,6 +209,12 @@ export function drawSwarm(seed: number, overrides: SwarmOverrides = {}): Swarm {
   if (!classic && stormy.chance(0.12)) storm(swarm, stormy);
   const shrinks = new Random(seed).fork('shrinking');
   if (shrinks.chance(0.1)) shrinking(swarm, shrinks);
+  swarm.segmentBlocks = new Random(seed).fork('checkpoint segments').weighted([
+    [DEFAULT_SEGMENT_BLOCKS, 2], // larger than any file here: no checkpoint is segmented
+    [4, 2],
+    [16, 1],
+    [1, 1], // a segment per block, up to 64 segments
+  ] as const);
   return applyOverrides(swarm, overrides);
 }
 
@@ -396,7 +406,7 @@ function applyOverrides(swarm: Swarm, overrides: SwarmOverrides): Swarm {
 /** One line per process, for reports. */
 export function describeSwarm(swarm: Swarm): string[] {
   const lines = [
-    `page ${swarm.pageSize} B, block ${swarm.blockSize} B, etags ${swarm.etags}, gc retention ${swarm.gc.retentionMs / 1000} s grace ${swarm.gc.graceMs / 1000} s` +
+    `page ${swarm.pageSize} B, block ${swarm.blockSize} B, checkpoint segments of ${swarm.segmentBlocks}+ blocks, etags ${swarm.etags}, gc retention ${swarm.gc.retentionMs / 1000} s grace ${swarm.gc.graceMs / 1000} s` +
       `${swarm.classic ? ', classic case (2 writers, 10 % faults, 1 retry)' : ''}${swarm.storm ? ', collection storm' : ''}${swarm.shrinking ? ', shrinking files' : ''}, checkpoints ${swarm.checkpoints}, collections ${swarm.collections}, clean checks after ops [${swarm.checksAfterOps.join(', ')}]`,
   ];
   for (const p of swarm.processes) {
