@@ -35,6 +35,8 @@ export function scaleMarkdown(scale: ScaleResults): string {
     `no latency, counted below), and it is measured again. Open: a fresh store object (nothing cached). Commit: one UPDATE of a random row on that connection`,
     `(its reads include the row's B-tree path, cold). Checkpoint: db.checkpoint() after ${scale.commitsBeforeCheckpoint} commits. GC: collectGarbage on a fresh store object, keeping only the`,
     `newest commit (retention 0, its clock past the grace period). KiB in parentheses: the largest object read or written. Store folder: ${where}.`,
+    'A checkpoint of a file of more than 1024 blocks is segmented (docs/atomic-format.md §5): an open reads its segment 0 only, and the first read of a block',
+    "in another segment costs one GET more (a cold commit's B-tree path crosses a few); an import is followed by a checkpoint when it names more than 4096 blocks.",
     '',
     '| size | updates before | open: requests | open: KiB read | open s | commit: requests | commit: KiB read | commit: KiB written | commit s | checkpoint: requests | checkpoint: KiB written | checkpoint s | GC s | GC requests | GC deleted objects |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
