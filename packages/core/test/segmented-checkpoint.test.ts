@@ -4,10 +4,10 @@ import { AtomicFormat, type AtomicFormatOptions } from '../src/atomic/atomic-for
 import { BlockMap } from '../src/atomic/block-map.js';
 import { decodeObject } from '../src/atomic/encoding.js';
 import { atomicCheckpointKey, atomicSegmentKey, decodeSegment, encodeSegment, parseCheckpointKey } from '../src/atomic/objects.js';
-import { segmentBlocksFor } from '../src/atomic/history.js';
+import { readHead, segmentBlocksFor } from '../src/atomic/history.js';
 import { collectGarbage, verifyObjects, withRequestLog, type BlockStore, type RequestEvent } from '@blockvfs/core';
 import { PagedFile } from '@blockvfs/core/format';
-import { expectSameBytes, listAll, pattern } from './helpers.js';
+import { expectSameBytes, listAll, pattern, withCapabilities } from './helpers.js';
 
 /**
  * Segmented checkpoints (docs/atomic-format.md): the block map of a large file's
@@ -157,6 +157,32 @@ describe('segmented checkpoints', () => {
     expect(report.problems.join('\n')).toMatch(/segment 3 of checkpoint 1 .* is missing/);
   });
 
+  it('collected while verify reads them are not damage', async () => {
+    const store = new MemoryStore();
+    const writer = await open(store);
+    await writer.file.write(pattern(BS * 20, 13), 0);
+    await writer.file.sync();
+    await writer.format.checkpoint(); // 1
+    await writer.file.write(pattern(BS, 14), BS * 20); // grows: no block of commit 1 becomes garbage
+    await writer.file.sync();
+    await writer.format.checkpoint(); // 2
+    // A collection runs right when verify first asks for a segment of checkpoint 1, after it read the head.
+    let collected = false;
+    const racing: BlockStore = {
+      ...withCapabilities(store, {}),
+      get: async (key, range) => {
+        if (!collected && key.startsWith(`${atomicCheckpointKey('db', 1)}.`)) {
+          collected = true;
+          await collectGarbage({ store, name: 'db', retentionMs: hour, now: Date.now() + 2 * hour });
+        }
+        return store.get(key, range);
+      },
+    };
+    const report = await verifyObjects({ store: racing, name: 'db' });
+    expect(collected).toBe(true);
+    expect(report.problems).toEqual([]);
+  });
+
   it('follow a commit that names more than 4096 blocks with a checkpoint', async () => {
     const store = new MemoryStore();
     const { file, format } = await open(store, { checkpointEvery: 100 });
@@ -179,6 +205,25 @@ describe('segmented checkpoints', () => {
     await Promise.all([writer.format.checkpoint(), other.format.checkpoint()]);
     expectSameBytes(await contents((await open(store)).file), data, 'the checkpoint that landed');
     expect((await verifyObjects({ store, name: 'db' })).ok).toBe(true);
+  });
+});
+
+describe('a checkpoint below what a collection keeps', () => {
+  it('is never listed in the head (its segments may be gone already)', async () => {
+    const store = new MemoryStore();
+    const a = await open(store);
+    await a.file.write(pattern(BS * 20, 11), 0);
+    await a.file.sync();
+    const b = await open(store);
+    for (let i = 0; i < 2; i++) {
+      await b.file.write(pattern(BS, 12 + i), 0);
+      await b.file.sync();
+    }
+    const report = await collectGarbage({ store, name: 'db', retentionMs: hour, now: Date.now() + 2 * hour });
+    expect(report.oldestKept).toBe(3);
+    expect(a.format.seq).toBe(1); // a view confirmed just now, one the store no longer keeps
+    await a.format.checkpoint();
+    expect((await readHead(store, 'db'))?.checkpoints).toEqual([3]);
   });
 });
 
@@ -214,5 +259,34 @@ describe('BlockMap', () => {
     expect(() => map.entries()).toThrow(/not loaded/);
     await map.loadAll(3);
     expect(map.entries().map(([index]) => index)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+  });
+
+  it('lets a load that may fall back further try again when a shared one for an older commit fails', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const asked: number[] = [];
+    const map = BlockMap.lazy(
+      {
+        seq: 1,
+        segmentBlocks: 4,
+        load: async (segment, atMost) => {
+          asked.push(atMost);
+          await gate;
+          // Collected with its checkpoint: only a view at commit 5 or later finds it in a newer checkpoint.
+          if (atMost < 5) throw new Error('segment gone');
+          return new Map([[segment * 4, entry(5)]]);
+        },
+      },
+      1,
+    );
+    const prefetch = map.load(0, 1).catch((error: Error) => error.message);
+    const read = map.load(0, 7);
+    release();
+    expect(await prefetch).toBe('segment gone');
+    await read;
+    expect(asked).toEqual([1, 7]);
+    expect(map.get(0)).toEqual(entry(5));
   });
 });

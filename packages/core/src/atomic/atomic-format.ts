@@ -673,10 +673,13 @@ export class AtomicFormat implements FileFormat {
   }
 }
 
-/** The head after adding checkpoint `seq` (undefined: it already lists it). */
+/**
+ * The head after adding checkpoint `seq` (undefined: it already lists it, or a collection
+ * moved `oldest` past it while it was written: garbage then, never listed).
+ */
 function withCheckpoint(head: Head | undefined, seq: number, blockSize: number): Head | undefined {
   const checkpoints = head?.checkpoints ?? [];
-  if (checkpoints.includes(seq)) return undefined;
+  if (checkpoints.includes(seq) || seq < (head?.oldest ?? 0)) return undefined;
   return {
     checkpoint: Math.max(seq, head?.checkpoint ?? 0),
     checkpoints: [...checkpoints, seq].sort((a, b) => a - b),

@@ -38,7 +38,8 @@ export class BlockMap {
   readonly #pending: Set<number>;
   /** Block count the file shrank to since the checkpoint, at the smallest: its entries from there on are gone. */
   #limit: number;
-  readonly #loading = new Map<number, Promise<void>>();
+  /** Segment loads in flight, each with the seq of the state it may fall back to (see MapBase.load). */
+  readonly #loading = new Map<number, { atMost: number; promise: Promise<void> }>();
 
   private constructor(entries: Map<number, BlockEntry>, base: MapBase | undefined, pending: Set<number>, limit: number) {
     this.#entries = entries;
@@ -127,17 +128,26 @@ export class BlockMap {
   }
 
   #loadSegment(segment: number, atMost: number): Promise<void> {
-    let loading = this.#loading.get(segment);
-    if (!loading) {
-      loading = (async () => {
+    const inFlight = this.#loading.get(segment);
+    if (inFlight) {
+      if (inFlight.atMost >= atMost) return inFlight.promise;
+      // A load for an older commit (the open's prefetch, before the catch-up) cannot fall back as far
+      // as this one may (a segment collected meanwhile): on its failure, this one tries for itself.
+      return inFlight.promise.catch(() => this.#loadSegment(segment, atMost));
+    }
+    const loading = {
+      atMost,
+      promise: (async () => {
         const entries = await (this.#base as MapBase).load(segment, atMost);
         if (!this.#pending.has(segment)) return;
         // No await from here on: the merge sees the map as the commits applied meanwhile left it.
         for (const [index, entry] of entries) if (index < this.#limit && !this.#entries.has(index)) this.#entries.set(index, entry);
         this.#pending.delete(segment);
-      })().finally(() => this.#loading.delete(segment));
-      this.#loading.set(segment, loading);
-    }
-    return loading;
+      })().finally(() => {
+        if (this.#loading.get(segment) === loading) this.#loading.delete(segment);
+      }),
+    };
+    this.#loading.set(segment, loading);
+    return loading.promise;
   }
 }

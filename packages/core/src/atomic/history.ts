@@ -240,19 +240,22 @@ function segmentedBase(store: BlockStore, name: string, checkpoint: Checkpoint, 
       const entries = await readSegment(store, name, checkpoint, segment);
       if (entries) return entries;
       const key = atomicSegmentKey(name, checkpoint.seq, segmentBlocks, segment);
-      const head = strict ? undefined : await readHead(store, name);
+      const head = await readHead(store, name);
       const first = segment * segmentBlocks;
-      for (const seq of (head?.checkpoints ?? []).filter((c) => c > checkpoint.seq && c <= atMost).reverse()) {
+      const candidates = strict ? [] : (head?.checkpoints ?? []).filter((c) => c > checkpoint.seq && c <= atMost);
+      for (const seq of candidates.reverse()) {
         const newer = await readCheckpoint(store, name, seq);
         if (!newer) continue;
         const found = newer.map ?? (await newerSegments(store, name, newer, first, first + segmentBlocks));
         if (found) return new Map([...found].filter(([index]) => index >= first && index < first + segmentBlocks));
       }
-      const collected = !strict && !(head?.checkpoints.includes(checkpoint.seq) ?? false);
+      // Collected with its checkpoint (the head no longer lists it), or damage.
+      const collected = !(head?.checkpoints.includes(checkpoint.seq) ?? false);
       throw new BlockVfsError(
         collected ? 'transient' : 'permanent',
         collected
-          ? `checkpoint ${checkpoint.seq} of "${name}", which this view of commit ${atMost} stands on, was collected, and no newer checkpoint at or before that commit is kept: the view is older than what the store keeps; reopen the database`
+          ? `checkpoint ${checkpoint.seq} of "${name}", which this view of commit ${atMost} stands on, was collected` +
+            (strict ? '' : ', and no newer checkpoint at or before that commit is kept: the view is older than what the store keeps; reopen the database')
           : `"${name}" is damaged: segment ${segment} of checkpoint ${checkpoint.seq} (object "${key}") is missing`,
         { source: SOURCE, store: store.name },
       );

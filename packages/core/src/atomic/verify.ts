@@ -83,6 +83,8 @@ export async function verifyObjects(options: VerifyOptions): Promise<VerifyRepor
       state = await readCheckpointState(store, name, seq, true);
       if (state) await loadWholeMap(state);
     } catch (error) {
+      // A collection running now may have removed it with its segments (the head then no longer lists it): not damage.
+      if (isBlockVfsError(error, 'transient') && !(await readHead(store, name))?.checkpoints.includes(seq)) continue;
       if (!isBlockVfsError(error, 'permanent')) throw error;
       problems.push(error.message);
       continue;
