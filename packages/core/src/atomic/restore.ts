@@ -1,4 +1,5 @@
 import type { BlockStore } from '../block-store.js';
+import type { Clock } from '../clock.js';
 import { BlockVfsError, isBlockVfsError } from '../errors.js';
 import { changeCounterOf, headerOf, setChangeCounterPast } from '../change-counter.js';
 import { blockCount, blockLength } from '../file-format.js';
@@ -23,6 +24,8 @@ export interface RestoreOptions {
   name: string;
   /** The commit to bring back: its number, or a time (the newest commit at or before it). */
   asOf: number | Date;
+  /** Where time comes from (the new commit's time, the writer lease); default the system clock. */
+  clock?: Clock;
 }
 
 export interface RestoreReport {
@@ -38,10 +41,11 @@ export interface RestoreReport {
 
 export async function restoreCommit(options: RestoreOptions): Promise<RestoreReport> {
   const { store, name } = checkInspectOptions(options, 'restoreCommit');
-  const old = await AtomicFormat.open(store, name, { blockSize: 4096, asOf: options.asOf, cacheBytes: 0, singleWriter: true });
+  const clock = options.clock === undefined ? {} : { clock: options.clock };
+  const old = await AtomicFormat.open(store, name, { blockSize: 4096, asOf: options.asOf, cacheBytes: 0, singleWriter: true, ...clock });
   // Not while another writer holds the writer lease, when writers use one (see writersUseLease). Released by to.close().
   const lease = await writersUseLease(store, name);
-  const current = await AtomicFormat.open(store, name, { blockSize: old.blockSize, cacheBytes: 0, lease });
+  const current = await AtomicFormat.open(store, name, { blockSize: old.blockSize, cacheBytes: 0, lease, ...clock });
   if (current.seq === 0)
     throw new BlockVfsError('not-found', `there is no database "${name}" in the atomic layout on this store`, { source: SOURCE, store: store.name });
   const from = new PagedFile(old);
