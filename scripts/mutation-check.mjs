@@ -314,6 +314,14 @@ const MUTATIONS = [
     replace: '      this.#dirty.set(index, recent);',
     tests: ['packages/core/test/paged-file.test.ts'],
   },
+  {
+    id: 'restore-counter',
+    what: "a restore moves SQLite's change counter past the newest state's, so open connections drop their cached pages",
+    file: 'packages/core/src/atomic/restore.ts',
+    find: '    if (past !== undefined) {',
+    replace: '    if (past !== undefined && false) {',
+    tests: ['packages/core/test/atomic-inspect.test.ts'],
+  },
   // Segmented checkpoints: a segment loaded after commits must not undo them.
   {
     id: 'segment-merge',

@@ -112,7 +112,7 @@ export async function finalCheck(world: World): Promise<void> {
   }
   if (state) {
     for (const info of oracle.ops.values()) {
-      if (info.outcome === 'acked' && !state.ops.has(info.op))
+      if (info.outcome === 'acked' && !state.ops.has(info.op) && !oracle.mayBeRemoved(info))
         oracle.finding('durable', `acknowledged op ${info.op} (${info.process}, commit ${info.commit ?? '?'}) is not in the final state`);
     }
   }
@@ -195,6 +195,11 @@ async function timeTravel(world: World, latest: number): Promise<void> {
     const had = new Set(after.ops);
     const removed = before.ops.filter((op) => !had.has(op));
     const added = after.ops.length - (before.ops.length - removed.length);
+    // A restore's commit removes ops, and may bring back some an earlier restore removed.
+    if (oracle.restoreWithin(before.seq, after.seq)) {
+      if (after.time < before.time) oracle.finding('recordTime', `commit ${after.seq}'s time ${after.time} is before commit ${before.seq}'s ${before.time}`);
+      continue;
+    }
     if (removed.length > 0) oracle.finding('oneWriter', `commit ${after.seq} lost ops ${list(removed)} that commit ${before.seq} had`);
     if (added > after.seq - before.seq) oracle.finding('oneWriter', `commits ${before.seq}…${after.seq} add ${added} ops: more than one per commit`);
     if (after.time < before.time) oracle.finding('recordTime', `commit ${after.seq}'s time ${after.time} is before commit ${before.seq}'s ${before.time}`);
@@ -211,7 +216,7 @@ async function timeTravel(world: World, latest: number): Promise<void> {
       if (before?.has(info.op))
         oracle.finding('durable', `op ${info.op} (${info.process}) was acknowledged at commit ${info.commit}, but commit ${info.commit - 1} holds it already`);
       for (const v of visited) {
-        if (v.seq > info.commit && !bySeq.get(v.seq)?.has(info.op)) {
+        if (v.seq > info.commit && !bySeq.get(v.seq)?.has(info.op) && !oracle.mayBeRemoved(info, v.seq)) {
           oracle.finding('durable', `op ${info.op} (${info.process}, acknowledged at commit ${info.commit}) is missing from commit ${v.seq}`);
           break;
         }
@@ -233,17 +238,22 @@ async function timeTravel(world: World, latest: number): Promise<void> {
     }
   }
 
-  // Every read of the run saw the state of one commit.
+  // Every read of the run saw the state of one commit (ops a restore removed since included).
+  const removedOp = (op: number): boolean => {
+    const info = oracle.ops.get(op);
+    return info !== undefined && oracle.mayBeRemoved(info);
+  };
   const states = new Map(visited.map((v) => [v.ops.join(), v.seq]));
   const firstOps = new Set(visited[0]?.ops ?? []);
   for (const read of oracle.reads) {
     if (states.has(read.ops.join())) continue;
     if (dense) {
       // Not a kept commit: it must be an older one, collected since.
-      const older = oldest > 1 && read.ops.every((op) => firstOps.has(op)) && read.ops.length < firstOps.size;
+      const older = oldest > 1 && read.ops.every((op) => firstOps.has(op) || removedOp(op)) && (read.ops.length < firstOps.size || read.ops.some(removedOp));
       if (!older) oracle.finding('oneCommit', `a read by ${read.process} at ${read.at} ms saw ops [${list(read.ops, 12)}], the state of no commit`);
     } else {
-      const inside = read.ops.every((op) => new Set(visited[visited.length - 1]?.ops).has(op));
+      const last = new Set(visited[visited.length - 1]?.ops);
+      const inside = read.ops.every((op) => last.has(op) || removedOp(op));
       if (!inside)
         oracle.finding('oneCommit', `a read by ${read.process} at ${read.at} ms saw ops [${list(read.ops, 12)}], some of which no later commit holds`);
     }

@@ -26,7 +26,7 @@ const USAGE = `usage: pnpm test:sim [--seeds N] [--from S] [--jobs J] [--seed S]
   --json FILE    write every seed's result summary to FILE
   --shrink       with --seed: switch things off one at a time while the seed still fails, and print what is left
   --for ID       with --shrink: keep failing with a finding of this guarantee (default: that of the first finding)
-  --only KIND    among those seeds, run only the swarms of one kind: classic, storm or shrinking
+  --only KIND    among those seeds, run only the swarms of one kind: classic, storm, shrinking or restores
   --verbose      print every seed, not only failing ones`;
 
 interface Summary {
@@ -141,8 +141,8 @@ async function main(): Promise<number> {
   const count = Number(values.seeds ?? 100);
   const from = Number(values.from ?? 1);
   const only = values.only;
-  if (only !== undefined && only !== 'classic' && only !== 'storm' && only !== 'shrinking')
-    throw new Error(`--only takes classic, storm or shrinking, not ${only}`);
+  if (only !== undefined && only !== 'classic' && only !== 'storm' && only !== 'shrinking' && only !== 'restores')
+    throw new Error(`--only takes classic, storm, shrinking or restores, not ${only}`);
   const seeds = Array.from({ length: count }, (_, i) => from + i).filter((seed) => only === undefined || drawSwarm(seed, overrides)[only]);
   if (seeds.length === 0) return 0;
   const jobs = Math.max(1, Math.min(Number(values.jobs ?? 2), seeds.length));

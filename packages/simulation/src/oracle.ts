@@ -54,6 +54,24 @@ export interface GcInfo {
   horizonCommit: number;
 }
 
+/**
+ * A restore (restoreCommit): the state of commit `from` (its ops) brought back as a new
+ * commit, which removes every op committed after `from` and before it.
+ */
+export interface RestoreInfo {
+  process: string;
+  from: number;
+  ops: Set<number>;
+  /** Tick of its start, and of its outcome. */
+  begun: number;
+  settled?: number;
+  /**
+   * The commit that holds it; 'nothing' (the state was that already), 'refused' (not
+   * applied), 'unknown' (it may have landed, at a commit not known), or pending.
+   */
+  outcome?: number | 'nothing' | 'refused' | 'unknown';
+}
+
 /** What a process has seen: its reads must never go back. */
 interface ProcessView {
   seen: number[];
@@ -64,6 +82,7 @@ export class Oracle {
   readonly ops = new Map<number, OpInfo>();
   readonly reads: ReadInfo[] = [];
   readonly collections: GcInfo[] = [];
+  readonly restores: RestoreInfo[] = [];
   /** States seen by time travel during the run, by commit (the final time travel must agree). */
   readonly history: Array<{ seq: number; ops: number[]; at: number }> = [];
   readonly findings: Finding[] = [];
@@ -127,6 +146,59 @@ export class Oracle {
     this.#line(`${info.process} op ${info.op} unknown: ${why}`);
   }
 
+  beginRestore(process: string, from: number, ops: Set<number>): RestoreInfo {
+    const restore: RestoreInfo = { process, from, ops, begun: this.tick() };
+    this.restores.push(restore);
+    this.#line(`${process} restore of commit ${from} (${ops.size} ops) begins`);
+    return restore;
+  }
+
+  restoreSettled(restore: RestoreInfo, outcome: NonNullable<RestoreInfo['outcome']>): void {
+    restore.outcome = outcome;
+    restore.settled = this.tick();
+    this.#line(`${restore.process} restore of commit ${restore.from}: ${typeof outcome === 'number' ? `commit ${outcome}` : outcome}`);
+  }
+
+  /**
+   * Whether a restore may have removed op `info` by commit `seq` (by the newest commit
+   * when undefined): it is not in the restored state, it began before the restore
+   * settled (or the restore is still in flight), and, where both commits are known, it
+   * was committed before the restore's.
+   */
+  mayBeRemoved(info: OpInfo, seq?: number): boolean {
+    return this.restores.some((r) => {
+      if (r.outcome === 'refused' || r.outcome === 'nothing' || r.ops.has(info.op)) return false;
+      if (r.settled !== undefined && info.issued > r.settled) return false;
+      if (typeof r.outcome !== 'number') return true;
+      if (seq !== undefined && r.outcome > seq) return false;
+      return info.commit === undefined || info.commit < r.outcome;
+    });
+  }
+
+  /** Whether a restore may have made a commit after `after`, up to `upTo`: a commit there may remove ops (and bring back older ones). */
+  restoreWithin(after: number, upTo: number): boolean {
+    return this.restores.some(
+      (r) => r.outcome !== 'refused' && r.outcome !== 'nothing' && (typeof r.outcome !== 'number' || (after < r.outcome && r.outcome <= upTo)),
+    );
+  }
+
+  /**
+   * Whether op `info` must be absent from a state read at tick `tick`: the newest restore
+   * (by commit) acknowledged before then removed it (its commit came before the
+   * restore's, and the restored state lacks it), and no other restore that might bring
+   * it back (one in flight, of unknown outcome, or settled since) exists.
+   */
+  certainlyRemoved(info: OpInfo, tick: number): boolean {
+    if (info.outcome !== 'acked' || info.commit === undefined) return false;
+    let newest: RestoreInfo | undefined;
+    for (const r of this.restores) {
+      if (r.outcome === 'refused' || r.outcome === 'nothing') continue;
+      if (typeof r.outcome !== 'number' || (r.settled as number) >= tick) return false;
+      if (!newest || r.outcome > (newest.outcome as number)) newest = r;
+    }
+    return newest !== undefined && !newest.ops.has(info.op) && info.commit < (newest.outcome as number);
+  }
+
   /**
    * Judges a state read by `process` in a read transaction issued at `issued`:
    * invariants, no certainly-failed op, monotonic per process, and, when the process
@@ -141,10 +213,15 @@ export class Oracle {
     this.reads.push({ process, issued: issued.tick, at: this.#now(), ops: ids });
     this.checkState(state, `${options.what} by ${process}`);
     const view = this.#view(process);
-    const missingSeen = view.seen.filter((op) => !state.ops.has(op));
+    // Ops a restore removed are gone, not lost.
+    const removed = (op: number): boolean => {
+      const info = this.ops.get(op);
+      return info !== undefined && this.mayBeRemoved(info);
+    };
+    const missingSeen = view.seen.filter((op) => !state.ops.has(op) && !removed(op));
     if (missingSeen.length > 0)
       this.finding('monotonic', `${options.what} by ${process} went back: ops ${list(missingSeen)}, seen by its earlier read, are gone`);
-    const missingOwn = [...view.own].filter((op) => !state.ops.has(op));
+    const missingOwn = [...view.own].filter((op) => !state.ops.has(op) && !removed(op));
     if (missingOwn.length > 0) this.finding('monotonic', `${options.what} by ${process} lacks its own acknowledged ops ${list(missingOwn)}`);
     view.seen = ids;
     if (options.staleness !== undefined) this.checkContainsAcked(state, issued, `${options.what} by ${process}`, options.staleness);
@@ -153,8 +230,11 @@ export class Oracle {
   /** Every op acknowledged before `issued` (more than `staleness` ms before, if given) must be in `state`. */
   checkContainsAcked(state: DbState, issued: Issue, what: string, staleness = 0): void {
     const missing: number[] = [];
+    const back: number[] = [];
     for (const info of this.ops.values()) {
-      if (info.outcome !== 'acked' || state.ops.has(info.op)) continue;
+      // A fresh read after a restore was acknowledged never sees what it removed.
+      if (staleness === 0 && state.ops.has(info.op) && this.certainlyRemoved(info, issued.tick)) back.push(info.op);
+      if (info.outcome !== 'acked' || state.ops.has(info.op) || this.mayBeRemoved(info)) continue;
       const before = staleness === 0 ? (info.acked as number) < issued.tick : (info.ackedAt as number) < issued.at - staleness;
       if (before) missing.push(info.op);
     }
@@ -165,6 +245,7 @@ export class Oracle {
       const when = staleness === 0 ? 'before it began' : `more than its freshness of ${staleness} ms before it began (at ${issued.at} ms)`;
       this.finding(what.startsWith('read') ? 'fresh' : 'durable', `${what} lacks ops acknowledged ${when}: ${list(detail)}`);
     }
+    if (back.length > 0) this.finding('durable', `${what} holds ops ${list(back)}, which a restore acknowledged before it began had removed`);
   }
 
   /** The checks every state gets: invariants, and no op that certainly failed. */

@@ -1,5 +1,5 @@
-import { collectGarbage, isBlockVfsError, withRetry, type BlockStore } from '@blockvfs/core';
-import { openDatabase, type Database, type OpenDatabaseOptions } from '@blockvfs/vfs-wasqlite';
+import { collectGarbage, isBlockVfsError, restoreCommit, withRetry, type BlockStore } from '@blockvfs/core';
+import { SqliteError, openDatabase, type Database, type OpenDatabaseOptions } from '@blockvfs/vfs-wasqlite';
 import { KilledError, classifyError, describeError } from './errors.js';
 import type { OpInfo } from './oracle.js';
 import type { Random } from './random.js';
@@ -163,6 +163,8 @@ class Life {
         return this.#plain('vacuum', () => db.exec('VACUUM'));
       case 'gc':
         return this.#collect();
+      case 'restore':
+        return this.#restore(db, op.back);
       case 'idle':
         return this.#clock.sleep(op.ms);
       case 'reopen': {
@@ -299,6 +301,48 @@ class Life {
       else this.#error(error, 'gc');
     } finally {
       this.#world.collecting.delete(running);
+    }
+  }
+
+  /**
+   * Brings back the commit `back` commits before this connection's view (restoreCommit),
+   * having read its state first by time travel: what the oracle then expects, with the
+   * ops committed in between gone for good.
+   */
+  async #restore(db: Database, back: number): Promise<void> {
+    const { oracle, name } = this.#world;
+    const asOf = ((await db.version().catch(() => undefined))?.commit ?? 0) - back;
+    if (asOf < 1) return;
+    let ops: Set<number>;
+    try {
+      const old = await openDatabase({ store: this.#client, name, clock: this.#clock, readOnly: true, asOf });
+      this.#world.databases.add(old);
+      try {
+        const state = await old.transaction(() => readState(old, false));
+        oracle.checkState(state, `time travel to commit ${asOf} by ${this.#label}`);
+        ops = new Set(state.ops.keys());
+      } finally {
+        await old.close().catch(() => undefined);
+      }
+    } catch (error) {
+      // Collected meanwhile (not-found, or a block gone mid-read once behind the oldest kept), or a store failure: no restore then.
+      const cause = error instanceof SqliteError ? error.cause : error;
+      const collected = isBlockVfsError(cause, 'not-found') || (isBlockVfsError(cause, 'permanent') && (this.#world.monitor.head()?.oldest ?? 0) > asOf);
+      if (collected) this.#world.line(`${this.#label} restore: commit ${asOf} is no longer kept`);
+      else this.#error(error, `restore: time travel to commit ${asOf}`);
+      return;
+    }
+    this.#alive();
+    const restore = oracle.beginRestore(this.#label, asOf, ops);
+    try {
+      const report = await restoreCommit({ store: this.#client, name, asOf, clock: this.#clock });
+      oracle.restoreSettled(restore, report.commit === 0 ? 'nothing' : report.commit);
+    } catch (error) {
+      // Refused (another writer, its lease, a collection of the commit): not applied. Anything else: it may have landed.
+      const refused = isBlockVfsError(error, 'precondition-failed') || isBlockVfsError(error, 'not-found');
+      oracle.restoreSettled(restore, refused ? 'refused' : 'unknown');
+      if (isBlockVfsError(error, 'not-found')) this.#world.line(`${this.#label} restore: ${describeError(error)}`);
+      else this.#error(error, 'restore');
     }
   }
 

@@ -21,6 +21,8 @@ export type Op =
   | { kind: 'idle'; ms: number }
   | { kind: 'vacuum' }
   | { kind: 'reopen' }
+  /** restoreCommit of the commit `back` commits before the process's view: a commit that removes the ops in between. */
+  | { kind: 'restore'; back: number }
   /** A read transaction on the process's second connection (thinking for a while) beside a write on its first. */
   | { kind: 'overlap'; thinkMs: number; write: 'insert' | 'increment' };
 
@@ -60,6 +62,8 @@ export interface Swarm {
   storm: boolean;
   /** Writers delete large rows and VACUUM after deletes, then read: the file shrinks, often. */
   shrinking: boolean;
+  /** Writers restore older commits now and then. */
+  restores: boolean;
   /** How often processes checkpoint and collect: never, now and then (the plans as drawn), or often. */
   checkpoints: Frequency;
   collections: Frequency;
@@ -188,6 +192,7 @@ export function drawSwarm(seed: number, overrides: SwarmOverrides = {}): Swarm {
     classic,
     storm: false,
     shrinking: false,
+    restores: false,
     checkpoints: 'sometimes',
     collections: 'sometimes',
     pageSize,
@@ -209,6 +214,8 @@ export function drawSwarm(seed: number, overrides: SwarmOverrides = {}): Swarm {
   if (!classic && stormy.chance(0.12)) storm(swarm, stormy);
   const shrinks = new Random(seed).fork('shrinking');
   if (shrinks.chance(0.1)) shrinking(swarm, shrinks);
+  const restores = new Random(seed).fork('restores');
+  if (restores.chance(0.2)) restoring(swarm, restores);
   swarm.segmentBlocks = new Random(seed).fork('checkpoint segments').weighted([
     [DEFAULT_SEGMENT_BLOCKS, 2], // larger than any file here: no checkpoint is segmented
     [4, 2],
@@ -231,6 +238,26 @@ function shrinking(swarm: Swarm, random: Random): void {
       for (const op of life.ops) {
         ops.push(op.kind === 'insert' && random.chance(0.4) ? { kind: 'insert', large: true } : op);
         if (op.kind === 'delete' && random.chance(0.6)) ops.push({ kind: 'vacuum' }, { kind: 'idle', ms: random.int(1, 3_000) }, { kind: 'read', thinkMs: 0 });
+      }
+      return { ...life, ops };
+    });
+  }
+}
+
+/**
+ * Restores: now and then a writer brings back an older commit (restoreCommit), which
+ * removes the ops committed since, beside writers and readers whose connections hold
+ * pages of the state it replaces.
+ */
+function restoring(swarm: Swarm, random: Random): void {
+  swarm.restores = true;
+  for (const plan of swarm.processes) {
+    if (plan.role !== 'writer') continue;
+    plan.lives = plan.lives.map((life) => {
+      const ops: Op[] = [];
+      for (const op of life.ops) {
+        ops.push(op);
+        if (random.chance(0.12)) ops.push({ kind: 'restore', back: random.int(1, 4) });
       }
       return { ...life, ops };
     });
@@ -407,7 +434,7 @@ function applyOverrides(swarm: Swarm, overrides: SwarmOverrides): Swarm {
 export function describeSwarm(swarm: Swarm): string[] {
   const lines = [
     `page ${swarm.pageSize} B, block ${swarm.blockSize} B, checkpoint segments of ${swarm.segmentBlocks}+ blocks, etags ${swarm.etags}, gc retention ${swarm.gc.retentionMs / 1000} s grace ${swarm.gc.graceMs / 1000} s` +
-      `${swarm.classic ? ', classic case (2 writers, 10 % faults, 1 retry)' : ''}${swarm.storm ? ', collection storm' : ''}${swarm.shrinking ? ', shrinking files' : ''}, checkpoints ${swarm.checkpoints}, collections ${swarm.collections}, clean checks after ops [${swarm.checksAfterOps.join(', ')}]`,
+      `${swarm.classic ? ', classic case (2 writers, 10 % faults, 1 retry)' : ''}${swarm.storm ? ', collection storm' : ''}${swarm.shrinking ? ', shrinking files' : ''}${swarm.restores ? ', restores' : ''}, checkpoints ${swarm.checkpoints}, collections ${swarm.collections}, clean checks after ops [${swarm.checksAfterOps.join(', ')}]`,
   ];
   for (const p of swarm.processes) {
     const f = p.store.faults;
@@ -438,6 +465,8 @@ export function describeOp(op: Op): string {
       return `idle ${secs(op.ms)}`;
     case 'overlap':
       return `overlap (read think ${secs(op.thinkMs)} beside ${op.write})`;
+    case 'restore':
+      return `restore ${op.back} back`;
     default:
       return op.kind;
   }
