@@ -255,7 +255,7 @@ function segmentedBase(store: BlockStore, name: string, checkpoint: Checkpoint, 
         collected ? 'transient' : 'permanent',
         collected
           ? `checkpoint ${checkpoint.seq} of "${name}", which this view of commit ${atMost} stands on, was collected` +
-            (strict ? '' : ', and no newer checkpoint at or before that commit is kept: the view is older than what the store keeps; reopen the database')
+              (strict ? '' : ', and no newer checkpoint at or before that commit is kept: the view is older than what the store keeps; reopen the database')
           : `"${name}" is damaged: segment ${segment} of checkpoint ${checkpoint.seq} (object "${key}") is missing`,
         { source: SOURCE, store: store.name },
       );

@@ -1,11 +1,12 @@
+import type { BlockStore } from '../block-store.js';
 import { crc32c } from '../checksum.js';
 import { forEachLimit } from '../concurrency.js';
 import { isBlockVfsError } from '../errors.js';
 import { blockLength } from '../file-format.js';
-import { loadWholeMap, readHead, readCheckpointState } from './history.js';
+import { loadWholeMap, readHead, readCheckpointState, stateAt } from './history.js';
 import { readKeptHistory } from './kept-history.js';
 import { checkInspectOptions, type InspectOptions } from './inspect.js';
-import { atomicBlockKey, atomicCheckpointKey, atomicLeaseKey, decodeLease } from './objects.js';
+import { atomicBlockKey, atomicCheckpointKey, atomicLeaseKey, atomicPrefixes, decodeLease, parseBlockKey } from './objects.js';
 
 /**
  * Checks every object an atomic-layout database keeps against what names it: the head,
@@ -13,7 +14,9 @@ import { atomicBlockKey, atomicCheckpointKey, atomicLeaseKey, decodeLease } from
  * record missing between the oldest kept commit and the newest), and every block object
  * a kept commit or checkpoint names: present, of its block's length, and with the CRC-32C
  * its commit recorded (blocks written under format version 1 have their length checked
- * only). It reads every block object once, so it costs as much as an export.
+ * only). It reads every block object once, so it costs as much as an export. A
+ * garbage collection running meanwhile is no damage: a checkpoint (with its segments) or
+ * a block object it deleted, which no kept commit needs any more, is not reported.
  */
 
 const PARALLEL_REQUESTS = 16;
@@ -36,6 +39,31 @@ export interface VerifyReport {
   /** One line per problem, naming the object. */
   problems: string[];
   checked: { records: number; checkpoints: number; blocks: number; bytes: number };
+}
+
+/**
+ * Which missing block objects a garbage collection that ran during the verify deleted
+ * (the head's `oldest` moved past `oldest`): a block of a commit at or below the new
+ * oldest kept commit that the state there no longer names is garbage, not damage. A
+ * block a kept commit still needs is never excused.
+ */
+async function collectedMeanwhile(store: BlockStore, name: string, oldest: number, blockSize: number): Promise<(key: string) => boolean> {
+  const head = await readHead(store, name);
+  if (!head || head.oldest <= oldest) return () => false;
+  let live: Set<string>;
+  try {
+    const base = await stateAt(store, name, head.oldest, blockSize, head);
+    await loadWholeMap(base);
+    live = new Set(base.map.entries().map(([index, entry]) => atomicBlockKey(name, index, entry.seq, entry.tag)));
+  } catch (error) {
+    if (isBlockVfsError(error, 'transient') || isBlockVfsError(error, 'not-found')) return () => false; // moved on again: report them
+    throw error;
+  }
+  const prefix = atomicPrefixes(name).blocks;
+  return (key) => {
+    const block = parseBlockKey(key.slice(prefix.length));
+    return block !== undefined && block.seq <= head.oldest && !live.has(key);
+  };
 }
 
 interface NamedBlock {
@@ -112,11 +140,12 @@ export async function verifyObjects(options: VerifyOptions): Promise<VerifyRepor
   }
 
   const blocks = [...named.values()];
+  const missing: NamedBlock[] = [];
   progress({ phase: 'blocks', objects: 0, totalObjects: blocks.length, bytes: 0 });
   await forEachLimit(blocks, PARALLEL_REQUESTS, async (block) => {
     const bytes = await store.get(block.key);
     checked.blocks += 1;
-    if (bytes === undefined) problems.push(`block object "${block.key}" (named by ${block.by}) is missing`);
+    if (bytes === undefined) missing.push(block);
     else {
       checked.bytes += bytes.length;
       if (bytes.length !== block.length) problems.push(`block object "${block.key}" (named by ${block.by}) has ${bytes.length} bytes, not ${block.length}`);
@@ -125,6 +154,8 @@ export async function verifyObjects(options: VerifyOptions): Promise<VerifyRepor
     }
     progress({ phase: 'blocks', objects: checked.blocks, totalObjects: blocks.length, bytes: checked.bytes });
   });
+  const collected = missing.length > 0 ? await collectedMeanwhile(store, name, head?.oldest ?? 0, blockSize) : () => false;
+  for (const block of missing) if (!collected(block.key)) problems.push(`block object "${block.key}" (named by ${block.by}) is missing`);
   problems.sort();
   return { ok: problems.length === 0, problems, checked };
 }
