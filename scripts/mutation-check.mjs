@@ -335,8 +335,8 @@ const MUTATIONS = [
     id: 'segment-fallback',
     what: 'a segment collected with its checkpoint is read from a newer checkpoint at or before the view',
     file: HISTORY,
-    find: '      for (const seq of (head?.checkpoints ?? []).filter((c) => c > checkpoint.seq && c <= atMost).reverse()) {',
-    replace: '      for (const seq of [] as number[]) {',
+    find: '      const candidates = strict ? [] : (head?.checkpoints ?? []).filter((c) => c > checkpoint.seq && c <= atMost);',
+    replace: '      const candidates: number[] = [];',
     tests: ['packages/core/test/segmented-checkpoint.test.ts'],
   },
 ];
