@@ -332,7 +332,7 @@ class Life {
       else this.#error(error, `restore: time travel to commit ${asOf}`);
       return;
     }
-    this.#alive();
+    if (this.#killed) return;
     const restore = oracle.beginRestore(this.#label, asOf, ops);
     try {
       const report = await restoreCommit({ store: this.#client, name, asOf, clock: this.#clock });
