@@ -240,7 +240,6 @@ describe('BlockMap', () => {
     });
     const map = BlockMap.lazy(
       {
-        seq: 1,
         segmentBlocks: 4,
         load: async (segment) => {
           await gate;
@@ -272,7 +271,6 @@ describe('BlockMap', () => {
     const asked: number[] = [];
     const map = BlockMap.lazy(
       {
-        seq: 1,
         segmentBlocks: 4,
         load: async (segment, atMost) => {
           asked.push(atMost);

@@ -11,8 +11,6 @@ const PARALLEL_REQUESTS = 16;
  * still stood on it) can be read from a newer checkpoint at or before that state.
  */
 export interface MapBase {
-  /** The seq of the checkpoint. */
-  readonly seq: number;
   /** Blocks per segment: segment k holds blocks k·segmentBlocks … (k+1)·segmentBlocks − 1. */
   readonly segmentBlocks: number;
   /** The entries the checkpoint has for segment `segment`'s blocks (none outside it). */
@@ -63,11 +61,6 @@ export class BlockMap {
     return new BlockMap(new Map(this.#entries), this.#base, new Set(this.#pending), this.#limit);
   }
 
-  /** Whether every entry is in memory. */
-  get complete(): boolean {
-    return this.#pending.size === 0;
-  }
-
   /** Whether block `index`'s entry (or its absence) is known without loading anything. */
   known(index: number): boolean {
     return this.#pending.size === 0 || this.#entries.has(index) || index >= this.#limit || !this.#pending.has(this.#segmentOf(index));
@@ -77,10 +70,6 @@ export class BlockMap {
   get(index: number): BlockEntry | undefined {
     if (!this.known(index)) throw new Error(`internal error: block ${index} looked up before its checkpoint segment was loaded`);
     return this.#entries.get(index);
-  }
-
-  has(index: number): boolean {
-    return this.get(index) !== undefined;
   }
 
   set(index: number, entry: BlockEntry): void {
@@ -107,16 +96,6 @@ export class BlockMap {
   entries(): Array<[number, BlockEntry]> {
     this.#mustBeComplete();
     return [...this.#entries].sort(([a], [b]) => a - b);
-  }
-
-  get size(): number {
-    this.#mustBeComplete();
-    return this.#entries.size;
-  }
-
-  /** The entries in memory now (committed on top of the checkpoint, or loaded), in no order; for what needs no complete map. */
-  loaded(): IterableIterator<[number, BlockEntry]> {
-    return this.#entries.entries();
   }
 
   #segmentOf(index: number): number {

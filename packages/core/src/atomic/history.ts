@@ -234,7 +234,6 @@ async function readSegment(store: BlockStore, name: string, checkpoint: Checkpoi
  */
 function segmentedBase(store: BlockStore, name: string, checkpoint: Checkpoint, segmentBlocks: number, strict: boolean): MapBase {
   return {
-    seq: checkpoint.seq,
     segmentBlocks,
     load: async (segment, atMost) => {
       const entries = await readSegment(store, name, checkpoint, segment);
