@@ -332,6 +332,22 @@ const MUTATIONS = [
     tests: ['packages/core/test/segmented-checkpoint.test.ts'],
   },
   {
+    id: 'hot-folded',
+    what: 'a checkpoint root copies its hot blocks\' entries after folding (the block objects, with their checksums), as its segments hold them',
+    file: HISTORY,
+    find: 'entries.filter(([index]) => state.hot.has(index))',
+    replace: 'all.filter(([index]) => state.hot.has(index))',
+    tests: ['packages/vfs-wasqlite/test/hot-blocks.test.ts'],
+  },
+  {
+    id: 'hot-check',
+    what: 'a checkpoint root whose hot entry differs from its segment\'s is damage',
+    file: HISTORY,
+    find: '    if (entry?.seq === hot.seq && entry.tag === hot.tag && entry.crc === hot.crc) continue;',
+    replace: '    continue;',
+    tests: ['packages/core/test/segmented-checkpoint.test.ts'],
+  },
+  {
     id: 'segment-fallback',
     what: 'a segment collected with its checkpoint is read from a newer checkpoint at or before the view',
     file: HISTORY,

@@ -13,9 +13,14 @@ import type { PagedFile } from './paged-file.js';
 const SQLITE_MAGIC = new TextEncoder().encode('SQLite format 3\0');
 const HEADER_BYTES = 100;
 
+/** Whether `header` (a file's first bytes) is a whole SQLite header: 100 bytes, starting with the magic string. */
+export function isSqliteHeader(header: Uint8Array): boolean {
+  return header.length >= HEADER_BYTES && SQLITE_MAGIC.every((byte, i) => header[i] === byte);
+}
+
 /** The change counter in `header` (a file's first bytes), or undefined when they are not a whole SQLite header. */
 export function changeCounterOf(header: Uint8Array): number | undefined {
-  if (header.length < HEADER_BYTES || !SQLITE_MAGIC.every((byte, i) => header[i] === byte)) return undefined;
+  if (!isSqliteHeader(header)) return undefined;
   return view(header).getUint32(24);
 }
 

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { AtomicFormat, type AtomicFormatOptions } from '../src/atomic/atomic-format.js';
 import { BlockMap } from '../src/atomic/block-map.js';
 import { decodeObject } from '../src/atomic/encoding.js';
-import { atomicCheckpointKey, atomicSegmentKey, decodeSegment, encodeSegment, parseCheckpointKey } from '../src/atomic/objects.js';
+import { atomicCheckpointKey, atomicSegmentKey, decodeCheckpoint, decodeSegment, encodeCheckpoint, encodeSegment, parseCheckpointKey } from '../src/atomic/objects.js';
+import { holdsInteriorPage, sqlitePageSize } from '../src/interior-pages.js';
 import { readHead, segmentBlocksFor } from '../src/atomic/history.js';
 import { collectGarbage, verifyObjects, withRequestLog, type BlockStore, type RequestEvent } from '@blockvfs/core';
 import { PagedFile } from '@blockvfs/core/format';
@@ -27,6 +28,17 @@ async function open(store: BlockStore, options: Partial<AtomicFormatOptions> = {
 async function contents(file: PagedFile): Promise<Uint8Array> {
   const bytes = new Uint8Array(file.size);
   await file.read(bytes, 0);
+  return bytes;
+}
+
+/** `pages` pages of `pageSize` bytes that start as an SQLite file does (its header), all leaves (kind 13) but as set after. */
+function sqliteLike(pages: number, pageSize: number): Uint8Array {
+  const bytes = new Uint8Array(pages * pageSize);
+  bytes.set(new TextEncoder().encode('SQLite format 3\0'));
+  bytes[16] = pageSize >> 8;
+  bytes[17] = pageSize & 0xff;
+  bytes[100] = 13;
+  for (let page = 1; page < pages; page++) bytes[page * pageSize] = 13;
   return bytes;
 }
 
@@ -85,6 +97,62 @@ describe('segmented checkpoints', () => {
     expect(segmentGets()).toContain(atomicSegmentKey('db', 1, SEGMENT, 5));
     expectSameBytes(await contents(reader.file), data, 'the whole file');
     expect(new Set(segmentGets()).size).toBe(10);
+  });
+
+  it('tell B-tree interior pages by their first byte, after the file header on page 1, in blocks of any size', () => {
+    const header = sqliteLike(4, 1024);
+    expect(sqlitePageSize(header)).toBe(1024);
+    expect(sqlitePageSize(header.subarray(0, 99))).toBeUndefined();
+    const big = sqliteLike(1, 65536);
+    big[16] = 0;
+    big[17] = 1; // 65536 is stored as 1
+    expect(sqlitePageSize(big)).toBe(65536);
+    const file = sqliteLike(8, 1024);
+    file[100] = 5; // page 1: its kind comes after the 100-byte header
+    file[3 * 1024] = 2; // page 4: an interior index page
+    file[5 * 1024] = 13; // page 6: a leaf
+    expect(holdsInteriorPage(file.subarray(0, 2048), 0, 2048, 1024)).toBe(true);
+    expect(holdsInteriorPage(file.subarray(2048, 4096), 1, 2048, 1024)).toBe(true);
+    expect(holdsInteriorPage(file.subarray(4096, 6144), 2, 2048, 1024)).toBe(false);
+    // Blocks smaller than a page: only the one a page starts in tells anything.
+    expect(holdsInteriorPage(file.subarray(3 * 1024, 3 * 1024 + 512), 6, 512, 1024)).toBe(true);
+    expect(holdsInteriorPage(file.subarray(3 * 1024 + 512, 4 * 1024), 7, 512, 1024)).toBeUndefined();
+    // Blocks that are no multiple of a page (4097 bytes): page 4 starts at 3072, inside block 0.
+    expect(holdsInteriorPage(file.subarray(0, 4097), 0, 4097, 1024)).toBe(true);
+    expect(holdsInteriorPage(file.subarray(4097, 8194), 1, 4097, 1024)).toBe(false);
+  });
+
+  it('carry their hot blocks’ entries in the root, read with no segment first; a root that disagrees with its segment is damage', async () => {
+    const inner = new MemoryStore();
+    const { file, format } = await open(inner);
+    const data = sqliteLike(38, BS); // one page per block: 10 segments of 4
+    data[22 * BS] = 5;
+    data[9 * BS] = 2;
+    await file.write(data, 0);
+    await file.sync();
+    await format.checkpoint();
+    const root = decodeCheckpoint((await inner.get(atomicCheckpointKey('db', 1))) as Uint8Array, 'k', 1, 'memory');
+    expect([...root.hot.keys()]).toEqual([9, 22]);
+
+    const { store, gets } = logged(inner);
+    const reader = await open(store);
+    const segmentGets = (): string[] => gets.filter((key) => /checkpoint\/\d{12}\.\d+\.\d{6}$/.test(key));
+    const block = new Uint8Array(BS);
+    await reader.file.read(block, 22 * BS);
+    expectSameBytes(block, data.subarray(22 * BS, 23 * BS), 'block 22');
+    expect(segmentGets()).not.toContain(atomicSegmentKey('db', 1, SEGMENT, 5));
+    await reader.file.read(block, 21 * BS); // its segment (5) is loaded, and agrees with the root on block 22
+    expect(segmentGets()).toContain(atomicSegmentKey('db', 1, SEGMENT, 5));
+    expectSameBytes(await contents(reader.file), data, 'the whole file');
+
+    // A root whose copy of block 22's entry is not its segment's: damage, met when that segment loads, and by verify.
+    const entry = root.hot.get(22) as NonNullable<ReturnType<typeof root.hot.get>>;
+    root.hot.set(22, { ...entry, crc: ((entry.crc as number) + 1) >>> 0 });
+    await inner.put(atomicCheckpointKey('db', 1), encodeCheckpoint(root));
+    const victim = await open(inner);
+    await expect(victim.file.read(block, 21 * BS)).rejects.toThrow(/checkpoint 1 .* says block 22 is of commit 1 .* but its segment 5 .* says of commit 1/);
+    const report = await verifyObjects({ store: inner, name: 'db' });
+    expect(report.problems.join('\n')).toMatch(/says block 22/);
   });
 
   it('keep what commits after the checkpoint changed, shrinking and growing included, whenever a segment loads', async () => {

@@ -37,6 +37,8 @@ export interface CheckpointObject {
   map: MapEntries | undefined;
   /** A segmented checkpoint's blocks per segment. */
   segmentBlocks: number | undefined;
+  /** A segmented checkpoint's copies of some blocks' entries (its hot blocks), as its segments hold them; empty otherwise. */
+  hot: MapEntries;
 }
 
 export interface SegmentObject {
@@ -146,6 +148,8 @@ export function decodeCheckpointObject(bytes: Uint8Array): CheckpointObject {
     blockSize: count(header.blockSize, 'blockSize'),
     map: segmented ? undefined : mapOf(version, header, payload),
     segmentBlocks: segmented ? positive(header.segmentBlocks, 'segmentBlocks') : undefined,
+    // Written as a map is; a segmented root may have none.
+    hot: segmented && header.map !== undefined ? mapOf(version, header, payload) : new Map(),
   };
 }
 

@@ -265,6 +265,12 @@ export class FormatMonitor implements ObjectObserver {
       }
     }
     differences.push(...this.#mapDifferences(map, state.map, 0, Number.POSITIVE_INFINITY));
+    // A segmented root's copies of its hot blocks' entries: each exactly what its segment says, checksum included.
+    for (const [index, hot] of checkpoint.hot) {
+      const entry = map.get(index);
+      if (entry?.seq !== hot.seq || entry.tag !== hot.tag || entry.crc !== hot.crc)
+        differences.push(`hot block ${index}: ${hot.seq}.${hot.tag} (CRC ${hot.crc}) ≠ ${entry ? `${entry.seq}.${entry.tag} (CRC ${entry.crc})` : 'missing'} in its segment`);
+    }
     if (differences.length > 0) this.#fail('checkpoint', `checkpoint ${seq} differs from the state after commit ${seq}: ${differences.slice(0, 5).join('; ')}`);
     // A checkpoint below the head's oldest is garbage the format allows (a PUT that landed late, or a
     // collection that another one overtook): never listed (the head check sees to that), deleted by the

@@ -7,6 +7,7 @@ import { BlockVfsError, isBlockVfsError } from '../errors.js';
 import { blockCount, blockLength, type FileChange, type FileFormat } from '../file-format.js';
 import { isCachedStore, withCache, type CachedStore } from '../layers/cache.js';
 import { crc32c } from '../checksum.js';
+import { holdsInteriorPage, sqlitePageSize } from '../interior-pages.js';
 import { isSqliteObject, sqliteObjectError, WrongLayoutError } from '../stored-database.js';
 import {
   applyRecord,
@@ -172,6 +173,8 @@ export class AtomicFormat implements FileFormat {
   readonly #onCommit: ((event: CommitEvent) => void) | undefined;
   /** The commit this file was opened at, when opened with `asOf` (read-only). */
   readonly pinned: number | undefined;
+  /** The file's SQLite page size, from the last block 0 read or written (see #notePages). */
+  #pageSize: number | undefined;
 
   private constructor(store: BlockStore, name: string, state: FileState, options: AtomicFormatOptions, pinned: number | undefined) {
     this.store = store;
@@ -275,9 +278,28 @@ export class AtomicFormat implements FileFormat {
     }
     const entry = this.#state.map.known(index) ? this.#state.map.get(index) : await this.#entryOf(index);
     if (!entry) return undefined;
-    if (entry.inline) return entry.inline.slice(); // callers may keep it; ours must stay unchanged
+    if (entry.inline) {
+      this.#notePages(index, entry.inline);
+      return entry.inline.slice(); // callers may keep it; ours must stay unchanged
+    }
     this.#noteRead(index);
-    return this.#mustGet(this.#objectOf(index, entry), `block ${index} of commit ${entry.seq}`);
+    const bytes = await this.#mustGet(this.#objectOf(index, entry), `block ${index} of commit ${entry.seq}`);
+    this.#notePages(index, bytes);
+    return bytes;
+  }
+
+  /**
+   * Notes whether block `index` holds a B-tree interior page, from its bytes, read from
+   * the store or written (interior-pages.ts): a segmented checkpoint copies those blocks'
+   * entries into its root, so that a cold lookup loads no segment before its leaf's.
+   * Blocks answered from the cache are not looked at again (the hot path).
+   */
+  #notePages(index: number, bytes: Uint8Array): void {
+    if (index === 0) this.#pageSize = sqlitePageSize(bytes) ?? this.#pageSize;
+    if (this.#pageSize === undefined) return;
+    const interior = holdsInteriorPage(bytes, index, this.#state.blockSize, this.#pageSize);
+    if (interior === true) this.#state.hot.add(index);
+    else if (interior === false) this.#state.hot.delete(index);
   }
 
   /** Block `index` from memory: held inline, or its object in the block cache (see FileFormat.readBlockInMemory). */
@@ -371,6 +393,8 @@ export class AtomicFormat implements FileFormat {
     this.#checkWritable();
     this.#attempt ??= { seq: this.#state.seq + 1, tag: randomTag(), staged: new Map() };
     const attempt = this.#attempt;
+    // Block 0 first: it gives the page size the others are read with.
+    for (const [index, data] of [...blocks].sort(([a], [b]) => a - b)) this.#notePages(index, data);
     await forEachLimit([...blocks], PARALLEL_REQUESTS, async ([index, data]) => {
       await this.#blocks.put(atomicBlockKey(this.name, index, attempt.seq, attempt.tag), data);
       attempt.staged.set(index, crc32c(data));
@@ -412,6 +436,7 @@ export class AtomicFormat implements FileFormat {
         return [index, data.length === length ? data : data.subarray(0, length)];
       });
     const staged = [...(attempt?.staged ?? [])].filter(([index]) => index < count && !changed.has(index));
+    for (const [index, data] of written) this.#notePages(index, data); // ascending: block 0 first
     const bytes = written.reduce((sum, [, data]) => sum + data.length, 0);
     const inline = staged.length === 0 && bytes <= this.#inlineLimit;
     if (!inline) {

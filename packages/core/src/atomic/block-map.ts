@@ -51,9 +51,13 @@ export class BlockMap {
     return new BlockMap(new Map(entries), undefined, new Set(), Number.POSITIVE_INFINITY);
   }
 
-  /** A map whose entries are in `segments` segments of `base`, none loaded yet. */
-  static lazy(base: MapBase, segments: number): BlockMap {
-    return new BlockMap(new Map(), base, new Set(Array.from({ length: segments }, (_, k) => k)), Number.POSITIVE_INFINITY);
+  /**
+   * A map whose entries are in `segments` segments of `base`, none loaded yet, but for
+   * `known`: entries the checkpoint holds outside its segments too (its hot blocks), the
+   * same as their segments hold, known before them.
+   */
+  static lazy(base: MapBase, segments: number, known: Iterable<readonly [number, BlockEntry]> = []): BlockMap {
+    return new BlockMap(new Map(known), base, new Set(Array.from({ length: segments }, (_, k) => k)), Number.POSITIVE_INFINITY);
   }
 
   /** An independent copy (segments still to load are loaded by each copy for itself). */

@@ -47,6 +47,12 @@ const PARALLEL_REQUESTS = 16;
 export const DEFAULT_SEGMENT_BLOCKS = 1024;
 /** A segmented checkpoint has at most this many segments (larger segments past that): a checkpoint's PUTs stay bounded. */
 const MAX_SEGMENTS = 64;
+/**
+ * The most hot entries a segmented checkpoint's root carries (about 17 bytes each while
+ * their blocks are of few commits, as interior pages are: 35 KiB). A 2 GB table of 4 KiB
+ * pages has about 1,100 interior pages; past this, the lowest-numbered blocks' are kept.
+ */
+const MAX_HOT_ENTRIES = 2048;
 /** The segment minimum of writers given none: DEFAULT_SEGMENT_BLOCKS, unless a test changed it (setSegmentMinimum). */
 let segmentMinimum = DEFAULT_SEGMENT_BLOCKS;
 
@@ -82,14 +88,21 @@ export interface FileState {
   size: number;
   blockSize: number;
   map: BlockMap;
+  /**
+   * Blocks that hold B-tree interior pages, as far as this state's readers and writers
+   * have seen (AtomicFormat notes them from the bytes; a segmented checkpoint's root
+   * carries their entries, see `hotEntries`). A hint: only which entries are copied
+   * into a root depends on it.
+   */
+  hot: Set<number>;
 }
 
 export function emptyState(blockSize: number): FileState {
-  return { seq: 0, time: 0, size: 0, blockSize, map: BlockMap.of() };
+  return { seq: 0, time: 0, size: 0, blockSize, map: BlockMap.of(), hot: new Set() };
 }
 
 export function copyState(state: FileState): FileState {
-  return { ...state, map: state.map.copy() };
+  return { ...state, map: state.map.copy(), hot: new Set(state.hot) };
 }
 
 /** Loads every segment of `state`'s checkpoint not loaded yet (for what needs the whole map). */
@@ -101,7 +114,10 @@ export async function loadWholeMap(state: FileState): Promise<void> {
 export function applyRecord(state: FileState, record: CommitRecord): void {
   const count = blockCount(record.size, state.blockSize);
   // Every entry lies below the old size's block count, so only a shrink can leave some past the end.
-  if (record.size < state.size) state.map.truncate(count);
+  if (record.size < state.size) {
+    state.map.truncate(count);
+    for (const index of state.hot) if (index >= count) state.hot.delete(index);
+  }
   for (const { index, crc } of record.blocks) state.map.set(index, { seq: record.seq, tag: record.tag, crc });
   for (const [index, data] of record.inline) state.map.set(index, { seq: record.seq, tag: record.tag, crc: undefined, inline: data });
   state.size = record.size;
@@ -195,10 +211,11 @@ export async function readRecord(store: BlockStore, name: string, seq: number): 
 export async function readCheckpointState(store: BlockStore, name: string, seq: number, strict = false): Promise<FileState | undefined> {
   const checkpoint = await readCheckpoint(store, name, seq);
   if (!checkpoint) return undefined;
-  const { time, size, blockSize, map, segmentBlocks } = checkpoint;
-  if (map !== undefined) return { seq, time, size, blockSize, map: BlockMap.of(map) };
+  const { time, size, blockSize, map, segmentBlocks, hot } = checkpoint;
+  if (map !== undefined) return { seq, time, size, blockSize, map: BlockMap.of(map), hot: new Set() };
   const base = segmentedBase(store, name, checkpoint, segmentBlocks as number, strict);
-  const state: FileState = { seq, time, size, blockSize, map: BlockMap.lazy(base, segmentCount(size, blockSize, segmentBlocks as number)) };
+  const lazy = BlockMap.lazy(base, segmentCount(size, blockSize, segmentBlocks as number), hot);
+  const state: FileState = { seq, time, size, blockSize, map: lazy, hot: new Set(hot.keys()) };
   // Not awaited: it overlaps the catch-up that follows; a failure is met again by the read that needs it.
   state.map.load(0, seq).catch(() => undefined);
   return state;
@@ -237,7 +254,7 @@ function segmentedBase(store: BlockStore, name: string, checkpoint: Checkpoint, 
     segmentBlocks,
     load: async (segment, atMost) => {
       const entries = await readSegment(store, name, checkpoint, segment);
-      if (entries) return entries;
+      if (entries) return checkHotEntries(store, name, checkpoint, segment, entries);
       const key = atomicSegmentKey(name, checkpoint.seq, segmentBlocks, segment);
       const head = await readHead(store, name);
       const first = segment * segmentBlocks;
@@ -260,6 +277,37 @@ function segmentedBase(store: BlockStore, name: string, checkpoint: Checkpoint, 
       );
     },
   };
+}
+
+/**
+ * `entries`, segment `segment` of `checkpoint`, once its root's copies of hot entries in
+ * it are found the same: two halves of one checkpoint that disagree are damage.
+ */
+function checkHotEntries(
+  store: BlockStore,
+  name: string,
+  checkpoint: Checkpoint,
+  segment: number,
+  entries: Map<number, CheckpointEntry>,
+): Map<number, CheckpointEntry> {
+  const segmentBlocks = checkpoint.segmentBlocks as number;
+  for (const [index, hot] of checkpoint.hot) {
+    if (Math.floor(index / segmentBlocks) !== segment) continue;
+    const entry = entries.get(index);
+    if (entry?.seq === hot.seq && entry.tag === hot.tag && entry.crc === hot.crc) continue;
+    throw new BlockVfsError(
+      'permanent',
+      `"${name}" is damaged: checkpoint ${checkpoint.seq} (object "${atomicCheckpointKey(name, checkpoint.seq)}") says block ${index} is ` +
+        `${describeEntry(hot)}, but its segment ${segment} (object "${atomicSegmentKey(name, checkpoint.seq, segmentBlocks, segment)}") says ` +
+        (entry ? describeEntry(entry) : 'it has none'),
+      { source: SOURCE, store: store.name },
+    );
+  }
+  return entries;
+}
+
+function describeEntry({ seq, tag, crc }: CheckpointEntry): string {
+  return `of commit ${seq} (tag ${tag}, ${crc === undefined ? 'no checksum' : `CRC-32C ${crc.toString(16).padStart(8, '0')}`})`;
 }
 
 /** The entries of blocks `first` … `end − 1` from segmented checkpoint `checkpoint`, or undefined when one of the segments is missing. */
@@ -607,7 +655,8 @@ export async function writeCheckpoint(
       await store.put(atomicSegmentKey(name, seq, segmentBlocks, segment), body);
     });
   }
-  const body = encodeCheckpoint({ seq, time, size, blockSize, map: segmentBlocks === undefined ? new Map(entries) : undefined, segmentBlocks });
+  const hot = segmentBlocks === undefined ? [] : entries.filter(([index]) => state.hot.has(index)).slice(0, MAX_HOT_ENTRIES);
+  const body = encodeCheckpoint({ seq, time, size, blockSize, map: segmentBlocks === undefined ? new Map(entries) : undefined, segmentBlocks, hot: new Map(hot) });
   try {
     await store.put(atomicCheckpointKey(name, seq), body, store.capabilities.conditionalPut ? { ifNoneMatch: '*' } : undefined);
   } catch (error) {

@@ -117,6 +117,12 @@ export interface Checkpoint {
   map: Map<number, CheckpointEntry> | undefined;
   /** Blocks per segment of a segmented checkpoint (undefined: the map is in the checkpoint itself). */
   segmentBlocks: number | undefined;
+  /**
+   * A segmented checkpoint's copy of the entries of a few blocks (those holding B-tree
+   * interior pages, as far as its writer knew: every lookup passes through them), so
+   * that reading them costs no segment first. Empty when unsegmented.
+   */
+  hot: Map<number, CheckpointEntry>;
 }
 
 export interface Head {
@@ -256,12 +262,16 @@ function decodeMap(check: Checker, version: number, header: Record<string, unkno
   return map;
 }
 
-/** A checkpoint: with its map (version 2), or, segmented, with the size of its segments (version 3, no map). */
+/**
+ * A checkpoint: with its map (version 2), or, segmented, with the size of its segments
+ * and the entries of its hot blocks, encoded as a map is (version 3).
+ */
 export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
-  const { seq, time, size, blockSize, map, segmentBlocks } = checkpoint;
+  const { seq, time, size, blockSize, map, segmentBlocks, hot } = checkpoint;
   if (map === undefined) {
     if (segmentBlocks === undefined) throw new BlockVfsError('invalid', `checkpoint ${seq} has neither a map nor segments`, { source: SOURCE });
-    return encodeObject(KIND_CHECKPOINT, { seq, time, size, blockSize, segmentBlocks }, [], FORMAT_VERSION);
+    const { fields, crcs } = encodeMap([...hot]);
+    return encodeObject(KIND_CHECKPOINT, { seq, time, size, blockSize, segmentBlocks, ...fields }, crcs, FORMAT_VERSION);
   }
   const { fields, crcs } = encodeMap([...map]);
   return encodeObject(KIND_CHECKPOINT, { seq, time, size, blockSize, ...fields }, crcs);
@@ -272,13 +282,19 @@ export function decodeCheckpoint(bytes: Uint8Array, key: string, seq: number, st
   const { version, header, payload } = decodeObject(bytes, KIND_CHECKPOINT, key, store);
   if (check.count(header.seq, 'seq') !== seq) check.fail(`it says seq ${String(header.seq)}`);
   const segmented = version >= 3 && header.segmentBlocks !== undefined;
+  const size = check.count(header.size, 'size');
+  const blockSize = check.positive(header.blockSize, 'blockSize');
+  // A segmented root's hot entries are a map as any other; one written before they existed has none.
+  const hot = segmented && header.map !== undefined ? decodeMap(check, version, header, payload) : new Map<number, CheckpointEntry>();
+  for (const index of hot.keys()) if (index >= Math.ceil(size / blockSize)) check.fail(`hot block ${index} lies past the file's end`);
   return {
     seq,
     time: check.count(header.time, 'time'),
-    size: check.count(header.size, 'size'),
-    blockSize: check.positive(header.blockSize, 'blockSize'),
+    size,
+    blockSize,
     map: segmented ? undefined : decodeMap(check, version, header, payload),
     segmentBlocks: segmented ? check.positive(header.segmentBlocks, 'segmentBlocks') : undefined,
+    hot,
   };
 }
 
