@@ -38,6 +38,10 @@ export interface Measured {
   bytesWritten: number;
   largestGet: LargestObject | undefined;
   largestPut: LargestObject | undefined;
+  /** GETs of block objects: the pages SQLite read that no cache held (a cold B-tree path is one per level below what is cached). */
+  blockGets: number;
+  /** GETs of checkpoint segments: the block map's parts, each loaded the first time a block in it is read. */
+  segmentGets: number;
 }
 
 export interface StateResult {
@@ -217,12 +221,15 @@ interface CountingStore {
   store: BlockStore;
   metered: MeteredStore;
   largest: { get: LargestObject | undefined; put: LargestObject | undefined };
+  /** GETs by what they fetched (see Measured). */
+  gets: { blocks: number; segments: number };
 }
 
 /** A store object of its own over `base` (nothing cached), with latency, counters, and the largest object read and written. */
 function meteredStore(base: BlockStore, latency: number): CountingStore {
   const metered = withMetrics(latency > 0 ? withLatency(base, latency) : base);
   const largest: CountingStore['largest'] = { get: undefined, put: undefined };
+  const gets: CountingStore['gets'] = { blocks: 0, segments: 0 };
   const note = (kind: 'get' | 'put', key: string, bytes: number) => {
     if (bytes > (largest[kind]?.bytes ?? -1)) largest[kind] = { key: shortKey(key), bytes };
   };
@@ -232,6 +239,8 @@ function meteredStore(base: BlockStore, latency: number): CountingStore {
     get: async (key, range) => {
       const data = await metered.get(key, range);
       note('get', key, data?.length ?? 0);
+      if (BLOCK_KEY.test(key)) gets.blocks += 1;
+      else if (SEGMENT_KEY.test(key)) gets.segments += 1;
       return data;
     },
     put: (key, data, condition) => {
@@ -241,8 +250,12 @@ function meteredStore(base: BlockStore, latency: number): CountingStore {
     delete: (keys) => metered.delete(keys),
     list: (prefix, listOptions) => metered.list(prefix, listOptions),
   };
-  return { store, metered, largest };
+  return { store, metered, largest, gets };
 }
+
+/** Keys of block objects and of checkpoint segments (docs/atomic-format.md §1, §5). */
+const BLOCK_KEY = /\/blocks\/\d+\.\d+\.[0-9a-f]+$/;
+const SEGMENT_KEY = /\/checkpoint\/\d+\.\d+\.\d+$/;
 
 /** `scale.db/log/000000000012` → `log/12`; a block object → `block 7 of commit 12`. */
 function shortKey(key: string): string {
@@ -256,9 +269,23 @@ async function measure(counting: CountingStore, run: () => Promise<unknown>): Pr
   counting.metered.resetMetrics();
   counting.largest.get = undefined;
   counting.largest.put = undefined;
+  counting.gets.blocks = 0;
+  counting.gets.segments = 0;
   const started = performance.now();
   await run();
   const seconds = (performance.now() - started) / 1000;
   const { get, put, list, delete: del, bytesRead, bytesWritten } = counting.metered.metrics;
-  return { seconds, get, put, list, delete: del, bytesRead, bytesWritten, largestGet: counting.largest.get, largestPut: counting.largest.put };
+  return {
+    seconds,
+    get,
+    put,
+    list,
+    delete: del,
+    bytesRead,
+    bytesWritten,
+    largestGet: counting.largest.get,
+    largestPut: counting.largest.put,
+    blockGets: counting.gets.blocks,
+    segmentGets: counting.gets.segments,
+  };
 }
