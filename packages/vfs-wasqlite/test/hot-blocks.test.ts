@@ -43,18 +43,26 @@ async function coldQuery(base: BlockStore, query: (db: Awaited<ReturnType<typeof
   }
 }
 
+/** A table of ROWS rows in `name`, checkpointed, on a file of `blockSize`-byte blocks (4 KiB pages). */
+async function tableOf(base: BlockStore, name: string, blockSize: number): Promise<void> {
+  const db = await openDatabase({ store: base, name, pageSize: PAGE, blockSize });
+  await db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)');
+  const insert = await db.prepare('INSERT INTO t VALUES (?, ?)');
+  await db.transaction(async () => {
+    for (let id = 1; id <= ROWS; id++) await insert.run([id, `row ${id} `.padEnd(100, 'x')]);
+  });
+  await insert.finalize();
+  // An odd number of pages: with blocks of two pages, the last block is half full.
+  const { pages } = (await db.get('SELECT page_count AS pages FROM pragma_page_count()')) as { pages: number };
+  if (blockSize === 2 * PAGE && pages % 2 === 0) await db.exec('CREATE TABLE pad (x)');
+  await db.checkpoint();
+  await db.close();
+}
+
 describe('hot blocks of a segmented checkpoint', () => {
   it('spare a cold point query every segment but its leaf’s, and outlive a checkpoint by a writer that read none of them', async () => {
     const base = new MemoryStore();
-    const db = await openDatabase({ store: base, name: 'hot.db', pageSize: PAGE, blockSize: PAGE });
-    await db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)');
-    const insert = await db.prepare('INSERT INTO t VALUES (?, ?)');
-    await db.transaction(async () => {
-      for (let id = 1; id <= ROWS; id++) await insert.run([id, `row ${id} `.padEnd(100, 'x')]);
-    });
-    await insert.finalize();
-    await db.checkpoint();
-    await db.close();
+    await tableOf(base, 'hot.db', PAGE);
 
     const ids = Array.from({ length: 12 }, (_, i) => 1 + Math.floor(((i + 0.5) * ROWS) / 12));
     const queries = async () => {
@@ -93,5 +101,15 @@ describe('hot blocks of a segmented checkpoint', () => {
       expect(await cold.get('SELECT count(*) AS n FROM t WHERE id > ?', [ROWS])).toEqual({ n: 400 });
     });
     expect(last.blocks).toBeGreaterThan(0);
+  });
+
+  it('spare a cold single-row commit that keeps the file’s size the segment of its last block', async () => {
+    const base = new MemoryStore();
+    await tableOf(base, 'hot.db', 2 * PAGE);
+    for (const id of [2_000, 9_000, 16_000]) {
+      const counts = await coldQuery(base, (cold) => cold.run('UPDATE t SET v = ? WHERE id = ?', [`new ${id} `.padEnd(100, 'y'), id]));
+      // An interior page and a leaf (the root is in block 0, read by the open); the leaf's segment only.
+      expect(counts).toEqual({ blocks: 2, segments: 1 });
+    }
   });
 });

@@ -509,8 +509,10 @@ export class AtomicFormat implements FileFormat {
           'a block this transaction uploaded ahead of its commit',
         );
       } else {
+        // Its length unchanged (the common case: a commit that keeps the size): no entry to look up, so no segment to load.
+        if (blockLength(index, oldSize, bs) === after) continue;
         const entry = this.#state.map.known(index) ? this.#state.map.get(index) : await this.#entryOf(index);
-        if (entry === undefined || blockLength(index, oldSize, bs) === after) continue;
+        if (entry === undefined) continue;
         stored = (await this.readBlock(index)) ?? new Uint8Array(0);
       }
       const block = new Uint8Array(bs);
