@@ -91,7 +91,7 @@ export interface FileState {
   /**
    * Blocks that hold B-tree interior pages, as far as this state's readers and writers
    * have seen (AtomicFormat notes them from the bytes; a segmented checkpoint's root
-   * carries their entries, see `hotEntries`). A hint: only which entries are copied
+   * carries their entries, see writeCheckpoint). A hint: only which entries are copied
    * into a root depends on it.
    */
   hot: Set<number>;
@@ -205,7 +205,9 @@ export async function readRecord(store: BlockStore, name: string, seq: number): 
 /**
  * The state at checkpoint `seq`, or undefined when that checkpoint does not exist. A
  * segmented checkpoint's map is loaded a segment at a time when first needed (its first
- * segment right away: the file's header is read first); `strict` turns off the fallback
+ * segment right away, since the file's header is read first, unless the root's hot
+ * entries hold block 0's: then the segment waits for a block that needs it, as any
+ * other); `strict` turns off the fallback
  * on a newer checkpoint when a segment is missing (for verify, which must see it).
  */
 export async function readCheckpointState(store: BlockStore, name: string, seq: number, strict = false): Promise<FileState | undefined> {
