@@ -77,7 +77,7 @@ export const GUARANTEES = {
     promise:
       "checkpoint/<N> holds exactly the block map, size, block size and time after commit N, and, from the head's oldest on, the blocks it names exist (inline blocks are folded first); one below oldest is garbage, never listed.",
     check:
-      'Format monitor: at each checkpoint creation, compares it (each segment, and a segmented root's hot entries) with the state it computes from the records, and (from oldest on) checks every named block object exists.',
+      "Format monitor: at each checkpoint creation, compares it (each segment, and a segmented root's hot entries) with the state it computes from the records, and (from oldest on) checks every named block object exists.",
   },
   head: {
     section: '§5, §8',
