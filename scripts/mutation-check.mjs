@@ -333,7 +333,7 @@ const MUTATIONS = [
   },
   {
     id: 'hot-folded',
-    what: 'a checkpoint root copies its hot blocks\' entries after folding (the block objects, with their checksums), as its segments hold them',
+    what: "a checkpoint root copies its hot blocks' entries after folding (the block objects, with their checksums), as its segments hold them",
     file: HISTORY,
     find: 'entries.filter(([index]) => state.hot.has(index))',
     replace: 'all.filter(([index]) => state.hot.has(index))',
@@ -341,7 +341,7 @@ const MUTATIONS = [
   },
   {
     id: 'hot-check',
-    what: 'a checkpoint root whose hot entry differs from its segment\'s is damage',
+    what: "a checkpoint root whose hot entry differs from its segment's is damage",
     file: HISTORY,
     find: '    if (entry?.seq === hot.seq && entry.tag === hot.tag && entry.crc === hot.crc) continue;',
     replace: '    continue;',

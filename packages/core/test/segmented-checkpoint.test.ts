@@ -3,7 +3,15 @@ import { describe, expect, it } from 'vitest';
 import { AtomicFormat, type AtomicFormatOptions } from '../src/atomic/atomic-format.js';
 import { BlockMap } from '../src/atomic/block-map.js';
 import { decodeObject } from '../src/atomic/encoding.js';
-import { atomicCheckpointKey, atomicSegmentKey, decodeCheckpoint, decodeSegment, encodeCheckpoint, encodeSegment, parseCheckpointKey } from '../src/atomic/objects.js';
+import {
+  atomicCheckpointKey,
+  atomicSegmentKey,
+  decodeCheckpoint,
+  decodeSegment,
+  encodeCheckpoint,
+  encodeSegment,
+  parseCheckpointKey,
+} from '../src/atomic/objects.js';
 import { holdsInteriorPage, sqlitePageSize } from '../src/interior-pages.js';
 import { readHead, segmentBlocksFor } from '../src/atomic/history.js';
 import { collectGarbage, verifyObjects, withRequestLog, type BlockStore, type RequestEvent } from '@blockvfs/core';

@@ -269,7 +269,9 @@ export class FormatMonitor implements ObjectObserver {
     for (const [index, hot] of checkpoint.hot) {
       const entry = map.get(index);
       if (entry?.seq !== hot.seq || entry.tag !== hot.tag || entry.crc !== hot.crc)
-        differences.push(`hot block ${index}: ${hot.seq}.${hot.tag} (CRC ${hot.crc}) ≠ ${entry ? `${entry.seq}.${entry.tag} (CRC ${entry.crc})` : 'missing'} in its segment`);
+        differences.push(
+          `hot block ${index}: ${hot.seq}.${hot.tag} (CRC ${hot.crc}) ≠ ${entry ? `${entry.seq}.${entry.tag} (CRC ${entry.crc})` : 'missing'} in its segment`,
+        );
     }
     if (differences.length > 0) this.#fail('checkpoint', `checkpoint ${seq} differs from the state after commit ${seq}: ${differences.slice(0, 5).join('; ')}`);
     // A checkpoint below the head's oldest is garbage the format allows (a PUT that landed late, or a

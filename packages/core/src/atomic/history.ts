@@ -658,7 +658,15 @@ export async function writeCheckpoint(
     });
   }
   const hot = segmentBlocks === undefined ? [] : entries.filter(([index]) => state.hot.has(index)).slice(0, MAX_HOT_ENTRIES);
-  const body = encodeCheckpoint({ seq, time, size, blockSize, map: segmentBlocks === undefined ? new Map(entries) : undefined, segmentBlocks, hot: new Map(hot) });
+  const body = encodeCheckpoint({
+    seq,
+    time,
+    size,
+    blockSize,
+    map: segmentBlocks === undefined ? new Map(entries) : undefined,
+    segmentBlocks,
+    hot: new Map(hot),
+  });
   try {
     await store.put(atomicCheckpointKey(name, seq), body, store.capabilities.conditionalPut ? { ifNoneMatch: '*' } : undefined);
   } catch (error) {
