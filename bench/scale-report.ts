@@ -10,11 +10,16 @@ const kib = (bytes: number): string => (bytes / 1024).toFixed(bytes < 10 * 1024 
 const size = (megabytes: number): string => (megabytes >= 1000 ? `${megabytes / 1000} GB` : `${megabytes} MB`);
 const total = (m: Measured): number => m.get + m.put + m.list + m.delete;
 
-/** `9 (8 GET, 1 LIST)`: the total, then each kind that occurred; `1 PUT` when there is one kind. */
-function requests(m: Measured): string {
-  const kinds = Object.entries({ GET: m.get, PUT: m.put, LIST: m.list, DELETE: m.delete })
+/** `8 GET`, `1 LIST`: each kind of request that occurred, with its count. */
+function occurred(counts: Record<string, number>): string[] {
+  return Object.entries(counts)
     .filter(([, n]) => n > 0)
     .map(([kind, n]) => `${n} ${kind}`);
+}
+
+/** `9 (8 GET, 1 LIST)`: the total, then each kind that occurred; `1 PUT` when there is one kind. */
+function requests(m: Measured): string {
+  const kinds = occurred({ GET: m.get, PUT: m.put, LIST: m.list, DELETE: m.delete });
   if (kinds.length === 0) return '0';
   return kinds.length === 1 ? (kinds[0] as string) : `${total(m)} (${kinds.join(', ')})`;
 }
@@ -27,9 +32,7 @@ function commitRequests(m: Measured): string {
     `${m.segmentGets} segment${m.segmentGets === 1 ? '' : 's'}`,
     ...(other > 0 ? [`${other} other`] : []),
   ];
-  const rest = Object.entries({ PUT: m.put, LIST: m.list, DELETE: m.delete })
-    .filter(([, n]) => n > 0)
-    .map(([kind, n]) => `${n} ${kind}`);
+  const rest = occurred({ PUT: m.put, LIST: m.list, DELETE: m.delete });
   return `${total(m)} (${m.get} GET: ${gets.join(', ')}${rest.length > 0 ? `; ${rest.join(', ')}` : ''})`;
 }
 

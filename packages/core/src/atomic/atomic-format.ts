@@ -393,9 +393,10 @@ export class AtomicFormat implements FileFormat {
     this.#checkWritable();
     this.#attempt ??= { seq: this.#state.seq + 1, tag: randomTag(), staged: new Map() };
     const attempt = this.#attempt;
-    // Block 0 first: it gives the page size the others are read with.
-    for (const [index, data] of [...blocks].sort(([a], [b]) => a - b)) this.#notePages(index, data);
-    await forEachLimit([...blocks], PARALLEL_REQUESTS, async ([index, data]) => {
+    // Ascending, so block 0 comes first: it gives the page size the others are read with.
+    const ascending = [...blocks].sort(([a], [b]) => a - b);
+    for (const [index, data] of ascending) this.#notePages(index, data);
+    await forEachLimit(ascending, PARALLEL_REQUESTS, async ([index, data]) => {
       await this.#blocks.put(atomicBlockKey(this.name, index, attempt.seq, attempt.tag), data);
       attempt.staged.set(index, crc32c(data));
     });

@@ -1,4 +1,5 @@
 import { BlockVfsError } from '../errors.js';
+import { blockCount } from '../file-format.js';
 import { FORMAT_VERSION, KIND_CHECKPOINT, KIND_COMMIT, KIND_HEAD, KIND_LEASE, KIND_SEGMENT, TRAILER_BYTES, decodeObject, encodeObject } from './encoding.js';
 
 /**
@@ -286,7 +287,7 @@ export function decodeCheckpoint(bytes: Uint8Array, key: string, seq: number, st
   const blockSize = check.positive(header.blockSize, 'blockSize');
   // A segmented root's hot entries are a map as any other; one written before they existed has none.
   const hot = segmented && header.map !== undefined ? decodeMap(check, version, header, payload) : new Map<number, CheckpointEntry>();
-  for (const index of hot.keys()) if (index >= Math.ceil(size / blockSize)) check.fail(`hot block ${index} lies past the file's end`);
+  for (const index of hot.keys()) if (index >= blockCount(size, blockSize)) check.fail(`hot block ${index} lies past the file's end`);
   return {
     seq,
     time: check.count(header.time, 'time'),
