@@ -241,7 +241,7 @@ export class Database {
     const speculating = (): MaybePromise<T> => {
       // Only a statement in autocommit mode: inside BEGIN … COMMIT, its rows would be part of a longer
       // transaction, whose first statement made its look (and waited for it) already.
-      if (this.#sqlite.api.get_autocommit(this.#db) === 0) {
+      if (this.#sqlite.module._sqlite3_get_autocommit(this.#db) === 0) {
         nothingHeld = true;
         return task();
       }
@@ -499,7 +499,8 @@ export class Database {
   readonly #isRetryable = (error: unknown): boolean => typeof error === 'object' && error !== null && this.#retryable.has(error);
 
   #callOnce<T>(task: () => MaybePromise<T>): Promise<T> {
-    this.#checkOpen();
+    // A rejection, not a throw: a prepared Statement's methods hand this promise on as they get it.
+    if (this.#closed) return Promise.reject(this.#closedError());
     if (this.#transaction && !this.#inTransactionScope()) return this.#callAfterTransactions(task);
     return this.#guard(task);
   }
@@ -528,7 +529,11 @@ export class Database {
   }
 
   #checkOpen(): void {
-    if (this.#closed) throw new BlockVfsError('invalid', `database "${this.name}" is closed`, { source: SOURCE });
+    if (this.#closed) throw this.#closedError();
+  }
+
+  #closedError(): BlockVfsError {
+    return new BlockVfsError('invalid', `database "${this.name}" is closed`, { source: SOURCE });
   }
 
   /**

@@ -29,17 +29,17 @@ export class Statement<T extends object = Row> {
   }
 
   /** Runs the statement; returns the number of changed rows and the last inserted rowid. */
-  async run(params?: Params): Promise<RunResult> {
+  run(params?: Params): Promise<RunResult> {
     return this.#calls.run(params);
   }
 
   /** Runs the statement; returns its first row, or undefined when there is none. */
-  async get(params?: Params): Promise<T | undefined> {
+  get(params?: Params): Promise<T | undefined> {
     return this.#calls.get(params);
   }
 
   /** Runs the statement; returns every row. */
-  async all(params?: Params): Promise<T[]> {
+  all(params?: Params): Promise<T[]> {
     return this.#calls.all(params);
   }
 

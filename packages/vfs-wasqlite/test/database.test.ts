@@ -702,7 +702,10 @@ describe('db.prepare()', () => {
     const kept = await db.prepare('INSERT INTO t VALUES (?)'); // left for close() to finalise
     await kept.run([1]);
     await db.close();
+    // Rejections, not throws: each method hands on the promise of the call it makes.
     await expect(kept.run([2])).rejects.toThrow(/closed/);
+    await expect(kept.get([2])).rejects.toThrow(/closed/);
+    await expect(kept.all([2])).rejects.toThrow(/closed/);
     await kept.finalize(); // harmless after close
     const again = await open({ store });
     expect(await again.all('SELECT x FROM t')).toEqual([{ x: 1 }]);
