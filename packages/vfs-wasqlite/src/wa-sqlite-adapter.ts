@@ -15,6 +15,7 @@ import { dirname, join } from 'node:path';
 import { FacadeVFS as FacadeVFSImpl } from '@journeyapps/wa-sqlite/src/FacadeVFS.js';
 import { Factory } from '@journeyapps/wa-sqlite/src/sqlite-api.js';
 import { BlockVfsError } from '@blockvfs/core';
+import { callDirectly, exportKeys } from './raw-exports.js';
 import { suspensionsOf, type Suspensions } from './suspensions.js';
 import { speedUpVfsGlue } from './vfs-glue.js';
 
@@ -49,6 +50,7 @@ export interface WasmModule {
   _sqlite3_bind_null(stmt: number, index: number): number;
   _sqlite3_bind_text(stmt: number, index: number, pointer: number, bytes: number, destructor: number): number;
   _sqlite3_changes(db: number): number;
+  _sqlite3_get_autocommit(db: number): number;
   _sqlite3_db_handle(stmt: number): number;
   _sqlite3_step(stmt: number): number;
   _sqlite3_reset(stmt: number): number;
@@ -200,20 +202,28 @@ type InstantiateWasm = (imports: object, done: (instance: object, module: object
 type ModuleFactory = (options: { instantiateWasm: InstantiateWasm }) => Promise<WasmModule>;
 
 /** The build's code, loaded and compiled once per process: every module instantiates it anew (its own memory), with no compile. */
-const compiled = new Map<Build, Promise<{ factory: ModuleFactory; wasm: object }>>();
+const compiled = new Map<Build, Promise<CompiledBuild>>();
 
-function compiledBuild(build: Build): Promise<{ factory: ModuleFactory; wasm: object }> {
+interface CompiledBuild {
+  factory: ModuleFactory;
+  wasm: object;
+  /** The glue's keys of the wasm exports, by function name (see raw-exports.ts): Asyncify only. */
+  exportKeys: ReadonlyMap<string, string>;
+}
+
+function compiledBuild(build: Build): Promise<CompiledBuild> {
   let loading = compiled.get(build);
   if (!loading) {
     loading = (async () => {
       const file = build === 'jspi' ? 'wa-sqlite-jspi' : 'wa-sqlite-async';
       const packageDir = dirname(createRequire(import.meta.url).resolve('@journeyapps/wa-sqlite/package.json'));
-      const [factoryModule, wasmBinary] = await Promise.all([
+      const [factoryModule, wasmBinary, glue] = await Promise.all([
         build === 'jspi' ? import('@journeyapps/wa-sqlite/dist/wa-sqlite-jspi.mjs') : import('@journeyapps/wa-sqlite/dist/wa-sqlite-async.mjs'),
         readFile(join(packageDir, 'dist', `${file}.wasm`)),
+        build === 'asyncify' ? readFile(join(packageDir, 'dist', `${file}.mjs`), 'utf8') : '',
       ]);
       const wasm = await Wasm.compile(new Uint8Array(wasmBinary.buffer, wasmBinary.byteOffset, wasmBinary.byteLength));
-      return { factory: factoryModule.default as ModuleFactory, wasm };
+      return { factory: factoryModule.default as ModuleFactory, wasm, exportKeys: exportKeys(glue) };
     })();
     compiled.set(build, loading);
     loading.catch(() => compiled.delete(build)); // let a later call try again
@@ -238,8 +248,9 @@ export async function loadWaSqlite(build: Build = 'asyncify'): Promise<WaSqlite>
       { source: SOURCE },
     );
   }
-  const { factory, wasm } = await compiledBuild(build);
+  const { factory, wasm, exportKeys: keys } = await compiledBuild(build);
   let loaded: WasmModule | undefined;
+  let exports: Record<string, unknown> = {};
   const module = await factory({
     instantiateWasm(imports, done) {
       if (build === 'asyncify') speedUpVfsGlue(imports, () => loaded);
@@ -252,12 +263,20 @@ export async function loadWaSqlite(build: Build = 'asyncify'): Promise<WaSqlite>
       } catch {
         instance = undefined;
       }
-      if (instance) done(instance, wasm);
-      else void Wasm.instantiate(wasm, imports).then((async) => done(async, wasm));
+      if (instance) {
+        exports = (instance as { exports: Record<string, unknown> }).exports;
+        done(instance, wasm);
+      } else {
+        void Wasm.instantiate(wasm, imports).then((async) => {
+          exports = (async as { exports: Record<string, unknown> }).exports;
+          done(async, wasm);
+        });
+      }
       return {}; // Emscripten's convention: the exports come through `done`
     },
   });
   loaded = module;
+  if (build === 'asyncify') callDirectly(module, exports, keys);
   // SQLite seeds its random number generator on first use (from the platform's source, through
   // the VFS): done now, so that a module drawn from the pool and a new one behave alike.
   const byte = module._sqlite3_malloc(1);
@@ -311,6 +330,8 @@ class TextScratch {
   readonly #encoder = new TextEncoder();
   #pointer = 0;
   #capacity = 0;
+  /** The buffer as a view, kept between binds (a new view per bind cost more than encoding 100 bytes); made again when memory grows. */
+  #view: Uint8Array | undefined;
 
   constructor(module: WasmModule) {
     this.#module = module;
@@ -337,8 +358,11 @@ class TextScratch {
       if (this.#pointer) module._sqlite3_free(this.#pointer);
       this.#pointer = pointer;
       this.#capacity = capacity;
+      this.#view = undefined;
     }
-    const { written } = this.#encoder.encodeInto(value, module.HEAPU8.subarray(this.#pointer, this.#pointer + needed));
+    const heap = module.HEAPU8;
+    if (this.#view?.buffer !== heap.buffer) this.#view = heap.subarray(this.#pointer, this.#pointer + this.#capacity);
+    const { written } = this.#encoder.encodeInto(value, this.#view);
     return module._sqlite3_bind_text(stmt, index, this.#pointer, written, SQLITE_TRANSIENT);
   }
 }
