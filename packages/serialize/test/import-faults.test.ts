@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { collectGarbage, verifyObjects } from '@blockvfs/core';
+import { collectGarbage, isBlockVfsError, verifyObjects, type BlockStore } from '@blockvfs/core';
 import { withFaults, type FaultMode } from '@blockvfs/core/testing';
 import { MemoryStore } from '@blockvfs/store-memory';
 import { openDatabase } from '@blockvfs/vfs-wasqlite';
@@ -123,5 +123,61 @@ describe.each(['inline', 'blocks'])('atomic layout: an import (%s) with one fail
       store.faults.releaseHung();
       expect(await importing).toBe('rejected');
     }
+  });
+});
+
+describe('atomic layout: an import racing a writer', () => {
+  it("keeps the writer's acknowledged commit unless the import, a later commit, replaced it; whichever request the writer commits at", async () => {
+    const file = files.get('blocks') as Uint8Array;
+    const total = await requestsOfCleanImport(file);
+    const outcomes = { importWon: 0, writerWon: 0 };
+    for (let at = 1; at <= total; at += 7) {
+      const memory = await oldDatabase();
+      const writer = await openDatabase({ store: memory, name: 'db' });
+      expect(await writer.get('SELECT count(*) AS n FROM t')).toEqual({ n: 4 }); // its view is the old database
+      let acked = false;
+      let count = 0;
+      // The import's requests, the writer committing just before its request number `at`.
+      const beforeRequest = async (): Promise<void> => {
+        if (++count !== at) return;
+        acked = await writer.run('INSERT INTO t VALUES (5, ?)', ['the writer']).then(
+          () => true,
+          () => false,
+        );
+      };
+      const store: BlockStore = {
+        name: memory.name,
+        capabilities: memory.capabilities,
+        get: async (key, range) => (await beforeRequest(), memory.get(key, range)),
+        put: async (key, data, condition) => (await beforeRequest(), memory.put(key, data, condition)),
+        delete: async (keys) => (await beforeRequest(), memory.delete(keys)),
+        list: (prefix, options) => memory.list(prefix, options),
+      };
+      const imported = await deserialize({ store, name: 'db', source: [file] }).then(
+        () => true,
+        (error: unknown) => {
+          expect(isBlockVfsError(error, 'precondition-failed'), String(error)).toBe(true);
+          return false;
+        },
+      );
+      await writer.close();
+      const reader = await openDatabase({ store: memory, name: 'db' });
+      try {
+        const tables = (await reader.all<{ name: string }>("SELECT name FROM sqlite_schema WHERE type = 'table'")).map((row) => row.name);
+        if (imported) {
+          expect(tables, `writer at request ${at}`).not.toContain('t');
+          outcomes.importWon += 1;
+        } else {
+          expect(await reader.get("SELECT count(*) AS n FROM t WHERE v = 'the writer'"), `writer at request ${at}`).toEqual({ n: acked ? 1 : 0 });
+          expect(acked, `the import failed, yet the writer at request ${at} did not commit`).toBe(true);
+          outcomes.writerWon += 1;
+        }
+        expect(await reader.get('PRAGMA integrity_check')).toEqual({ integrity_check: 'ok' });
+      } finally {
+        await reader.close();
+      }
+    }
+    expect(outcomes.importWon).toBeGreaterThan(0);
+    expect(outcomes.writerWon).toBeGreaterThan(0);
   });
 });
