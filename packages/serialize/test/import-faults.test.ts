@@ -148,9 +148,9 @@ describe('atomic layout: an import racing a writer', () => {
       const store: BlockStore = {
         name: memory.name,
         capabilities: memory.capabilities,
-        get: async (key, range) => (await beforeRequest(), memory.get(key, range)),
-        put: async (key, data, condition) => (await beforeRequest(), memory.put(key, data, condition)),
-        delete: async (keys) => (await beforeRequest(), memory.delete(keys)),
+        get: (key, range) => beforeRequest().then(() => memory.get(key, range)),
+        put: (key, data, condition) => beforeRequest().then(() => memory.put(key, data, condition)),
+        delete: (keys) => beforeRequest().then(() => memory.delete(keys)),
         list: (prefix, options) => memory.list(prefix, options),
       };
       const imported = await deserialize({ store, name: 'db', source: [file] }).then(
