@@ -1,9 +1,9 @@
 /** Where a `settled()` thenable keeps its value, for a caller that can take it without `.then` (see vfs-glue.ts). */
 export const SETTLED: unique symbol = Symbol('settled');
 
-/** The value of a `settled()` thenable; undefined for anything else. */
-export function settledValue(result: unknown): { value: unknown } | undefined {
-  return typeof result === 'object' && result !== null && SETTLED in result ? { value: result[SETTLED] } : undefined;
+/** Whether `result` is a `settled()` thenable, whose value is then `result[SETTLED]` (no wrapper object: asked on every VFS call). */
+export function isSettled(result: unknown): result is { [SETTLED]: unknown } {
+  return typeof result === 'object' && result !== null && SETTLED in result;
 }
 
 /**

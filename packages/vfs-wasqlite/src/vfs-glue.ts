@@ -1,4 +1,4 @@
-import { settledValue } from './settled.js';
+import { isSettled, SETTLED } from './settled.js';
 
 /**
  * A faster path from SQLite into a JavaScript VFS, for the Asyncify build.
@@ -102,8 +102,7 @@ export function speedUpVfsGlue(imports: object, module: () => GlueModule | undef
         }
         const answer = methodOf(glue, receiver, namePointer).call(receiver, a, b, c, d, e, f);
         if (!isAsync) return answer;
-        const ready = settledValue(answer);
-        if (ready) return ready.value;
+        if (isSettled(answer)) return answer[SETTLED];
         // A real wait: Asyncify unwinds unless the thenable calls back at once.
         let calledBack = false;
         const result = handleAsync(() => ({
