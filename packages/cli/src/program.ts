@@ -131,6 +131,7 @@ export function createProgram(io: Io = defaultIo): Command {
         }).finally(() => progress.stop());
         ctx.note(
           `imported ${formatBytes(result.bytes)} (${result.pages} pages of ${result.pageSize} bytes) into ${url}` +
+            (result.commit === undefined ? '' : ` as commit ${result.commit}`) +
             (result.convertedFromWal ? ' (a WAL-mode file, stored in rollback-journal mode)' : ''),
         );
       }),

@@ -12,11 +12,21 @@ import {
   writersUseLease,
 } from '@blockvfs/core/format';
 import { blockSizeProblem, storeProblem } from '@blockvfs/core/store';
-import { DEFAULT_LAYOUT, defaultBlockSize, hasAtomicDatabase, isBlockVfsError, isWrongLayoutError, type BlockStore, type Layout } from '@blockvfs/core';
+import {
+  DEFAULT_LAYOUT,
+  defaultBlockSize,
+  hasAtomicDatabase,
+  isBlockVfsError,
+  isWrongLayoutError,
+  type BlockStore,
+  type Clock,
+  type Layout,
+} from '@blockvfs/core';
 import { serializeError } from './errors.js';
 import { spoolSource, type ChunkSource } from './spool-source.js';
 import { checkWholeFile, setRollbackMode } from './sqlite-header.js';
 import { deleteBlocksFrom, journalName } from './stored-file.js';
+import { MemorySpool, type Spool } from './spool.js';
 import { TempSpool } from './temp-spool.js';
 
 export interface DeserializeProgress {
@@ -48,6 +58,14 @@ export interface DeserializeOptions {
   layout?: Layout;
   /** Atomic layout: accept a store without conditional puts, promising there is no other writer. */
   singleWriter?: boolean;
+  /**
+   * Where the source is held while it is checked: `'file'` (default), a temporary file,
+   * so an import of any size needs little memory; `'memory'`, for a platform without a
+   * file system, at the cost of the database's size in memory.
+   */
+  spool?: 'file' | 'memory';
+  /** Atomic layout: where time comes from for the commit's time and the writer lease (default the system clock; a deterministic test passes its own). */
+  clock?: Clock;
   onProgress?: (progress: DeserializeProgress) => void;
 }
 
@@ -62,6 +80,8 @@ export interface DeserializeResult {
    * a `-wal` file beside the source are not (checkpoint it first).
    */
   convertedFromWal: boolean;
+  /** Atomic layout: the commit that holds the import (undefined in the direct layout, which has no commits). */
+  commit?: number;
 }
 
 /** Bytes read from the temp file and committed to the store per step: bounds memory, keeps uploads parallel. */
@@ -88,27 +108,28 @@ export async function deserialize(options: DeserializeOptions): Promise<Deserial
   const layout = checkLayout(options.layout ?? DEFAULT_LAYOUT);
   checkOptions(options);
   const what = `the database imported as "${name}"`;
-  const spool = await TempSpool.create();
+  const spool: Spool = options.spool === 'memory' ? new MemorySpool() : await TempSpool.create();
   try {
     const spooled = await spoolSource(source, spool, what, (bytes) => onProgress?.({ phase: 'reading', bytes }));
     const { pageSize } = spooled.header;
     const pages = checkWholeFile(spooled.header, spooled.bytes, what);
     const { wal } = spooled.header;
-    const write = { blockSize: options.blockSize, onProgress, singleWriter: options.singleWriter ?? false, wal };
+    const write = { blockSize: options.blockSize, onProgress, singleWriter: options.singleWriter ?? false, wal, clock: options.clock };
     // `layout` chooses for a new database; one already under `name` is replaced in its own layout.
     const direct = () => writeToStore(store, name, spool, spooled.bytes, { ...write, blockSize: options.blockSize ?? defaultBlockSize('direct', pageSize) });
+    let commit: number | undefined;
     if (layout === 'direct' && !(await DirectFormat.exists(store, name)) && (await hasAtomicDatabase(store, name)))
-      await commitToStore(store, name, spool, spooled.bytes, write);
+      commit = await commitToStore(store, name, spool, spooled.bytes, write);
     else if (layout === 'direct') await direct();
     else {
       try {
-        await commitToStore(store, name, spool, spooled.bytes, write);
+        commit = await commitToStore(store, name, spool, spooled.bytes, write);
       } catch (error) {
         if (!isWrongLayoutError(error)) throw error;
         await direct();
       }
     }
-    return { bytes: spooled.bytes, pages, pageSize, convertedFromWal: wal };
+    return { bytes: spooled.bytes, pages, pageSize, convertedFromWal: wal, ...(commit === undefined ? {} : { commit }) };
   } finally {
     await spool.remove();
   }
@@ -124,6 +145,9 @@ function checkOptions(options: DeserializeOptions): void {
   if (onProgress !== undefined && typeof onProgress !== 'function') {
     throw serializeError('invalid', 'onProgress must be a function', store?.name);
   }
+  if (options.spool !== undefined && options.spool !== 'file' && options.spool !== 'memory') {
+    throw serializeError('invalid', `spool must be 'file' or 'memory', got ${JSON.stringify(options.spool)}`, store?.name);
+  }
 }
 
 interface WriteOptions {
@@ -138,6 +162,7 @@ interface CommitOptions {
   singleWriter: boolean;
   onProgress: ((progress: DeserializeProgress) => void) | undefined;
   wal: boolean;
+  clock: Clock | undefined;
 }
 
 /**
@@ -146,7 +171,7 @@ interface CommitOptions {
  * @blockvfs/core's change-counter.ts: else a connection that read the old database could
  * keep its pages, and write them back over the new one).
  */
-async function readPiece(spool: TempSpool, data: Uint8Array, offset: number, wal: boolean, pastCounter: number | undefined): Promise<void> {
+async function readPiece(spool: Spool, data: Uint8Array, offset: number, wal: boolean, pastCounter: number | undefined): Promise<void> {
   await spool.read(data, offset);
   if (offset !== 0) return;
   if (wal) setRollbackMode(data);
@@ -154,11 +179,12 @@ async function readPiece(spool: TempSpool, data: Uint8Array, offset: number, wal
 }
 
 /**
- * Atomic layout: replaces file `name` with the `total` bytes in `spool` as one commit.
+ * Atomic layout: replaces file `name` with the `total` bytes in `spool` as one commit,
+ * and returns that commit's number.
  * The blocks go up ahead of it as PagedFile's memory bound is reached (invisible until
  * the record names them), so memory stays bounded whatever the size.
  */
-async function commitToStore(store: BlockStore, name: string, spool: TempSpool, total: number, options: CommitOptions): Promise<void> {
+async function commitToStore(store: BlockStore, name: string, spool: Spool, total: number, options: CommitOptions): Promise<number> {
   const { onProgress } = options;
   // Blocks go up as PagedFile's memory bound fills and at the final sync: progress is what the store confirmed.
   const progress = writeProgress(total, onProgress);
@@ -169,6 +195,7 @@ async function commitToStore(store: BlockStore, name: string, spool: TempSpool, 
     // Not while another writer holds the writer lease, when writers use one: its holder trusts its view, and would read
     // on from the replaced database (see writersUseLease).
     lease: await writersUseLease(store, name),
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
   });
   if (options.blockSize !== undefined && format.seq > 0 && options.blockSize !== format.blockSize) {
     throw serializeError(
@@ -191,6 +218,7 @@ async function commitToStore(store: BlockStore, name: string, spool: TempSpool, 
     await file.truncate(total);
     await file.sync();
     progress.done(); // the commit record is stored: all of it is in
+    return format.seq;
   } catch (error) {
     file.discard();
     const detail = error instanceof Error ? error.message : String(error);
@@ -206,7 +234,7 @@ async function commitToStore(store: BlockStore, name: string, spool: TempSpool, 
 }
 
 /** Direct layout: replaces file `name` on the store with the `total` bytes held in `spool`. */
-async function writeToStore(store: BlockStore, name: string, spool: TempSpool, total: number, options: WriteOptions): Promise<void> {
+async function writeToStore(store: BlockStore, name: string, spool: Spool, total: number, options: WriteOptions): Promise<void> {
   const { blockSize, onProgress } = options;
   const existed = await DirectFormat.exists(store, name);
   let written = 0;

@@ -1,7 +1,7 @@
 import { isBlockVfsError } from '@blockvfs/core';
 import { serializeError } from './errors.js';
 import { HEADER_SIZE, parseHeader, type DatabaseHeader } from './sqlite-header.js';
-import type { TempSpool } from './temp-spool.js';
+import type { Spool } from './spool.js';
 
 export type ChunkSource = Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
 
@@ -21,7 +21,7 @@ export interface SpooledDatabase {
  * BlockVfsError from the source (serialize's stream from another store, say) keeps
  * its kind, so a transient failure still reads as one.
  */
-export async function spoolSource(source: ChunkSource, spool: TempSpool, what: string, progress: (bytes: number) => void): Promise<SpooledDatabase> {
+export async function spoolSource(source: ChunkSource, spool: Spool, what: string, progress: (bytes: number) => void): Promise<SpooledDatabase> {
   const iterator = iterate(source);
   const headerBytes = new Uint8Array(HEADER_SIZE);
   let header: DatabaseHeader | undefined;

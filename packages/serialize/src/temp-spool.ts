@@ -2,6 +2,7 @@ import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serializeError } from './errors.js';
+import type { Spool } from './spool.js';
 
 /** Bytes gathered in memory before one write to the temp file: few system calls even for 1-byte chunks. */
 const BUFFER_SIZE = 1024 * 1024;
@@ -12,7 +13,7 @@ const BUFFER_SIZE = 1024 * 1024;
  * the input is known to be good. Lives in its own directory under os.tmpdir();
  * `remove()` deletes both and must be called whatever happens.
  */
-export class TempSpool {
+export class TempSpool implements Spool {
   readonly #dir: string;
   readonly #handle: FileHandle;
   readonly #buffer = new Uint8Array(BUFFER_SIZE);

@@ -167,7 +167,7 @@ it('accepts a stream shorter than the header page count when that count is stale
   const stale = patched(good, 92, new DataView(good.buffer, good.byteOffset).getUint32(24) + 1, 4);
   const store = new MemoryStore();
   const result = await deserialize({ store, name: 'x', source: [stale.subarray(0, 2048)] });
-  expect(result).toEqual({ bytes: 2048, pages: 2, pageSize: 1024, convertedFromWal: false });
+  expect(result).toEqual({ bytes: 2048, pages: 2, pageSize: 1024, convertedFromWal: false, commit: 1 });
 });
 
 it('refuses bad options before reading anything', async () => {
@@ -181,5 +181,6 @@ it('refuses bad options before reading anything', async () => {
   ).rejects.toThrow(/no "capabilities"/);
   await expect(deserialize({ store, name: '', source: [good] })).rejects.toThrow(/name must be a non-empty string/);
   await expect(deserialize({ store, name: 'x', source: [good], layout: 'nope' as 'direct' })).rejects.toThrow(/unknown layout "nope"/);
+  await expect(deserialize({ store, name: 'x', source: [good], spool: 'disk' as 'file' })).rejects.toThrow(/spool must be 'file' or 'memory', got "disk"/);
   expect(await snapshot(store)).toEqual(new Map());
 });

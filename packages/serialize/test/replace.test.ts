@@ -8,7 +8,7 @@ import { openDatabase } from '@blockvfs/vfs-wasqlite';
 import { changeCounterOf } from '@blockvfs/core/format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deserialize, serialize, type DeserializeProgress, type SerializeProgress } from '@blockvfs/serialize';
-import { asReplacing, blockSizes, concat, makeHotJournal, makeShellDatabase, putFile, sha256, snapshot } from './helpers.js';
+import { asReplacing, blockSizes, chunks, concat, makeHotJournal, makeShellDatabase, putFile, sha256, snapshot } from './helpers.js';
 
 /** deserialize onto a name that already holds a database: the new one replaces it entirely. */
 
@@ -61,13 +61,21 @@ it('deletes a stale hot journal, which SQLite would otherwise play back onto the
   expect(sha256(await concat(serialize({ layout: 'direct', store, name: 'db' })))).toBe(sha256(asReplacing(small, big)));
 });
 
-it('reports progress: reading, then writing up to the total', async () => {
+it.each(['file', 'memory'] as const)('reports progress: reading, then writing up to the total (spool: %s)', async (spool) => {
   const events: DeserializeProgress[] = [];
-  // Several MiB, so that reading reports more than once (the spool writes to disk every MiB).
-  const padded = makeShellDatabase(join(dir, 'padded.sqlite'), 65536, 3000);
+  // Several MiB, so that reading reports more than once (about once per MiB).
+  const padded = makeShellDatabase(join(dir, `padded-${spool}.sqlite`), 65536, 3000);
   expect(padded.length).toBeGreaterThanOrEqual(2 * 1024 * 1024);
-  await deserialize({ layout: 'direct', store: new MemoryStore(), name: 'db', source: [padded], onProgress: (event) => events.push(event) });
+  await deserialize({
+    layout: 'direct',
+    store: new MemoryStore(),
+    name: 'db',
+    source: chunks(padded, 65536),
+    spool,
+    onProgress: (event) => events.push(event),
+  });
   const reading = events.filter((event) => event.phase === 'reading');
+  expect(reading.length).toBeGreaterThanOrEqual(2);
   const writing = events.filter((event) => event.phase === 'writing');
   expect(events.indexOf(writing[0]!)).toBe(reading.length); // all reading events come first
   expect(reading.at(-1)).toEqual({ phase: 'reading', bytes: padded.length });

@@ -39,11 +39,19 @@ describe.each(LAYOUTS.flatMap((layout) => [512, 4096, 65536].map((pageSize) => (
       expected = CHECK_QUERIES.map((sql) => shellRows(path, sql));
     });
 
-    it.each([1, 7, 4096, Infinity])('deserialises from chunks of %s bytes and serialises back byte for byte', async (chunkSize) => {
+    it.each([
+      [1, 'file'],
+      [7, 'file'],
+      [4096, 'file'],
+      [Infinity, 'file'],
+      [7, 'memory'],
+      [Infinity, 'memory'],
+    ] as const)('deserialises from chunks of %s bytes (spool: %s) and serialises back byte for byte', async (chunkSize, spool) => {
       const store = new MemoryStore();
       const source = chunkSize === Infinity ? [original] : chunks(original, chunkSize);
-      const result = await deserialize({ store, name: 'books.db', source, layout });
-      expect(result).toEqual({ bytes: original.length, pages: original.length / pageSize, pageSize, convertedFromWal: false });
+      const result = await deserialize({ store, name: 'books.db', source, layout, spool });
+      const commit = layout === 'atomic' ? { commit: 1 } : {};
+      expect(result).toEqual({ bytes: original.length, pages: original.length / pageSize, pageSize, convertedFromWal: false, ...commit });
       // Default block size: in the direct layout the page size, one object per page; in the atomic one DEFAULT_BLOCK_SIZE, one commit.
       expect(await stored(store, 'books.db', layout)).toEqual(
         layout === 'direct'
