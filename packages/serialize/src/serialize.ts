@@ -1,5 +1,5 @@
 import { AtomicFormat, PagedFile, checkLayout } from '@blockvfs/core/format';
-import { DEFAULT_LAYOUT, isBlockVfsError, isWrongLayoutError, type BlockStore, type Layout } from '@blockvfs/core';
+import { DEFAULT_LAYOUT, isBlockVfsError, isWrongLayoutError, type BlockStore, type Clock, type Layout } from '@blockvfs/core';
 import { serializeError } from './errors.js';
 import { checkWholeFile, HEADER_SIZE, parseHeader } from './sqlite-header.js';
 import { hasHotJournal, journalName, openStoredFile } from './stored-file.js';
@@ -12,6 +12,8 @@ export interface SerializeOptions {
   layout?: Layout;
   /** Atomic layout: export the database as it was after this commit number, or at this time. */
   asOf?: number | Date;
+  /** Atomic layout: where time comes from (an `asOf` Date, the view's trust window); default the system clock; a deterministic test passes its own. */
+  clock?: Clock;
   /** Called after each chunk is read from the store, before it is yielded: bytes so far, of `totalBytes`. */
   onProgress?: (progress: SerializeProgress) => void;
 }
@@ -48,7 +50,7 @@ export async function* serialize(options: SerializeOptions): AsyncGenerator<Uint
   if (asOf !== undefined && layout !== 'atomic') throw serializeError('invalid', `asOf needs the atomic layout, not "${layout}"`, store.name);
   if (options.onProgress !== undefined && typeof options.onProgress !== 'function')
     throw serializeError('invalid', 'onProgress must be a function', store.name);
-  const file = await openInStoredLayout(store, name, layout, asOf);
+  const file = await openInStoredLayout(store, name, layout, asOf, options.clock);
   let bytes = 0;
   for await (const chunk of readBlocks(file)) {
     bytes += chunk.length;
@@ -58,10 +60,16 @@ export async function* serialize(options: SerializeOptions): AsyncGenerator<Uint
 }
 
 /** The database in the layout it was written in: `layout` is tried first, the other when nothing is there. */
-async function openInStoredLayout(store: BlockStore, name: string, layout: Layout, asOf: number | Date | undefined): Promise<PagedFile> {
+async function openInStoredLayout(
+  store: BlockStore,
+  name: string,
+  layout: Layout,
+  asOf: number | Date | undefined,
+  clock: Clock | undefined,
+): Promise<PagedFile> {
   if (layout === 'atomic') {
     try {
-      return await openAtomicFile(store, name, asOf);
+      return await openAtomicFile(store, name, asOf, clock);
     } catch (error) {
       if (isWrongLayoutError(error) && asOf === undefined) return openDirectFile(store, name);
       throw error;
@@ -71,15 +79,21 @@ async function openInStoredLayout(store: BlockStore, name: string, layout: Layou
     return await openDirectFile(store, name);
   } catch (error) {
     if (!isBlockVfsError(error, 'not-found')) throw error;
-    return openAtomicFile(store, name, undefined);
+    return openAtomicFile(store, name, undefined, clock);
   }
 }
 
 /** One commit of an atomic-layout database: its blocks never change, so reading them later reads that commit. */
-async function openAtomicFile(store: BlockStore, name: string, asOf: number | Date | undefined): Promise<PagedFile> {
+async function openAtomicFile(store: BlockStore, name: string, asOf: number | Date | undefined, clock: Clock | undefined): Promise<PagedFile> {
   const what = `database "${name}"`;
   // Read-only: no commit is made, so a store without conditional puts is fine here.
-  const format = await AtomicFormat.open(store, name, { blockSize: 4096, singleWriter: true, cacheBytes: 0, ...(asOf === undefined ? {} : { asOf }) });
+  const format = await AtomicFormat.open(store, name, {
+    blockSize: 4096,
+    singleWriter: true,
+    cacheBytes: 0,
+    ...(asOf === undefined ? {} : { asOf }),
+    ...(clock === undefined ? {} : { clock }),
+  });
   if (format.seq === 0) throw serializeError('not-found', `there is no ${what} on this store`, store.name);
   const file = new PagedFile(format);
   const header = new Uint8Array(Math.min(HEADER_SIZE, file.size));
@@ -122,7 +136,11 @@ async function* readBlocks(file: PagedFile): AsyncGenerator<Uint8Array, void, un
   const request = (): void => {
     const chunk = new Uint8Array(Math.min(blockSize, size - next));
     const offset = next;
-    pending.push(file.read(chunk, offset).then(() => chunk));
+    const read = file.read(chunk, offset).then(() => chunk);
+    // Handled at once: a read ahead that fails while the consumer still waits for an earlier block is no
+    // unhandled rejection (which ends a Node process); the consumer gets its error when it comes to it.
+    read.catch(() => undefined);
+    pending.push(read);
     next += chunk.length;
   };
   try {
@@ -132,8 +150,7 @@ async function* readBlocks(file: PagedFile): AsyncGenerator<Uint8Array, void, un
       if (chunk) yield await chunk;
     }
   } finally {
-    // The consumer stopped early or a read failed: the reads still in flight must not
-    // become unhandled rejections.
+    // The consumer stopped early or a read failed: nothing of the file is read after the generator ends.
     await Promise.allSettled(pending);
   }
 }

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isBlockVfsError, withMetrics } from '@blockvfs/core';
+import { BlockVfsError, isBlockVfsError, withMetrics, type BlockStore } from '@blockvfs/core';
 import { MemoryStore } from '@blockvfs/store-memory';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { deserialize, serialize } from '@blockvfs/serialize';
@@ -55,6 +55,42 @@ it('stops cleanly when the consumer stops early', async () => {
     if (seen >= 2048) break;
   }
   expect(seen).toBe(2048);
+});
+
+it('a read ahead that fails while the consumer waits for an earlier block is its error to get, not an unhandled rejection', async () => {
+  const memory = new MemoryStore();
+  await deserialize({ store: memory, name: 'db', source: [original], blockSize: 4096 });
+  const keys: string[] = [];
+  for await (const entry of memory.list('db/blocks/')) keys.push(entry.key);
+  const [, , slow, failing] = keys.sort(); // blocks 2 and 3: block 3's GET fails while block 2's is still on its way
+  let releaseSlow = (): void => undefined;
+  const store: BlockStore = {
+    name: memory.name,
+    capabilities: memory.capabilities,
+    get: async (key, range) => {
+      if (key === slow) await new Promise<void>((resolve) => (releaseSlow = resolve));
+      if (key === failing) throw new BlockVfsError('transient', `GET ${key} failed`, { source: 'test' });
+      return memory.get(key, range);
+    },
+    put: (key, data, condition) => memory.put(key, data, condition),
+    delete: (keys) => memory.delete(keys),
+    list: (prefix, options) => memory.list(prefix, options),
+  };
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    const exporting = concat(serialize({ store, name: 'db' }));
+    // Block 1's failure settles first, with nobody awaiting it yet: give Node its chance to call it unhandled.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    releaseSlow();
+    const error = await failure(exporting);
+    expect(isBlockVfsError(error, 'transient') && error.message).toContain('GET db/blocks/');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(unhandled).toEqual([]);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+  }
 });
 
 it("refuses a name with no database: 'not-found'", async () => {
