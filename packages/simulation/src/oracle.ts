@@ -60,6 +60,8 @@ export interface GcInfo {
  */
 export interface RestoreInfo {
   process: string;
+  /** What brought it back: restoreCommit, or an export of the commit imported over the database. */
+  via: 'restoreCommit' | 'import';
   from: number;
   ops: Set<number>;
   /** Tick of its start, and of its outcome. */
@@ -146,17 +148,18 @@ export class Oracle {
     this.#line(`${info.process} op ${info.op} unknown: ${why}`);
   }
 
-  beginRestore(process: string, from: number, ops: Set<number>): RestoreInfo {
-    const restore: RestoreInfo = { process, from, ops, begun: this.tick() };
+  beginRestore(process: string, from: number, ops: Set<number>, via: RestoreInfo['via']): RestoreInfo {
+    const restore: RestoreInfo = { process, via, from, ops, begun: this.tick() };
     this.restores.push(restore);
-    this.#line(`${process} restore of commit ${from} (${ops.size} ops) begins`);
+    this.#line(`${process} restore of commit ${from} (${ops.size} ops${via === 'import' ? ', by import' : ''}) begins`);
     return restore;
   }
 
   restoreSettled(restore: RestoreInfo, outcome: NonNullable<RestoreInfo['outcome']>): void {
     restore.outcome = outcome;
     restore.settled = this.tick();
-    this.#line(`${restore.process} restore of commit ${restore.from}: ${typeof outcome === 'number' ? `commit ${outcome}` : outcome}`);
+    const how = restore.via === 'import' ? ' by import' : '';
+    this.#line(`${restore.process} restore of commit ${restore.from}${how}: ${typeof outcome === 'number' ? `commit ${outcome}` : outcome}`);
   }
 
   /**

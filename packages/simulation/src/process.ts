@@ -1,4 +1,5 @@
 import { collectGarbage, isBlockVfsError, restoreCommit, withRetry, type BlockStore } from '@blockvfs/core';
+import { deserialize, serialize } from '@blockvfs/serialize';
 import { SqliteError, openDatabase, type Database, type OpenDatabaseOptions } from '@blockvfs/vfs-wasqlite';
 import { KilledError, classifyError, describeError } from './errors.js';
 import type { OpInfo } from './oracle.js';
@@ -164,7 +165,7 @@ class Life {
       case 'gc':
         return this.#collect();
       case 'restore':
-        return this.#restore(db, op.back);
+        return this.#restore(db, op.back, op.via);
       case 'idle':
         return this.#clock.sleep(op.ms);
       case 'reopen': {
@@ -305,11 +306,12 @@ class Life {
   }
 
   /**
-   * Brings back the commit `back` commits before this connection's view (restoreCommit),
-   * having read its state first by time travel: what the oracle then expects, with the
-   * ops committed in between gone for good.
+   * Brings back the commit `back` commits before this connection's view, having read its
+   * state first by time travel: what the oracle then expects, with the ops committed in
+   * between gone for good. Via restoreCommit, or via an export of that commit imported
+   * over the database (one commit too, with the same state).
    */
-  async #restore(db: Database, back: number): Promise<void> {
+  async #restore(db: Database, back: number, via: 'restoreCommit' | 'import'): Promise<void> {
     const { oracle, name } = this.#world;
     const asOf = ((await db.version().catch(() => undefined))?.commit ?? 0) - back;
     if (asOf < 1) return;
@@ -333,10 +335,30 @@ class Life {
       return;
     }
     if (this.#killed) return;
-    const restore = oracle.beginRestore(this.#label, asOf, ops);
+    let file: Uint8Array[] | undefined;
+    if (via === 'import') {
+      try {
+        file = [];
+        for await (const chunk of serialize({ store: this.#client, name, asOf, clock: this.#clock })) file.push(chunk);
+      } catch (error) {
+        const cause = error instanceof SqliteError ? error.cause : error;
+        const collected = isBlockVfsError(cause, 'not-found') || (isBlockVfsError(cause, 'permanent') && (this.#world.monitor.head()?.oldest ?? 0) > asOf);
+        if (collected) this.#world.line(`${this.#label} restore: commit ${asOf} is no longer kept`);
+        else this.#error(error, `restore: export of commit ${asOf}`);
+        return;
+      }
+      if (this.#killed) return;
+    }
+    const restore = oracle.beginRestore(this.#label, asOf, ops, via);
     try {
-      const report = await restoreCommit({ store: this.#client, name, asOf, clock: this.#clock });
-      oracle.restoreSettled(restore, report.commit === 0 ? 'nothing' : report.commit);
+      if (file) {
+        // In memory (no file system: a seed touches nothing outside the simulation), on the process's clock.
+        const { commit } = await deserialize({ store: this.#client, name, source: file, spool: 'memory', clock: this.#clock });
+        oracle.restoreSettled(restore, commit ?? 'unknown');
+      } else {
+        const report = await restoreCommit({ store: this.#client, name, asOf, clock: this.#clock });
+        oracle.restoreSettled(restore, report.commit === 0 ? 'nothing' : report.commit);
+      }
     } catch (error) {
       // Refused (another writer, its lease, a collection of the commit): not applied. Anything else: it may have landed.
       const refused = isBlockVfsError(error, 'precondition-failed') || isBlockVfsError(error, 'not-found');

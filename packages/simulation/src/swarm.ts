@@ -21,8 +21,11 @@ export type Op =
   | { kind: 'idle'; ms: number }
   | { kind: 'vacuum' }
   | { kind: 'reopen' }
-  /** restoreCommit of the commit `back` commits before the process's view: a commit that removes the ops in between. */
-  | { kind: 'restore'; back: number }
+  /**
+   * Brings back the commit `back` commits before the process's view, as a commit that removes the ops in between:
+   * by restoreCommit, or by exporting that commit (serialize) and importing the file over the database (deserialize).
+   */
+  | { kind: 'restore'; back: number; via: 'restoreCommit' | 'import' }
   /** A read transaction on the process's second connection (thinking for a while) beside a write on its first. */
   | { kind: 'overlap'; thinkMs: number; write: 'insert' | 'increment' };
 
@@ -251,13 +254,15 @@ function shrinking(swarm: Swarm, random: Random): void {
  */
 function restoring(swarm: Swarm, random: Random): void {
   swarm.restores = true;
+  // A stream of its own, so that adding imports left the other choices of every seed as they were.
+  const via = random.fork('restore via');
   for (const plan of swarm.processes) {
     if (plan.role !== 'writer') continue;
     plan.lives = plan.lives.map((life) => {
       const ops: Op[] = [];
       for (const op of life.ops) {
         ops.push(op);
-        if (random.chance(0.12)) ops.push({ kind: 'restore', back: random.int(1, 4) });
+        if (random.chance(0.12)) ops.push({ kind: 'restore', back: random.int(1, 4), via: via.chance(0.4) ? 'import' : 'restoreCommit' });
       }
       return { ...life, ops };
     });
@@ -466,7 +471,7 @@ export function describeOp(op: Op): string {
     case 'overlap':
       return `overlap (read think ${secs(op.thinkMs)} beside ${op.write})`;
     case 'restore':
-      return `restore ${op.back} back`;
+      return op.via === 'import' ? `restore ${op.back} back by export and import` : `restore ${op.back} back`;
     default:
       return op.kind;
   }
