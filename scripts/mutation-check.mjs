@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The mutation check: disables each safety check of the atomic layout and the VFS in
+// The mutation check: disables each safety check of the atomic layout, the VFS and export in
 // turn, in a copy of the working tree, and runs the tests that should see it. Each
 // mutation must make a test fail ("caught"); one that passes every test means a check
 // that no test can see, which is a hole in the tests, whatever the code does.
@@ -354,6 +354,14 @@ const MUTATIONS = [
     find: '      const candidates = strict ? [] : (head?.checkpoints ?? []).filter((c) => c > checkpoint.seq && c <= atMost);',
     replace: '      const candidates: number[] = [];',
     tests: ['packages/core/test/segmented-checkpoint.test.ts'],
+  },
+  {
+    id: 'read-ahead-handled',
+    what: "a block serialize reads ahead and that fails before the consumer comes to it is no unhandled rejection (which ends a Node process)",
+    file: 'packages/serialize/src/serialize.ts',
+    find: '    read.catch(() => undefined);\n',
+    replace: '',
+    tests: ['packages/serialize/test/serialize.test.ts'],
   },
 ];
 
