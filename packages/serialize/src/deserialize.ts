@@ -27,7 +27,6 @@ import { spoolSource, type ChunkSource } from './spool-source.js';
 import { checkWholeFile, setRollbackMode } from './sqlite-header.js';
 import { deleteBlocksFrom, journalName } from './stored-file.js';
 import { MemorySpool, type Spool } from './spool.js';
-import { TempSpool } from './temp-spool.js';
 
 export interface DeserializeProgress {
   /** `reading`: the source is being read and checked; `writing`: blocks are going to the store. */
@@ -108,7 +107,8 @@ export async function deserialize(options: DeserializeOptions): Promise<Deserial
   const layout = checkLayout(options.layout ?? DEFAULT_LAYOUT);
   checkOptions(options);
   const what = `the database imported as "${name}"`;
-  const spool: Spool = options.spool === 'memory' ? new MemorySpool() : await TempSpool.create();
+  // The temp file's module only when it is used: it needs node:fs, which a browser lacks.
+  const spool: Spool = options.spool === 'memory' ? new MemorySpool() : await (await import('./temp-spool.js')).TempSpool.create();
   try {
     const spooled = await spoolSource(source, spool, what, (bytes) => onProgress?.({ phase: 'reading', bytes }));
     const { pageSize } = spooled.header;

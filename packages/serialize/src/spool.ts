@@ -33,7 +33,7 @@ export class MemorySpool implements Spool {
   }
 
   async append(chunk: Uint8Array): Promise<boolean> {
-    this.#chunks.push(chunk.slice()); // a copy: a source may reuse its buffer for the next chunk
+    this.#chunks.push(new Uint8Array(chunk)); // a copy (a Buffer's slice() would be a view): a source may reuse its buffer for the next chunk
     const before = this.#size;
     this.#size += chunk.length;
     this.#whole = undefined;

@@ -5,7 +5,7 @@ import { collectGarbage, isBlockVfsError, verifyObjects, type BlockStore } from 
 import { withFaults, type FaultMode } from '@blockvfs/core/testing';
 import { MemoryStore } from '@blockvfs/store-memory';
 import { openDatabase } from '@blockvfs/vfs-wasqlite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { deserialize } from '@blockvfs/serialize';
 import { makeShellDatabase } from './helpers.js';
 
@@ -117,8 +117,9 @@ describe.each(['inline', 'blocks'])('atomic layout: an import (%s) with one fail
         () => 'resolved',
         () => 'rejected',
       );
-      // Let it run up to the hung request (and any requests it sent beside it).
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      // Let it run up to the hung request, and the requests it sent beside it a moment more.
+      await vi.waitFor(() => expect(store.faults.injected).toBe(1));
+      await new Promise((resolve) => setTimeout(resolve, 5));
       expect(await checkAfter(memory, file, `with request ${at} hung`), `with request ${at} hung`).toBe('old');
       store.faults.releaseHung();
       expect(await importing).toBe('rejected');
@@ -151,7 +152,12 @@ describe('atomic layout: an import racing a writer', () => {
         get: (key, range) => beforeRequest().then(() => memory.get(key, range)),
         put: (key, data, condition) => beforeRequest().then(() => memory.put(key, data, condition)),
         delete: (keys) => beforeRequest().then(() => memory.delete(keys)),
-        list: (prefix, options) => memory.list(prefix, options),
+        // Counted as withFaults counts (one request per page of a listing: these are short), so `at` runs up to `total`.
+        list: (prefix, options) =>
+          (async function* () {
+            await beforeRequest();
+            yield* memory.list(prefix, options);
+          })(),
       };
       const imported = await deserialize({ store, name: 'db', source: [file] }).then(
         () => true,

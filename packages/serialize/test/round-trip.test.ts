@@ -76,6 +76,23 @@ describe.each(LAYOUTS.flatMap((layout) => [512, 4096, 65536].map((pageSize) => (
   },
 );
 
+it("spool 'memory' keeps copies of the chunks: a source that reuses one Buffer for every chunk imports what it read", async () => {
+  const original = makeShellDatabase(join(dir, 'reused-buffer.sqlite'), 4096, 200);
+  /** One Buffer, refilled for each chunk, as a stream reading into a fixed buffer yields it. */
+  function* reused(): Generator<Uint8Array> {
+    const buffer = Buffer.alloc(4096);
+    for (let at = 0; at < original.length; at += buffer.length) {
+      buffer.set(original.subarray(at, at + buffer.length));
+      yield buffer;
+    }
+  }
+  for (const spool of ['file', 'memory'] as const) {
+    const store = new MemoryStore();
+    await deserialize({ store, name: 'db', source: reused(), spool });
+    expect(sha256(await concat(serialize({ store, name: 'db' }))), `spool ${spool}`).toBe(sha256(original));
+  }
+});
+
 describe.each(LAYOUTS)('%s layout: block size other than the page size', (layout) => {
   const pageSize = 4096;
   let original: Uint8Array;

@@ -18,7 +18,7 @@ export interface RealTimeUse {
 }
 
 /** Frames of the code under test (sources under vitest, builds under the CLI). */
-const UNDER_TEST = /packages\/(core|vfs-wasqlite)\/|wa-sqlite\/src\//;
+const UNDER_TEST = /packages\/(core|vfs-wasqlite|serialize)\/|wa-sqlite\/src\//;
 /**
  * Emscripten's start-up of a SQLite module (each Database gets one, and a run opens
  * more than the idle pool holds when crashed processes abandon theirs): it stamps the
