@@ -357,7 +357,7 @@ const MUTATIONS = [
   },
   {
     id: 'read-ahead-handled',
-    what: "a block serialize reads ahead and that fails before the consumer comes to it is no unhandled rejection (which ends a Node process)",
+    what: 'a block serialize reads ahead and that fails before the consumer comes to it is no unhandled rejection (which ends a Node process)',
     file: 'packages/serialize/src/serialize.ts',
     find: '    read.catch(() => undefined);\n',
     replace: '',
