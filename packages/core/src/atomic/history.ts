@@ -173,15 +173,19 @@ export async function updateHead(
   let current = known !== undefined && (known.head === undefined || known.etag !== undefined) ? known : undefined;
   for (let attempt = 0; attempt < HEAD_UPDATE_ATTEMPTS; attempt++) {
     current ??= await readHeadWithEtag(store, name);
+    if (store.capabilities.conditionalPut && current.head !== undefined && current.etag === undefined) {
+      // The listing did not show the head that the read then found: it was made in between. A store with
+      // conditional puts lists etags, so look again; a put without a condition could undo that update.
+      current = undefined;
+      continue;
+    }
     const next = change(current.head);
     if (next === undefined) return current;
     const condition = !store.capabilities.conditionalPut
       ? undefined
       : current.head === undefined
         ? ({ ifNoneMatch: '*' } as const)
-        : current.etag === undefined
-          ? undefined // a store that lists no etags: nothing to condition on
-          : { ifMatch: current.etag };
+        : { ifMatch: current.etag as string };
     try {
       const { etag } = await store.put(key, encodeHead(next), condition);
       return { head: next, etag };
