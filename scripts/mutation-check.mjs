@@ -87,8 +87,8 @@ const MUTATIONS = [
     id: 'head-conditional',
     what: 'head updates are conditional (ifMatch), so the head never goes back',
     file: HISTORY,
-    find: '          : { ifMatch: current.etag };',
-    replace: '          : undefined;',
+    find: '        : { ifMatch: current.etag as string };',
+    replace: '        : undefined;',
     tests: [SAFETY],
   },
   {
